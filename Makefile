@@ -1,0 +1,46 @@
+# lps_robot: every target sets itself up; `make test` and `make demo` need nothing installed by hand.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+EXTRAS := train,deploy,record,ros,sim,dev
+# Tests and nodes talk DDS on loopback only, in their own domain.
+export ROS_AUTOMATIC_DISCOVERY_RANGE ?= LOCALHOST
+export MUJOCO_GL ?= egl
+export PYOPENGL_PLATFORM ?= egl
+
+.PHONY: setup test lint format bench demo clean help
+
+help:  ## list targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
+
+setup: $(STAMP)  ## create .venv and install everything (system libs included)
+
+$(STAMP): pyproject.toml constraints.txt scripts/apt-deps.sh
+	bash scripts/apt-deps.sh
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c constraints.txt -e ".[$(EXTRAS)]"
+	touch $(STAMP)
+
+test: setup  ## run the test suite
+	$(PY) -m pytest -q -ra
+
+lint: setup  ## ruff check + format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: setup  ## apply ruff fixes and formatting
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench: setup  ## benchmarks (figures printed as JSON, also saved under runs/bench/)
+	mkdir -p runs/bench
+	$(VENV)/bin/lps bench io --json | tee runs/bench/io.json
+
+demo: setup  ## the main job end to end on the simulated robot
+	$(VENV)/bin/lps demo
+
+clean:  ## remove the venv and run outputs
+	rm -rf $(VENV) runs .pytest_cache .ruff_cache *.egg-info

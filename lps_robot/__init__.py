@@ -1,0 +1,3 @@
+"""lps_robot: Latent Policy Steering on real robot arms."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""HDF5 episodes: schema, crash-safe writer, reader/validator, chunked training dataset."""

@@ -1,0 +1,127 @@
+"""The training dataset: action chunks of length h sampled only inside one episode.
+
+For a start index t the sample holds the observation s_t, the normalised action chunk
+a_{t:t+h} (clipped to +-(1 - 1e-5)), the rewards r_{t:t+h}, the bootstrap mask
+m = 1 - terminal_{t+h-1} and the next observation s_{t+h}. A start is valid when the whole
+chunk lies inside the episode and s_{t+h} exists, or when the chunk ends on a terminal step
+(then m = 0 and s_{t+h} is a placeholder copy of the last step). Chunks that end on a timeout
+with no following observation are dropped: their bootstrap target is unknown.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import numpy as np
+
+from lps_robot.data import stats as stats_mod
+from lps_robot.data.reader import dataset_files, list_episodes, load_episode, read_spec
+from lps_robot.preprocess import ACTION_CLIP, Preprocessor, normalize_action
+from lps_robot.spec import Spec
+
+
+def valid_starts(lengths: np.ndarray, terminal_last: np.ndarray, h: int) -> np.ndarray:
+    """Global start indices of chunks that lie inside one episode (see module doc)."""
+    starts = []
+    offset = 0
+    for n, term in zip(lengths.tolist(), terminal_last.tolist(), strict=True):
+        last = n - h if term else n - h - 1  # last valid local start
+        if last >= 0:
+            starts.append(offset + np.arange(last + 1))
+        offset += n
+    return np.concatenate(starts) if starts else np.zeros(0, np.int64)
+
+
+class ChunkDataset:
+    """All episodes in RAM (images already preprocessed), sampled as chunks."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        chunk_length: int | None = None,
+        spec: Spec | None = None,
+        max_episodes: int | None = None,
+        preprocessor: Preprocessor | None = None,
+    ) -> None:
+        self.path = Path(path)
+        stored = read_spec(path)
+        spec = spec or stored
+        self.h = chunk_length or spec.policy.chunk_length
+        refs = list_episodes(path)[:max_episodes]
+        if not refs:
+            raise ValueError(f"{path}: no episodes to train on")
+        pre = preprocessor or Preprocessor(stored)
+        obs_keys = (*spec.obs.image_keys, *spec.obs.proprio_keys)
+        obs: dict[str, list[np.ndarray]] = {k: [] for k in obs_keys}
+        actions, rewards, terminals, lengths, success = [], [], [], [], []
+        for ref in refs:
+            ep = load_episode(ref, keys=obs_keys)
+            for k in spec.obs.image_keys:
+                obs[k].append(pre.batch_images(k, ep[f"obs/{k}"]))
+            for k in spec.obs.proprio_keys:
+                obs[k].append(ep[f"obs/{k}"].astype(np.float32))
+            actions.append(ep["actions"].astype(np.float32))
+            rewards.append(ep["rewards"].astype(np.float32))
+            terminals.append(ep["terminals"].astype(bool))
+            lengths.append(len(ep["actions"]))
+            success.append(bool(ep["attrs"].get("success", False)))
+        self.obs = {k: np.concatenate(v) for k, v in obs.items()}
+        self.raw_actions = np.concatenate(actions)
+        self.rewards = np.concatenate(rewards)
+        self.terminals = np.concatenate(terminals)
+        self.lengths = np.asarray(lengths)
+        self.episode_success = np.asarray(success)
+        self.ends = np.cumsum(self.lengths)  # exclusive end index of each episode
+        self.episode_of = np.repeat(np.arange(len(lengths)), self.lengths)
+        if spec.stats is None:
+            spec = self._fit(spec)
+        self.spec = spec
+        self.actions = np.clip(normalize_action(self.raw_actions, spec), -ACTION_CLIP, ACTION_CLIP)
+        term_last = np.array([t[-1] for t in terminals])
+        self.starts = valid_starts(self.lengths, term_last, self.h)
+        if len(self.starts) == 0:
+            raise ValueError(f"{path}: no episode is long enough for chunks of length {self.h}")
+
+    def _fit(self, spec: Spec) -> Spec:
+        """Stats are computed once per dataset and cached in a sidecar JSON beside it."""
+        files = dataset_files(self.path)
+        fp = stats_mod.fingerprint(files)
+        sidecar = (
+            self.path / "stats.json"
+            if self.path.is_dir()
+            else self.path.with_name(self.path.name + ".stats.json")
+        )
+        cached = stats_mod.load_cached(sidecar, fp)
+        if cached is not None and cached.replace(stats=None, action=spec.action) == spec:
+            return cached
+        proprio = np.concatenate([self.obs[k] for k in spec.obs.proprio_keys], axis=1)
+        fitted = stats_mod.fit_spec(spec, proprio, self.raw_actions)
+        # a read-only dataset still trains; the stats then live in the checkpoint only
+        with contextlib.suppress(OSError):
+            stats_mod.store(sidecar, fp, fitted)
+        return fitted
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def _obs_at(self, idx: np.ndarray) -> dict[str, np.ndarray]:
+        return {k: v[idx] for k, v in self.obs.items()}
+
+    def chunks(self, starts: np.ndarray) -> dict[str, object]:
+        """The samples for given global start indices (each must be a valid start)."""
+        starts = np.asarray(starts)
+        offs = np.arange(self.h)
+        idx = starts[:, None] + offs[None, :]
+        ep_end = self.ends[self.episode_of[starts]]
+        next_idx = np.minimum(starts + self.h, ep_end - 1)
+        return {
+            "obs": self._obs_at(starts),
+            "actions": self.actions[idx],
+            "rewards": self.rewards[idx],
+            "masks": 1.0 - self.terminals[idx[:, -1]].astype(np.float32),
+            "next_obs": self._obs_at(next_idx),
+        }
+
+    def sample(self, batch_size: int, rng: np.random.Generator) -> dict[str, object]:
+        return self.chunks(rng.choice(self.starts, size=batch_size))

@@ -1,0 +1,50 @@
+"""The HDF5 episode schema, written down once (robomimic-compatible).
+
+A dataset is either one ``.h5`` file holding many demos, or a directory of episode files
+(``demo_00007.h5``, one demo each) as the crash-safe recorder writes them. Every file::
+
+    /                                   attrs: schema_version, spec (JSON), created
+    data/                               attrs: total (steps), env_args (JSON, robomimic)
+      demo_<i>/                         attrs: num_samples, success (bool), control_rate_hz,
+        |                                      calibration_id, operator_notes, partial (bool),
+        |                                      start_time (unix s), dropped_frames (per stream)
+        obs/<image_key>     (T,H,W,3)   uint8, native camera resolution, one frame per chunk,
+        |                               lzf-compressed
+        obs/<proprio_key>   (T,D)       float32
+        actions             (T,A)       float32, raw units (spec.action), what was commanded
+        rewards             (T,)        float32
+        dones               (T,)        uint8: episode ended at this step (terminal or timeout)
+        terminals           (T,)        uint8: true end of the task (no bootstrapping after it)
+        timeouts            (T,)        uint8: cut off without terminating (bootstrap)
+        timestamps          (T,)        float64, seconds (sensor time of the step's observation)
+
+Bootstrapping masks follow from ``terminals``: mask = 1 - terminal. An unfinished episode is
+written as ``demo_<i>.h5.partial`` and carries ``partial = True`` until it is closed.
+"""
+
+from __future__ import annotations
+
+SCHEMA_VERSION = 1
+DATA_GROUP = "data"
+DEMO_PREFIX = "demo_"
+PARTIAL_SUFFIX = ".partial"
+
+STEP_KEYS = ("actions", "rewards", "dones", "terminals", "timeouts", "timestamps")
+STEP_DTYPES = {
+    "actions": "float32",
+    "rewards": "float32",
+    "dones": "uint8",
+    "terminals": "uint8",
+    "timeouts": "uint8",
+    "timestamps": "float64",
+}
+IMAGE_DTYPE = "uint8"
+PROPRIO_DTYPE = "float32"
+
+
+def demo_name(index: int) -> str:
+    return f"{DEMO_PREFIX}{index}"
+
+
+def episode_filename(index: int) -> str:
+    return f"{DEMO_PREFIX}{index:05d}.h5"

@@ -1,0 +1,346 @@
+"""The observation/action spec: one source of truth shared by recording, training, export and
+the controller node.
+
+A `Spec` is written into every HDF5 file, read by the trainer, embedded in the exported ONNX
+model's metadata and checked by the node against its robot config. It is plain frozen
+dataclasses (no torch, no ROS) that load from and save to YAML and JSON. Validation errors are
+`SpecError`s whose message starts with the dotted path of the offending field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ACTION_TYPES = ("joint_position", "joint_delta", "ee_delta")
+IMAGE_ENCODINGS = ("rgb8", "bgr8")
+
+
+class SpecError(ValueError):
+    """A spec field is missing or invalid; the message names the field and what was expected."""
+
+
+def _fail(name: str, msg: str) -> None:
+    raise SpecError(f"{name}: {msg}")
+
+
+def _check_len(name: str, values: tuple, n: int, what: str) -> None:
+    if len(values) != n:
+        _fail(name, f"expected {n} values ({what}), got {len(values)}")
+
+
+def _check_finite(name: str, values: tuple) -> None:
+    for i, v in enumerate(values):
+        if not math.isfinite(v):
+            _fail(f"{name}[{i}]", f"expected a finite number, got {v}")
+
+
+@dataclass(frozen=True)
+class RobotSpec:
+    """The arm: joint order, limits and the control rate."""
+
+    name: str  # robot name, e.g. "sim_arm6"
+    joint_names: tuple[str, ...]  # commanded joints, in command order
+    position_lower: tuple[float, ...]  # lower position limit per joint (rad or m)
+    position_upper: tuple[float, ...]  # upper position limit per joint
+    velocity_limits: tuple[float, ...]  # max |velocity| per joint (units/s), bounds the step
+    control_rate_hz: float  # control loop rate
+
+    def __post_init__(self) -> None:
+        n = len(self.joint_names)
+        if n == 0:
+            _fail("joint_names", "expected at least one joint")
+        if len(set(self.joint_names)) != n:
+            _fail("joint_names", f"expected unique names, got {list(self.joint_names)}")
+        for fname in ("position_lower", "position_upper", "velocity_limits"):
+            vals = getattr(self, fname)
+            _check_len(fname, vals, n, "one per joint")
+            _check_finite(fname, vals)
+        for i, (lo, hi) in enumerate(zip(self.position_lower, self.position_upper, strict=True)):
+            if not lo < hi:
+                _fail(
+                    f"position_lower[{i}]",
+                    f"expected lower < upper for joint '{self.joint_names[i]}', got {lo} >= {hi}",
+                )
+        for i, v in enumerate(self.velocity_limits):
+            if v <= 0:
+                _fail(f"velocity_limits[{i}]", f"expected > 0, got {v}")
+        if not self.control_rate_hz > 0:
+            _fail("control_rate_hz", f"expected > 0, got {self.control_rate_hz}")
+
+    @property
+    def num_joints(self) -> int:
+        return len(self.joint_names)
+
+
+@dataclass(frozen=True)
+class CameraSpec:
+    """One camera as recorded (native resolution) and where it publishes."""
+
+    name: str  # observation key, e.g. "front"
+    topic: str  # sensor_msgs/Image topic
+    width: int  # native width in pixels
+    height: int  # native height in pixels
+    calibration_id: str | None = None  # file stem in calibration/ (camera_info YAML), or None
+    encoding: str = "rgb8"  # pixel encoding of the recorded frames
+
+    def __post_init__(self) -> None:
+        if not self.name.isidentifier():
+            _fail("name", f"expected an identifier-like key, got '{self.name}'")
+        for fname in ("width", "height"):
+            if getattr(self, fname) <= 0:
+                _fail(fname, f"expected a positive pixel count, got {getattr(self, fname)}")
+        if self.encoding not in IMAGE_ENCODINGS:
+            _fail("encoding", f"expected one of {IMAGE_ENCODINGS}, got '{self.encoding}'")
+
+
+@dataclass(frozen=True)
+class ObsSpec:
+    """What the policy sees: preprocessed image keys and proprioceptive vectors."""
+
+    image_keys: tuple[str, ...] = ()  # camera names fed to the policy
+    image_size: tuple[int, int] = (64, 64)  # (height, width) after crop + resize
+    crop: tuple[int, int, int, int] | None = None  # (x, y, w, h) in native pixels, or None
+    proprio_keys: tuple[str, ...] = ("joint_pos",)  # proprioceptive observation keys
+    proprio_dims: tuple[int, ...] = (6,)  # dimension of each proprio key
+
+    def __post_init__(self) -> None:
+        _check_len("proprio_dims", self.proprio_dims, len(self.proprio_keys), "one per key")
+        for i, d in enumerate(self.proprio_dims):
+            if d <= 0:
+                _fail(f"proprio_dims[{i}]", f"expected > 0, got {d}")
+        if len(self.image_size) != 2 or min(self.image_size) <= 0:
+            _fail("image_size", f"expected (height, width) > 0, got {self.image_size}")
+        if self.crop is not None and (len(self.crop) != 4 or min(self.crop[2:]) <= 0):
+            _fail("crop", f"expected (x, y, w, h) with w, h > 0, got {self.crop}")
+        keys = self.image_keys + self.proprio_keys
+        if len(set(keys)) != len(keys):
+            _fail("image_keys", f"expected unique keys across images and proprio, got {keys}")
+        if not keys:
+            _fail("proprio_keys", "expected at least one observation key")
+
+    @property
+    def proprio_dim(self) -> int:
+        return sum(self.proprio_dims)
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """The action the policy emits; `low`/`high` map linearly to [-1, 1] for the model."""
+
+    type: str = "joint_position"  # joint_position | joint_delta | ee_delta
+    dim: int = 6  # action dimension per step
+    low: tuple[float, ...] = ()  # normalisation lower bound per dim (raw units)
+    high: tuple[float, ...] = ()  # normalisation upper bound per dim
+
+    def __post_init__(self) -> None:
+        if self.type not in ACTION_TYPES:
+            _fail("type", f"expected one of {ACTION_TYPES}, got '{self.type}'")
+        if self.dim <= 0:
+            _fail("dim", f"expected > 0, got {self.dim}")
+        _check_len("low", self.low, self.dim, "one per action dim")
+        _check_len("high", self.high, self.dim, "one per action dim")
+        _check_finite("low", self.low)
+        _check_finite("high", self.high)
+        for i, (lo, hi) in enumerate(zip(self.low, self.high, strict=True)):
+            if not lo < hi:
+                _fail(f"low[{i}]", f"expected low < high, got {lo} >= {hi}")
+
+
+@dataclass(frozen=True)
+class PolicySpec:
+    """How the policy acts in time."""
+
+    chunk_length: int = 5  # h: actions predicted per query
+    execute_steps: int = 5  # actions executed open loop before re-querying (<= chunk_length)
+
+    def __post_init__(self) -> None:
+        if self.chunk_length <= 0:
+            _fail("chunk_length", f"expected >= 1, got {self.chunk_length}")
+        if not 1 <= self.execute_steps <= self.chunk_length:
+            _fail(
+                "execute_steps",
+                f"expected 1..chunk_length={self.chunk_length}, got {self.execute_steps}",
+            )
+
+
+@dataclass(frozen=True)
+class NormStats:
+    """Proprio normalisation statistics, computed once from the dataset."""
+
+    proprio_mean: tuple[float, ...]  # mean of the concatenated proprio vector
+    proprio_std: tuple[float, ...]  # std (floored) of the concatenated proprio vector
+
+    def __post_init__(self) -> None:
+        _check_len("proprio_std", self.proprio_std, len(self.proprio_mean), "as proprio_mean")
+        _check_finite("proprio_mean", self.proprio_mean)
+        _check_finite("proprio_std", self.proprio_std)
+        for i, s in enumerate(self.proprio_std):
+            if s <= 0:
+                _fail(f"proprio_std[{i}]", f"expected > 0, got {s}")
+
+
+@dataclass(frozen=True)
+class Spec:
+    """Everything a policy needs to agree on with the robot and the data."""
+
+    robot: RobotSpec
+    obs: ObsSpec
+    action: ActionSpec
+    policy: PolicySpec = field(default_factory=PolicySpec)
+    cameras: tuple[CameraSpec, ...] = ()
+    stats: NormStats | None = None
+    version: int = 1  # spec format version
+
+    def __post_init__(self) -> None:
+        names = [c.name for c in self.cameras]
+        for i, key in enumerate(self.obs.image_keys):
+            if key not in names:
+                _fail(f"obs.image_keys[{i}]", f"expected a camera name from {names}, got '{key}'")
+        joint_action = self.action.type in ("joint_position", "joint_delta")
+        if joint_action and self.action.dim != self.robot.num_joints:
+            _fail(
+                "action.dim",
+                f"expected {self.robot.num_joints} (one per joint for "
+                f"'{self.action.type}'), got {self.action.dim}",
+            )
+        if self.stats is not None:
+            _check_len(
+                "stats.proprio_mean", self.stats.proprio_mean, self.obs.proprio_dim, "proprio dim"
+            )
+
+    def camera(self, name: str) -> CameraSpec:
+        for c in self.cameras:
+            if c.name == name:
+                return c
+        raise SpecError(f"cameras: no camera named '{name}'")
+
+    # --- serialisation ---------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        return _to_plain(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+
+    def save(self, path: str | Path) -> None:
+        path = Path(path)
+        if path.suffix == ".json":
+            path.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
+        else:
+            path.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Spec:
+        return _build(cls, data, "")
+
+    @classmethod
+    def from_json(cls, text: str) -> Spec:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise SpecError(f"spec: expected JSON, got a parse error ({e})") from e
+        return cls.from_dict(data)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Spec:
+        path = Path(path)
+        try:
+            text = path.read_text()
+        except OSError as e:
+            raise SpecError(f"{path}: cannot read spec file ({e.strerror})") from e
+        try:
+            data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        except (json.JSONDecodeError, yaml.YAMLError) as e:
+            raise SpecError(f"{path}: not valid {path.suffix[1:].upper()} ({e})") from e
+        try:
+            return cls.from_dict(data)
+        except SpecError as e:
+            raise SpecError(f"{path}: {e}") from e
+
+    def replace(self, **changes: Any) -> Spec:
+        return dataclasses.replace(self, **changes)
+
+
+# --- generic dataclass <-> plain data ------------------------------------------------------
+
+
+def _to_plain(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj):
+        return {f.name: _to_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, tuple | list):
+        return [_to_plain(v) for v in obj]
+    return obj
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
+def _build(cls: type, data: Any, path: str) -> Any:
+    where = path or "spec"
+    if not isinstance(data, dict):
+        raise SpecError(f"{where}: expected a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise SpecError(
+            f"{_join(path, unknown[0])}: unknown field (expected one of {list(fields)})"
+        )
+    kwargs = {}
+    for name, f in fields.items():
+        if name not in data:
+            no_default = f.default is dataclasses.MISSING
+            if no_default and f.default_factory is dataclasses.MISSING:
+                raise SpecError(f"{_join(path, name)}: required field is missing")
+            continue
+        kwargs[name] = _coerce(hints[name], data[name], _join(path, name))
+    try:
+        return cls(**kwargs)
+    except SpecError as e:
+        raise SpecError(_join(path, str(e)) if path else str(e)) from e
+
+
+def _coerce(tp: Any, value: Any, path: str) -> Any:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _coerce(inner, value, path)
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, path)
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            raise SpecError(f"{path}: expected a list, got {type(value).__name__}")
+        args = typing.get_args(tp)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_coerce(args[0], v, f"{path}[{i}]") for i, v in enumerate(value))
+        if len(value) != len(args):
+            raise SpecError(f"{path}: expected {len(args)} values, got {len(value)}")
+        return tuple(
+            _coerce(a, v, f"{path}[{i}]") for i, (a, v) in enumerate(zip(args, value, strict=True))
+        )
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise SpecError(f"{path}: expected a number, got {value!r}")
+        return float(value)
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise SpecError(f"{path}: expected an integer, got {value!r}")
+        return value
+    if tp is str:
+        if not isinstance(value, str):
+            raise SpecError(f"{path}: expected a string, got {value!r}")
+        return value
+    return value

@@ -1,0 +1,29 @@
+"""ament_python package: launch files, configs and ROS executables for lps_robot.
+
+The node code lives in the `lps_robot` Python package (installed with pip, deploy extras);
+these entry points only call into `lps_robot.ros`.
+"""
+
+from glob import glob
+
+from setuptools import setup
+
+PACKAGE = "lps_robot"
+
+setup(
+    name=PACKAGE,
+    version="0.1.0",
+    packages=[],
+    data_files=[
+        ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
+        (f"share/{PACKAGE}", ["package.xml"]),
+        (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
+        (f"share/{PACKAGE}/config", glob("config/*.yaml")),
+    ],
+    install_requires=["setuptools"],
+    zip_safe=True,
+    maintainer="lps_robot maintainers",
+    description="LPS policy controller, recorder and camera nodes",
+    license="Apache-2.0",
+    entry_points={"console_scripts": []},
+)

@@ -1,0 +1,66 @@
+"""Chunk sampling: chunks never cross episode boundaries; masks, rewards and next obs line up."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lps_robot.data.dataset import ChunkDataset, valid_starts
+from lps_robot.preprocess import denormalize_action
+from tests.conftest import small_spec, write_episodes
+
+
+def test_valid_starts_respect_boundaries():
+    # episode A: 5 steps, terminal; B: 4 steps, timeout; C: 2 steps (too short for h=3)
+    starts = valid_starts(np.array([5, 4, 2]), np.array([True, False, True]), h=3)
+    # A: chunk may end on the terminal step (starts 0..2); B: needs s_{t+h} (starts 0 only)
+    assert starts.tolist() == [0, 1, 2, 5]
+
+
+def test_chunks_line_up_with_the_file(tmp_path):
+    spec = small_spec(chunk_length=3)
+    written = write_episodes(tmp_path, spec, [5, 4, 2], [True, False, True], seed=3)
+    ds = ChunkDataset(tmp_path)
+    assert ds.starts.tolist() == [0, 1, 2, 5]
+    batch = ds.chunks(ds.starts)
+    a_raw = denormalize_action(batch["actions"], ds.spec)
+    np.testing.assert_allclose(a_raw[0], written[0]["actions"][0:3], atol=1e-5)
+    np.testing.assert_allclose(a_raw[3], written[1]["actions"][0:3], atol=1e-5)
+    # the chunk ending on A's terminal step has mask 0; the others bootstrap
+    assert batch["masks"].tolist() == [1.0, 1.0, 0.0, 1.0]
+    np.testing.assert_array_equal(batch["rewards"][2], [-1, -1, 0])
+    # next obs is s_{t+h}, inside the same episode
+    np.testing.assert_array_equal(batch["next_obs"]["joint_pos"][0], written[0]["joint_pos"][3])
+    np.testing.assert_array_equal(batch["next_obs"]["joint_pos"][3], written[1]["joint_pos"][3])
+    # images are preprocessed to spec.obs.image_size, uint8
+    assert batch["obs"]["front"].shape == (4, 16, 16, 3)
+    assert batch["obs"]["front"].dtype == np.uint8
+
+
+def test_sampling_never_crosses_episodes(tmp_path):
+    spec = small_spec(chunk_length=4)
+    write_episodes(tmp_path, spec, [6, 9, 4, 7], [False, True, True, False])
+    ds = ChunkDataset(tmp_path)
+    b = ds.sample(512, np.random.default_rng(0))
+    starts = ds.starts
+    sampled = np.random.default_rng(0).choice(starts, size=512)
+    ep = ds.episode_of
+    assert (ep[sampled] == ep[sampled + 3]).all()
+    assert np.abs(b["actions"]).max() <= 1 - 1e-5
+
+
+def test_stats_computed_once_and_stored(tmp_path):
+    write_episodes(tmp_path, small_spec(), [6, 6], [True, False])
+    ds = ChunkDataset(tmp_path)
+    stats = ds.spec.stats
+    assert stats is not None and (tmp_path / "stats.json").exists()
+    proprio = ds.obs["joint_pos"]
+    np.testing.assert_allclose(stats.proprio_mean, proprio.mean(0), rtol=1e-5)
+    assert all(lo < hi for lo, hi in zip(ds.spec.action.low, ds.spec.action.high, strict=True))
+    assert ChunkDataset(tmp_path).spec == ds.spec  # second load reuses the stored stats
+
+
+def test_too_short_dataset_is_refused(tmp_path):
+    write_episodes(tmp_path, small_spec(chunk_length=3), [2], [False])
+    with pytest.raises(ValueError, match="no episode is long enough"):
+        ChunkDataset(tmp_path)
