@@ -1,0 +1,230 @@
+"""Latent Policy Steering (LPS): losses, one update step, acting. Pure torch, no I/O.
+
+Batches are dicts of tensors as `lps_robot.data.dataset.ChunkDataset` samples them:
+``obs``/``next_obs`` (dicts keyed like the spec), ``actions`` (B, h, A) normalised to [-1, 1],
+``rewards`` (B, h), ``masks`` (B,). A chunk is flattened to d = h * A dims for every network.
+Every stochastic input (decoder noise, flow times, augmentation) comes from an explicit
+generator, so updates are reproducible.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from lps_robot.models import (
+    CriticEnsemble,
+    LatentActor,
+    MeanFlowDecoder,
+    ObsEncoder,
+    meanflow_loss,
+    sphere_sample,
+)
+from lps_robot.models.critic import polyak_update
+from lps_robot.models.meanflow import sample_times
+from lps_robot.spec import Spec
+
+Batch = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class LPSConfig:
+    """LPS hyper-parameters; defaults are the reference's (jellyho/LPS, agents/lps.py)."""
+
+    decoder_hidden: tuple[int, ...] = field(
+        default=(512, 512, 512, 512), metadata={"help": "MeanFlow decoder MLP widths"}
+    )
+    actor_hidden: tuple[int, ...] = field(
+        default=(256, 256), metadata={"help": "latent actor MLP widths"}
+    )
+    critic_hidden: tuple[int, ...] = field(
+        default=(256, 256, 256, 256), metadata={"help": "critic MLP widths (LayerNorm)"}
+    )
+    num_critics: int = field(default=2, metadata={"help": "critic ensemble size K"})
+    q_agg: str = field(default="mean", metadata={"help": "target aggregation over K: mean | min"})
+    lr: float = field(default=3e-4, metadata={"help": "Adam learning rate for every module"})
+    gamma: float = field(default=0.99, metadata={"help": "discount per environment step"})
+    tau: float = field(default=0.005, metadata={"help": "Polyak rate of the target critic"})
+    alpha: float = field(default=1.0, metadata={"help": "actor loss scale (normalised Q)"})
+    time_mu: float = field(default=-0.4, metadata={"help": "logit-normal mean of MeanFlow times"})
+    frac_r_neq_t: float = field(default=0.25, metadata={"help": "share of the batch with r != t"})
+    actor_grad: str = field(
+        default="straight_through",
+        metadata={
+            "help": "gradient through decode's clip in the actor loss: straight_through "
+            "(passes saturated dims) | clip (reference: blocks them)"
+        },
+    )
+    image_channels: tuple[int, ...] = field(
+        default=(16, 32, 32, 32), metadata={"help": "CNN channels per stride-2 conv"}
+    )
+    image_feat_dim: int = field(default=64, metadata={"help": "features per camera"})
+    aug_pad: int = field(default=3, metadata={"help": "random-shift padding in pixels (0: off)"})
+    aug_prob: float = field(default=0.5, metadata={"help": "probability of shifting an image"})
+
+    def __post_init__(self) -> None:
+        if self.q_agg not in ("mean", "min"):
+            raise ValueError(f"q_agg: expected 'mean' or 'min', got {self.q_agg!r}")
+        if self.actor_grad not in ("straight_through", "clip"):
+            raise ValueError(
+                f"actor_grad: expected 'straight_through' or 'clip', got {self.actor_grad!r}"
+            )
+        if not 0.0 <= self.frac_r_neq_t <= 1.0:
+            raise ValueError(f"frac_r_neq_t: expected 0..1, got {self.frac_r_neq_t}")
+        if self.num_critics < 1:
+            raise ValueError(f"num_critics: expected >= 1, got {self.num_critics}")
+
+
+def _clip(x: torch.Tensor, straight_through: bool) -> torch.Tensor:
+    clipped = x.clamp(-1.0, 1.0)
+    return x + (clipped - x).detach() if straight_through else clipped
+
+
+class LPSAgent(nn.Module):
+    """Encoder + MeanFlow decoder (behaviour prior) + latent actor + critic ensemble."""
+
+    def __init__(self, spec: Spec, config: LPSConfig | None = None):
+        super().__init__()
+        self.spec = spec
+        self.config = cfg = config or LPSConfig()
+        self.h = spec.policy.chunk_length
+        self.action_dim = spec.action.dim
+        self.d = self.h * self.action_dim
+        self.encoder = ObsEncoder(
+            spec, cfg.image_channels, cfg.image_feat_dim, cfg.aug_pad, cfg.aug_prob
+        )
+        f = self.encoder.out_dim
+        self.decoder = MeanFlowDecoder(f, self.d, cfg.decoder_hidden)
+        self.actor = LatentActor(f, self.d, cfg.actor_hidden)
+        self.critic = CriticEnsemble(f, self.d, cfg.critic_hidden, cfg.num_critics)
+        self.target_critic = self.critic.make_target()
+        # Each loss touches only its own module: L_Q -> critic (+ encoder), L_MF -> decoder
+        # (+ encoder), L_f -> actor only.
+        self.opt_model = torch.optim.Adam(
+            [*self.encoder.parameters(), *self.decoder.parameters(), *self.critic.parameters()],
+            lr=cfg.lr,
+        )
+        self.opt_actor = torch.optim.Adam(self.actor.parameters(), lr=cfg.lr)
+
+    # --- acting ------------------------------------------------------------------------------
+
+    def features(
+        self,
+        obs: Mapping[str, torch.Tensor],
+        augment: bool = False,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        return self.encoder(obs, augment=augment, generator=generator)
+
+    def decode(
+        self, feat: torch.Tensor, z: torch.Tensor, straight_through: bool = False
+    ) -> torch.Tensor:
+        """a = clip(g(s, z, 1, 1), -1, 1), flat (B, d); the latent is an explicit input."""
+        return _clip(self.decoder.decode(feat, z), straight_through)
+
+    def latent(self, feat: torch.Tensor) -> torch.Tensor:
+        return self.actor(feat)
+
+    @torch.no_grad()
+    def act(self, obs: Mapping[str, torch.Tensor], z: torch.Tensor | None = None) -> torch.Tensor:
+        """LPS action chunk (B, h, A) in [-1, 1]: z = f(s) unless a latent is given."""
+        feat = self.features(obs)
+        z = self.latent(feat) if z is None else z
+        return self.decode(feat, z).view(-1, self.h, self.action_dim)
+
+    @torch.no_grad()
+    def act_bc(
+        self, obs: Mapping[str, torch.Tensor], generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """MF-BC baseline: the decoder alone with a random sphere latent (samples the prior)."""
+        feat = self.features(obs)
+        z = sphere_sample(feat.shape[0], self.d, generator, feat.device)
+        return self.decode(feat, z).view(-1, self.h, self.action_dim)
+
+    # --- losses (batch in, (loss, info) out) --------------------------------------------------
+
+    def bc_loss(
+        self, feat: torch.Tensor, batch: Batch, gen: torch.Generator | None
+    ) -> tuple[torch.Tensor, dict]:
+        x = batch["actions"].reshape(-1, self.d)
+        eps = sphere_sample(x.shape[0], self.d, gen, x.device)
+        t, r = sample_times(
+            x.shape[0], gen, self.config.time_mu, self.config.frac_r_neq_t, x.device
+        )
+        return meanflow_loss(self.decoder, feat, x, eps, t, r)
+
+    def critic_loss(
+        self, feat: torch.Tensor, next_feat: torch.Tensor, batch: Batch
+    ) -> tuple[torch.Tensor, dict]:
+        cfg = self.config
+        with torch.no_grad():
+            next_a = self.decode(next_feat, self.latent(next_feat))
+            next_q = self.target_critic(next_feat, next_a)
+            next_q = next_q.mean(0) if cfg.q_agg == "mean" else next_q.min(0).values
+            rewards = batch["rewards"]
+            discounts = cfg.gamma ** torch.arange(
+                self.h, dtype=rewards.dtype, device=rewards.device
+            )
+            target = (rewards * discounts).sum(-1) + cfg.gamma**self.h * batch["masks"] * next_q
+        q = self.critic(feat, batch["actions"].reshape(-1, self.d))
+        loss = ((q - target.unsqueeze(0)) ** 2).mean()
+        return loss, {
+            "critic_loss": loss.item(),
+            "q_mean": q.mean().item(),
+            "target_mean": target.mean().item(),
+        }
+
+    def actor_loss(self, feat: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        """L_f = alpha * -mean(Q) / stopgrad(mean|Q|): dQ/da -> dg/dz -> sphere -> f."""
+        feat = feat.detach()
+        z = self.latent(feat)
+        a = self.decode(feat, z, straight_through=self.config.actor_grad == "straight_through")
+        q = self.critic(feat, a).mean(0)
+        loss = self.config.alpha * -q.mean() / q.abs().mean().detach().clamp_min(1e-6)
+        return loss, {"actor_loss": loss.item(), "actor_q": q.mean().item()}
+
+    # --- one step ----------------------------------------------------------------------------
+
+    def update(self, batch: Batch, generator: torch.Generator | None = None) -> dict[str, float]:
+        """L = L_Q + L_MF + L_f on one batch; each optimiser steps its own module."""
+        feat = self.features(batch["obs"], augment=True, generator=generator)
+        with torch.no_grad():
+            next_feat = self.features(batch["next_obs"], augment=True, generator=generator)
+        l_q, info_q = self.critic_loss(feat, next_feat, batch)
+        l_mf, info_mf = self.bc_loss(feat, batch, generator)
+        l_f, info_f = self.actor_loss(feat)
+        actor_params = list(self.actor.parameters())
+        actor_grads = torch.autograd.grad(l_f, actor_params)  # never touches decoder/critic
+        self.opt_model.zero_grad(set_to_none=True)
+        (l_q + l_mf).backward()
+        for p, g in zip(actor_params, actor_grads, strict=True):
+            p.grad = g
+        self.opt_model.step()
+        self.opt_actor.step()
+        polyak_update(self.target_critic, self.critic, self.config.tau)
+        return {**info_q, **info_mf, **info_f}
+
+    def update_bc(
+        self, batch: Batch, generator: torch.Generator | None = None
+    ) -> dict[str, float]:
+        """MF-BC baseline step: the MeanFlow loss alone (encoder + decoder)."""
+        feat = self.features(batch["obs"], augment=True, generator=generator)
+        loss, info = self.bc_loss(feat, batch, generator)
+        self.opt_model.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_model.step()
+        return info
+
+
+def to_torch(batch: Mapping[str, Any], device: str | torch.device = "cpu") -> dict[str, Any]:
+    """numpy batch (nested dicts allowed) -> torch tensors."""
+    out: dict[str, Any] = {}
+    for k, v in batch.items():
+        out[k] = (
+            to_torch(v, device) if isinstance(v, Mapping) else torch.as_tensor(v, device=device)
+        )
+    return out

@@ -1,0 +1,102 @@
+"""Observation encoder: normalised proprio + a small CNN per camera, sized for a 2-core CPU.
+
+Inputs are what the exported model takes: uint8 images (B, H, W, 3) and float proprio
+vectors, keyed as in the spec. Normalisation statistics live in buffers, so they travel
+inside checkpoints and the ONNX graph. One encoder is shared by the decoder and the critic
+(trained by both losses); the latent actor reads its features detached. Random-shift
+augmentation (pad, random crop) applies only when asked for, at training time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lps_robot.spec import Spec
+
+
+class ConvEncoder(nn.Module):
+    """Strided 3x3 convs (each halves the image) -> linear -> LayerNorm -> tanh."""
+
+    def __init__(self, image_hw: tuple[int, int], channels: Sequence[int], out_dim: int):
+        super().__init__()
+        layers: list[nn.Module] = []
+        c = 3
+        for ch in channels:
+            layers += [nn.Conv2d(c, ch, 3, stride=2, padding=1), nn.GELU()]
+            c = ch
+        self.convs = nn.Sequential(*layers)
+        with torch.no_grad():
+            n = self.convs(torch.zeros(1, 3, *image_hw)).numel()
+        self.head = nn.Sequential(nn.Linear(n, out_dim), nn.LayerNorm(out_dim), nn.Tanh())
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        """image: float (B, 3, H, W) in [0, 1]."""
+        return self.head(self.convs(image).flatten(1))
+
+
+def random_shift(
+    images: torch.Tensor, pad: int, generator: torch.Generator | None
+) -> torch.Tensor:
+    """DrQ-style augmentation: replicate-pad by ``pad`` and crop back at a random offset."""
+    b, _, h, w = images.shape
+    padded = F.pad(images, (pad, pad, pad, pad), mode="replicate")
+    dx = torch.randint(0, 2 * pad + 1, (b,), generator=generator)
+    dy = torch.randint(0, 2 * pad + 1, (b,), generator=generator)
+    rows = (dy[:, None] + torch.arange(h)[None, :]).to(images.device)  # (B, H)
+    cols = (dx[:, None] + torch.arange(w)[None, :]).to(images.device)  # (B, W)
+    idx_b = torch.arange(b, device=images.device)[:, None, None]
+    out = padded.permute(0, 2, 3, 1)[idx_b, rows[:, :, None], cols[:, None, :]]
+    return out.permute(0, 3, 1, 2)
+
+
+class ObsEncoder(nn.Module):
+    """Observation dict -> feature vector [normalised proprio, image features per camera]."""
+
+    def __init__(
+        self,
+        spec: Spec,
+        image_channels: Sequence[int] = (16, 32, 32, 32),
+        image_feat_dim: int = 64,
+        aug_pad: int = 3,
+        aug_prob: float = 0.5,
+    ):
+        super().__init__()
+        obs = spec.obs
+        self.image_keys = tuple(obs.image_keys)
+        self.proprio_keys = tuple(obs.proprio_keys)
+        p = obs.proprio_dim
+        stats = spec.stats
+        mean = torch.tensor(stats.proprio_mean if stats else [0.0] * p, dtype=torch.float32)
+        std = torch.tensor(stats.proprio_std if stats else [1.0] * p, dtype=torch.float32)
+        self.register_buffer("proprio_mean", mean)
+        self.register_buffer("proprio_std", std)
+        self.cnns = nn.ModuleDict(
+            {
+                k: ConvEncoder(tuple(obs.image_size), image_channels, image_feat_dim)
+                for k in self.image_keys
+            }
+        )
+        self.aug_pad = aug_pad
+        self.aug_prob = aug_prob
+        self.out_dim = p + image_feat_dim * len(self.image_keys)
+
+    def forward(
+        self,
+        obs: Mapping[str, torch.Tensor],
+        augment: bool = False,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        proprio = torch.cat([obs[k].float() for k in self.proprio_keys], dim=-1)
+        parts = [(proprio - self.proprio_mean) / self.proprio_std]
+        for k in self.image_keys:
+            img = obs[k].permute(0, 3, 1, 2).float() / 255.0
+            if augment and self.aug_pad > 0:
+                shifted = random_shift(img, self.aug_pad, generator)
+                pick = torch.rand(img.shape[0], 1, 1, 1, generator=generator) < self.aug_prob
+                img = torch.where(pick.to(img.device), shifted, img)
+            parts.append(self.cnns[k](img))
+        return torch.cat(parts, dim=-1)
