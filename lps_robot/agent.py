@@ -10,12 +10,12 @@ generator, so updates are reproducible.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import nn
 
+from lps_robot.configs import LPSConfig
 from lps_robot.models import (
     CriticEnsemble,
     LatentActor,
@@ -29,54 +29,6 @@ from lps_robot.models.meanflow import sample_times
 from lps_robot.spec import Spec
 
 Batch = Mapping[str, Any]
-
-
-@dataclass(frozen=True)
-class LPSConfig:
-    """LPS hyper-parameters; defaults are the reference's (jellyho/LPS, agents/lps.py)."""
-
-    decoder_hidden: tuple[int, ...] = field(
-        default=(512, 512, 512, 512), metadata={"help": "MeanFlow decoder MLP widths"}
-    )
-    actor_hidden: tuple[int, ...] = field(
-        default=(256, 256), metadata={"help": "latent actor MLP widths"}
-    )
-    critic_hidden: tuple[int, ...] = field(
-        default=(256, 256, 256, 256), metadata={"help": "critic MLP widths (LayerNorm)"}
-    )
-    num_critics: int = field(default=2, metadata={"help": "critic ensemble size K"})
-    q_agg: str = field(default="mean", metadata={"help": "target aggregation over K: mean | min"})
-    lr: float = field(default=3e-4, metadata={"help": "Adam learning rate for every module"})
-    gamma: float = field(default=0.99, metadata={"help": "discount per environment step"})
-    tau: float = field(default=0.005, metadata={"help": "Polyak rate of the target critic"})
-    alpha: float = field(default=1.0, metadata={"help": "actor loss scale (normalised Q)"})
-    time_mu: float = field(default=-0.4, metadata={"help": "logit-normal mean of MeanFlow times"})
-    frac_r_neq_t: float = field(default=0.25, metadata={"help": "share of the batch with r != t"})
-    actor_grad: str = field(
-        default="straight_through",
-        metadata={
-            "help": "gradient through decode's clip in the actor loss: straight_through "
-            "(passes saturated dims) | clip (reference: blocks them)"
-        },
-    )
-    image_channels: tuple[int, ...] = field(
-        default=(16, 32, 32, 32), metadata={"help": "CNN channels per stride-2 conv"}
-    )
-    image_feat_dim: int = field(default=64, metadata={"help": "features per camera"})
-    aug_pad: int = field(default=3, metadata={"help": "random-shift padding in pixels (0: off)"})
-    aug_prob: float = field(default=0.5, metadata={"help": "probability of shifting an image"})
-
-    def __post_init__(self) -> None:
-        if self.q_agg not in ("mean", "min"):
-            raise ValueError(f"q_agg: expected 'mean' or 'min', got {self.q_agg!r}")
-        if self.actor_grad not in ("straight_through", "clip"):
-            raise ValueError(
-                f"actor_grad: expected 'straight_through' or 'clip', got {self.actor_grad!r}"
-            )
-        if not 0.0 <= self.frac_r_neq_t <= 1.0:
-            raise ValueError(f"frac_r_neq_t: expected 0..1, got {self.frac_r_neq_t}")
-        if self.num_critics < 1:
-            raise ValueError(f"num_critics: expected >= 1, got {self.num_critics}")
 
 
 def _clip(x: torch.Tensor, straight_through: bool) -> torch.Tensor:

@@ -14,7 +14,6 @@ from collections.abc import Callable, Sequence
 # Subcommands a later issue fills in; they say so and exit non-zero.
 PENDING = {
     "record": "record teleop demonstrations over ROS 2 (issue: sim arm + recording)",
-    "train": "train LPS offline from HDF5 episodes (issue: LPS in PyTorch)",
     "export": "export a checkpoint to ONNX with its manifest (issue: ONNX export + node)",
     "eval": "evaluate a policy on the simulated arm (issue: sim arm)",
     "node": "start a ROS 2 node as a plain Python process (issue: ONNX export + node)",
@@ -97,6 +96,59 @@ def _data_recover(args: argparse.Namespace) -> int:
     return rc
 
 
+# --- train ------------------------------------------------------------------------------------
+
+
+def _add_dataclass_flags(parser: argparse.ArgumentParser, cls: type, prefix: str = "") -> None:
+    """One --flag per dataclass field (nested as --agent.lr), help from the field metadata."""
+    import dataclasses
+    import typing
+
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        name, tp = prefix + f.name, hints[f.name]
+        if dataclasses.is_dataclass(tp):
+            _add_dataclass_flags(parser, tp, f"{name}.")
+            continue
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        parser.add_argument(
+            f"--{name}",
+            dest=name,
+            type=_flag_parser(tp),
+            default=argparse.SUPPRESS,
+            metavar=type(default).__name__.upper(),
+            help=f"{f.metadata.get('help', '')} (default: {default})",
+        )
+
+
+def _flag_parser(tp: object) -> Callable[[str], object]:
+    import typing
+
+    if typing.get_origin(tp) is tuple:
+        (inner, *_) = typing.get_args(tp)
+        return lambda s: [inner(x) for x in s.split(",") if x]
+    if tp is bool:
+        return lambda s: {"true": True, "1": True, "false": False, "0": False}[s.lower()]
+    return tp  # type: ignore[return-value]
+
+
+def _train(args: argparse.Namespace) -> int:
+    from lps_robot.configs import make_config
+    from lps_robot.dcio import ConfigError
+    from lps_robot.train import train_from_dataset
+
+    skip = {"command", "func", "config"}
+    overrides = {k: v for k, v in vars(args).items() if k not in skip}
+    try:
+        cfg = make_config(args.config, overrides)
+        _, rows = train_from_dataset(cfg)
+    except (ConfigError, ValueError, FileNotFoundError) as e:
+        print(f"lps train: {e}", file=sys.stderr)
+        return 1
+    print(json.dumps({"out_dir": cfg.out_dir, **(rows[-1] if rows else {})}))
+    return 0
+
+
 # --- bench ------------------------------------------------------------------------------------
 
 
@@ -107,6 +159,20 @@ def _bench_io(args: argparse.Namespace) -> int:
     if not args.json:
         _print_table(result)
     print(json.dumps(result))
+    return 0
+
+
+def _bench_toy(args: argparse.Namespace) -> int:
+    from lps_robot.bench.toy import run
+
+    print(json.dumps(run(args.mf_steps, args.bandit_steps, args.seed)))
+    return 0
+
+
+def _bench_train(args: argparse.Namespace) -> int:
+    from lps_robot.bench.train_speed import run
+
+    print(json.dumps(run(args.steps)))
     return 0
 
 
@@ -137,6 +203,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compression", choices=("none", "lzf"), default="none")
     p.add_argument("--json", action="store_true", help="print only the JSON line")
     p.set_defaults(func=_bench_io)
+
+    p = bsub.add_parser("toy", help="MeanFlow on 8 Gaussians + multimodal bandit (LPS vs BC)")
+    p.add_argument("--mf-steps", type=int, default=3000, help="MeanFlow training steps")
+    p.add_argument("--bandit-steps", type=int, default=2000, help="bandit training steps")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="(always JSON; accepted for symmetry)")
+    p.set_defaults(func=_bench_toy)
+    p = bsub.add_parser("train", help="LPS update steps/s at batch 256 (state, image) + memory")
+    p.add_argument("--steps", type=int, default=30, help="timed updates per preset")
+    p.add_argument("--json", action="store_true", help="(always JSON; accepted for symmetry)")
+    p.set_defaults(func=_bench_train)
+
+    from lps_robot.configs import TrainConfig
+
+    p = sub.add_parser(
+        "train",
+        help="train LPS (or the MF-BC baseline) offline from HDF5 episodes",
+        description="Offline training. Precedence: defaults < --preset < --config YAML < flags.",
+    )
+    p.add_argument("--config", default=None, help="YAML file with TrainConfig fields")
+    _add_dataclass_flags(p, TrainConfig)
+    p.set_defaults(func=_train)
 
     for name, text in PENDING.items():
         p = sub.add_parser(name, help=f"{text} [not implemented yet]")

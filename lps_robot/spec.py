@@ -12,19 +12,19 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from lps_robot.dcio import ConfigError, from_plain, to_plain
+
 ACTION_TYPES = ("joint_position", "joint_delta", "ee_delta")
 IMAGE_ENCODINGS = ("rgb8", "bgr8")
 
 
-class SpecError(ValueError):
+class SpecError(ConfigError):
     """A spec field is missing or invalid; the message names the field and what was expected."""
 
 
@@ -226,7 +226,7 @@ class Spec:
     # --- serialisation ---------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
-        return _to_plain(self)
+        return to_plain(self)
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
@@ -240,7 +240,7 @@ class Spec:
 
     @classmethod
     def from_dict(cls, data: Any) -> Spec:
-        return _build(cls, data, "")
+        return from_plain(cls, data, error=SpecError)
 
     @classmethod
     def from_json(cls, text: str) -> Spec:
@@ -268,79 +268,3 @@ class Spec:
 
     def replace(self, **changes: Any) -> Spec:
         return dataclasses.replace(self, **changes)
-
-
-# --- generic dataclass <-> plain data ------------------------------------------------------
-
-
-def _to_plain(obj: Any) -> Any:
-    if dataclasses.is_dataclass(obj):
-        return {f.name: _to_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-    if isinstance(obj, tuple | list):
-        return [_to_plain(v) for v in obj]
-    return obj
-
-
-def _join(prefix: str, name: str) -> str:
-    return f"{prefix}.{name}" if prefix else name
-
-
-def _build(cls: type, data: Any, path: str) -> Any:
-    where = path or "spec"
-    if not isinstance(data, dict):
-        raise SpecError(f"{where}: expected a mapping, got {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - set(fields))
-    if unknown:
-        raise SpecError(
-            f"{_join(path, unknown[0])}: unknown field (expected one of {list(fields)})"
-        )
-    kwargs = {}
-    for name, f in fields.items():
-        if name not in data:
-            no_default = f.default is dataclasses.MISSING
-            if no_default and f.default_factory is dataclasses.MISSING:
-                raise SpecError(f"{_join(path, name)}: required field is missing")
-            continue
-        kwargs[name] = _coerce(hints[name], data[name], _join(path, name))
-    try:
-        return cls(**kwargs)
-    except SpecError as e:
-        raise SpecError(_join(path, str(e)) if path else str(e)) from e
-
-
-def _coerce(tp: Any, value: Any, path: str) -> Any:
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
-        args = typing.get_args(tp)
-        if value is None and type(None) in args:
-            return None
-        (inner,) = [a for a in args if a is not type(None)]
-        return _coerce(inner, value, path)
-    if dataclasses.is_dataclass(tp):
-        return _build(tp, value, path)
-    if origin is tuple:
-        if not isinstance(value, list | tuple):
-            raise SpecError(f"{path}: expected a list, got {type(value).__name__}")
-        args = typing.get_args(tp)
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_coerce(args[0], v, f"{path}[{i}]") for i, v in enumerate(value))
-        if len(value) != len(args):
-            raise SpecError(f"{path}: expected {len(args)} values, got {len(value)}")
-        return tuple(
-            _coerce(a, v, f"{path}[{i}]") for i, (a, v) in enumerate(zip(args, value, strict=True))
-        )
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise SpecError(f"{path}: expected a number, got {value!r}")
-        return float(value)
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise SpecError(f"{path}: expected an integer, got {value!r}")
-        return value
-    if tp is str:
-        if not isinstance(value, str):
-            raise SpecError(f"{path}: expected a string, got {value!r}")
-        return value
-    return value

@@ -1,0 +1,135 @@
+"""Agent and training configs: frozen dataclasses, one documented line per field.
+
+Torch-free, so the CLI can build `lps train --help` from them without importing torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lps_robot.dcio import ConfigError, from_plain
+
+
+@dataclass(frozen=True)
+class LPSConfig:
+    """LPS hyper-parameters; defaults are the reference's (jellyho/LPS, agents/lps.py)."""
+
+    decoder_hidden: tuple[int, ...] = field(
+        default=(512, 512, 512, 512), metadata={"help": "MeanFlow decoder MLP widths"}
+    )
+    actor_hidden: tuple[int, ...] = field(
+        default=(256, 256), metadata={"help": "latent actor MLP widths"}
+    )
+    critic_hidden: tuple[int, ...] = field(
+        default=(256, 256, 256, 256), metadata={"help": "critic MLP widths (LayerNorm)"}
+    )
+    num_critics: int = field(default=2, metadata={"help": "critic ensemble size K"})
+    q_agg: str = field(default="mean", metadata={"help": "target aggregation over K: mean | min"})
+    lr: float = field(default=3e-4, metadata={"help": "Adam learning rate for every module"})
+    gamma: float = field(default=0.99, metadata={"help": "discount per environment step"})
+    tau: float = field(default=0.005, metadata={"help": "Polyak rate of the target critic"})
+    alpha: float = field(default=1.0, metadata={"help": "actor loss scale (normalised Q)"})
+    time_mu: float = field(default=-0.4, metadata={"help": "logit-normal mean of MeanFlow times"})
+    frac_r_neq_t: float = field(default=0.25, metadata={"help": "share of the batch with r != t"})
+    actor_grad: str = field(
+        default="straight_through",
+        metadata={
+            "help": "gradient through decode's clip in the actor loss: straight_through "
+            "(passes saturated dims) | clip (reference: blocks them)"
+        },
+    )
+    image_channels: tuple[int, ...] = field(
+        default=(16, 32, 32, 32), metadata={"help": "CNN channels per stride-2 conv"}
+    )
+    image_feat_dim: int = field(default=64, metadata={"help": "features per camera"})
+    aug_pad: int = field(default=3, metadata={"help": "random-shift padding in pixels (0: off)"})
+    aug_prob: float = field(default=0.5, metadata={"help": "probability of shifting an image"})
+
+    def __post_init__(self) -> None:
+        if self.q_agg not in ("mean", "min"):
+            raise ValueError(f"q_agg: expected 'mean' or 'min', got {self.q_agg!r}")
+        if self.actor_grad not in ("straight_through", "clip"):
+            raise ValueError(
+                f"actor_grad: expected 'straight_through' or 'clip', got {self.actor_grad!r}"
+            )
+        if not 0.0 <= self.frac_r_neq_t <= 1.0:
+            raise ValueError(f"frac_r_neq_t: expected 0..1, got {self.frac_r_neq_t}")
+        if self.num_critics < 1:
+            raise ValueError(f"num_critics: expected >= 1, got {self.num_critics}")
+
+
+# Network sizes per preset; any agent.* field set in a YAML file or on the command line wins.
+PRESETS: dict[str, dict[str, Any]] = {
+    "reference": {},  # the paper's sizes: decoder 512x4, actor 256x2, critic 256x4
+    "cpu": {  # sized for a 2-core CPU (documented in README): about 4x fewer FLOPs per step
+        "decoder_hidden": [256, 256, 256],
+        "actor_hidden": [128, 128],
+        "critic_hidden": [256, 256, 256],
+    },
+}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Offline training run."""
+
+    dataset: str = field(default="", metadata={"help": "HDF5 dataset: .h5 file or episode dir"})
+    out_dir: str = field(default="runs/train", metadata={"help": "checkpoints and logs go here"})
+    algo: str = field(default="lps", metadata={"help": "lps | bc (MeanFlow prior alone)"})
+    preset: str = field(default="cpu", metadata={"help": f"network sizes: {' | '.join(PRESETS)}"})
+    steps: int = field(default=10_000, metadata={"help": "gradient steps in total"})
+    batch_size: int = field(default=256, metadata={"help": "chunks per batch"})
+    seed: int = field(default=0, metadata={"help": "seed for torch, numpy and sampling"})
+    chunk_length: int = field(default=0, metadata={"help": "h; 0 keeps the spec's"})
+    reward_transform: str = field(
+        default="none", metadata={"help": "none | sparse (r' = -1 if r != 0 else 0)"}
+    )
+    log_every: int = field(default=100, metadata={"help": "steps between CSV log rows"})
+    eval_every: int = field(default=0, metadata={"help": "steps between eval hooks; 0: end only"})
+    ckpt_every: int = field(default=5_000, metadata={"help": "steps between checkpoints"})
+    resume: bool = field(default=False, metadata={"help": "continue from out_dir/last.pt"})
+    threads: int = field(default=0, metadata={"help": "torch CPU threads; 0: torch default"})
+    max_episodes: int = field(default=0, metadata={"help": "use the first N episodes; 0: all"})
+    progress: bool = field(default=True, metadata={"help": "show a progress bar"})
+    agent: LPSConfig = field(default_factory=LPSConfig)
+
+    def __post_init__(self) -> None:
+        if self.algo not in ("lps", "bc"):
+            raise ValueError(f"algo: expected 'lps' or 'bc', got {self.algo!r}")
+        if self.preset not in PRESETS:
+            raise ValueError(f"preset: expected one of {list(PRESETS)}, got {self.preset!r}")
+        if self.reward_transform not in ("none", "sparse"):
+            raise ValueError(
+                f"reward_transform: expected 'none' or 'sparse', got {self.reward_transform!r}"
+            )
+        for name in ("steps", "batch_size", "log_every"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name}: expected > 0, got {getattr(self, name)}")
+
+
+def make_config(
+    file: str | Path | None = None, overrides: Mapping[str, Any] | None = None
+) -> TrainConfig:
+    """defaults < preset < YAML file < overrides (dotted keys, e.g. ``agent.lr``)."""
+    data: dict[str, Any] = {}
+    if file:
+        loaded = yaml.safe_load(Path(file).read_text()) or {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{file}: expected a mapping of config fields")
+        data = loaded
+    for key, value in (overrides or {}).items():
+        node = data
+        *parents, leaf = key.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    preset = data.get("preset", TrainConfig.preset)
+    if preset not in PRESETS:
+        raise ConfigError(f"preset: expected one of {list(PRESETS)}, got {preset!r}")
+    data["agent"] = {**PRESETS[preset], **data.get("agent", {})}
+    return from_plain(TrainConfig, data)

@@ -1,0 +1,193 @@
+"""Offline training loop: config, seeding, progress, CSV logs, checkpoints, resume, eval hook.
+
+The loop owns I/O and time; the algorithm lives in `lps_robot.agent`. A checkpoint carries
+its spec (with the dataset's normalisation), agent config and training config, so
+`load_checkpoint` rebuilds the agent alone.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import random
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+
+from lps_robot.agent import LPSAgent, to_torch
+from lps_robot.configs import LPSConfig, TrainConfig
+from lps_robot.dcio import ConfigError, from_plain, to_plain
+from lps_robot.spec import Spec
+
+CHECKPOINT_FORMAT = 1
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    random.seed(seed)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+# --- checkpoints ------------------------------------------------------------------------------
+
+
+def save_checkpoint(
+    path: Path, agent: LPSAgent, cfg: TrainConfig, step: int, extra: dict | None = None
+) -> None:
+    state = {
+        "format": CHECKPOINT_FORMAT,
+        "algo": cfg.algo,
+        "step": step,
+        "spec": agent.spec.to_dict(),
+        "agent_config": to_plain(agent.config),
+        "train_config": to_plain(cfg),
+        "model": agent.state_dict(),
+        "opt_model": agent.opt_model.state_dict(),
+        "opt_actor": agent.opt_actor.state_dict(),
+        "rng": {"torch": torch.get_rng_state()},
+        **(extra or {}),
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)
+
+
+def load_checkpoint(path: str | Path) -> tuple[LPSAgent, dict[str, Any]]:
+    """Rebuild the agent from a checkpoint alone; returns (agent, raw checkpoint dict)."""
+    path = Path(path)
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    except (OSError, RuntimeError, EOFError) as e:
+        raise ConfigError(f"{path}: cannot read checkpoint ({e})") from e
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise ConfigError(f"{path}: not an lps_robot checkpoint (format {CHECKPOINT_FORMAT})")
+    spec = Spec.from_dict(ckpt["spec"])
+    agent = LPSAgent(spec, from_plain(LPSConfig, ckpt["agent_config"]))
+    agent.load_state_dict(ckpt["model"])
+    agent.opt_model.load_state_dict(ckpt["opt_model"])
+    agent.opt_actor.load_state_dict(ckpt["opt_actor"])
+    return agent, ckpt
+
+
+# --- the loop ---------------------------------------------------------------------------------
+
+Sampler = Callable[[int, np.random.Generator], Mapping[str, Any]]
+EvalHook = Callable[[LPSAgent, int], Mapping[str, float]]
+
+
+def _transform(batch: dict[str, Any], how: str) -> dict[str, Any]:
+    if how == "sparse":
+        batch["rewards"] = -(batch["rewards"] != 0).astype(np.float32)
+    return batch
+
+
+def train(
+    cfg: TrainConfig,
+    spec: Spec,
+    sample: Sampler,
+    evaluate: EvalHook | None = None,
+    dataset_fingerprint: str = "",
+) -> tuple[LPSAgent, list[dict[str, float]]]:
+    """Run ``cfg.steps`` updates from ``sample``; returns the agent and the logged rows."""
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    gen = seed_everything(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    agent = LPSAgent(spec, cfg.agent)
+    start = 0
+    last = out / "last.pt"
+    if cfg.resume and last.exists():
+        agent, ckpt = load_checkpoint(last)
+        start = int(ckpt["step"])
+        torch.set_rng_state(ckpt["rng"]["torch"])
+        gen.manual_seed(cfg.seed + start)
+        rng = np.random.default_rng(cfg.seed + start)
+    (out / "config.yaml").write_text(yaml.safe_dump(to_plain(cfg), sort_keys=False))
+    rows: list[dict[str, float]] = []
+    log_path = out / "metrics.csv"
+    writer = None
+    log_file = log_path.open("a" if start else "w", newline="")
+    step_fn = agent.update if cfg.algo == "lps" else agent.update_bc
+    extra = {"dataset_fingerprint": dataset_fingerprint}
+
+    from tqdm import tqdm
+
+    bar = tqdm(
+        range(start, cfg.steps),
+        initial=start,
+        total=cfg.steps,
+        disable=not cfg.progress,
+        desc=f"train {cfg.algo}",
+        dynamic_ncols=True,
+    )
+    t0 = time.perf_counter()
+    window_t, window_n = t0, 0
+    try:
+        for step in bar:
+            batch = to_torch(_transform(dict(sample(cfg.batch_size, rng)), cfg.reward_transform))
+            info = step_fn(batch, gen)
+            window_n += 1
+            done = step + 1
+            is_eval = evaluate is not None and (
+                done == cfg.steps or (cfg.eval_every and done % cfg.eval_every == 0)
+            )
+            if done % cfg.log_every == 0 or done == cfg.steps or is_eval:
+                now = time.perf_counter()
+                row = {
+                    "step": done,
+                    "wall_s": round(now - t0, 2),
+                    "steps_per_s": round(window_n / max(now - window_t, 1e-9), 2),
+                    **info,
+                }
+                window_t, window_n = now, 0
+                if is_eval:
+                    row.update({f"eval/{k}": v for k, v in evaluate(agent, done).items()})
+                if writer is None or set(row) - set(writer.fieldnames):
+                    writer = csv.DictWriter(log_file, fieldnames=list(row), extrasaction="ignore")
+                    writer.writeheader()
+                writer.writerow(row)
+                log_file.flush()
+                rows.append(row)
+                bar.set_postfix(
+                    {k: f"{v:.3g}" for k, v in info.items() if k.endswith("loss")}
+                    | {"it/s": row["steps_per_s"]}
+                )
+            if done % cfg.ckpt_every == 0 or done == cfg.steps:
+                save_checkpoint(last, agent, cfg, done, extra)
+    finally:
+        log_file.close()
+    save_checkpoint(out / "final.pt", agent, cfg, cfg.steps, extra)
+    (out / "summary.json").write_text(json.dumps(rows[-1] if rows else {}, indent=1))
+    return agent, rows
+
+
+def train_from_dataset(
+    cfg: TrainConfig, evaluate: EvalHook | None = None
+) -> tuple[LPSAgent, list]:
+    """Train on an HDF5 dataset (the `lps train` path)."""
+    from lps_robot.data.dataset import ChunkDataset
+    from lps_robot.data.reader import dataset_files
+    from lps_robot.data.stats import fingerprint
+
+    if not cfg.dataset:
+        raise ConfigError("dataset: required (an .h5 file or an episode directory)")
+    data = ChunkDataset(
+        cfg.dataset, chunk_length=cfg.chunk_length or None, max_episodes=cfg.max_episodes or None
+    )
+    spec = data.spec
+    if cfg.chunk_length and cfg.chunk_length != spec.policy.chunk_length:
+        policy = dataclasses.replace(
+            spec.policy,
+            chunk_length=cfg.chunk_length,
+            execute_steps=min(spec.policy.execute_steps, cfg.chunk_length),
+        )
+        spec = spec.replace(policy=policy)
+    return train(cfg, spec, data.sample, evaluate, fingerprint(dataset_files(cfg.dataset)))
