@@ -169,6 +169,25 @@ def _bench_toy(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_ogbench(args: argparse.Namespace) -> int:
+    from lps_robot.bench.ogbench_run import run
+
+    result = run(
+        args.env,
+        args.steps,
+        args.dataset,
+        args.data_episodes,
+        args.eval_episodes,
+        args.eval_every,
+        seed=args.seed,
+        out_dir=args.out_dir,
+        overrides={"threads": args.threads} if args.threads else None,
+        progress=not args.json,
+    )
+    print(json.dumps(result))
+    return 0
+
+
 def _bench_train(args: argparse.Namespace) -> int:
     from lps_robot.bench.train_speed import run
 
@@ -210,6 +229,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="(always JSON; accepted for symmetry)")
     p.set_defaults(func=_bench_toy)
+    p = bsub.add_parser("ogbench", help="LPS vs MF-BC on an OGBench state single task")
+    p.add_argument("--env", default="cube-single-play-singletask-task1-v0", help="task name")
+    p.add_argument("--steps", type=int, default=5000, help="training steps per algorithm")
+    p.add_argument("--dataset", default=None, help="official-layout npz; generated if omitted")
+    p.add_argument("--data-episodes", type=int, default=100, help="episodes to generate")
+    p.add_argument("--eval-episodes", type=int, default=50, help="final evaluation episodes")
+    p.add_argument("--eval-every", type=int, default=0, help="steps between curve points")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out-dir", default="runs/ogbench", help="data, checkpoints, logs")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads; 0: default")
+    p.add_argument("--json", action="store_true", help="no progress bars; JSON line only")
+    p.set_defaults(func=_bench_ogbench)
     p = bsub.add_parser("train", help="LPS update steps/s at batch 256 (state, image) + memory")
     p.add_argument("--steps", type=int, default=30, help="timed updates per preset")
     p.add_argument("--json", action="store_true", help="(always JSON; accepted for symmetry)")

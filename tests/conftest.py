@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,11 @@ import pytest
 
 from lps_robot.data.writer import DatasetWriter
 from lps_robot.spec import ActionSpec, CameraSpec, ObsSpec, PolicySpec, RobotSpec, Spec
+
+# Offscreen rendering and loopback-only DDS, also when pytest runs outside `make test`.
+os.environ.setdefault("MUJOCO_GL", "egl")
+os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
+os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
 
 JOINTS = ("j0", "j1", "j2")
 
