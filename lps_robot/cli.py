@@ -14,7 +14,6 @@ from collections.abc import Callable, Sequence
 # Subcommands a later issue fills in; they say so and exit non-zero.
 PENDING = {
     "record": "record teleop demonstrations over ROS 2 (issue: sim arm + recording)",
-    "export": "export a checkpoint to ONNX with its manifest (issue: ONNX export + node)",
     "eval": "evaluate a policy on the simulated arm (issue: sim arm)",
     "node": "start a ROS 2 node as a plain Python process (issue: ONNX export + node)",
     "calibrate": "camera intrinsics from checkerboard images (issue: calibration)",
@@ -149,6 +148,58 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    from lps_robot.dcio import ConfigError
+    from lps_robot.export import ExportError, export
+    from lps_robot.train import load_checkpoint
+
+    try:
+        agent, ckpt = load_checkpoint(args.checkpoint)
+        real = _real_inputs(ckpt, args.real_inputs)
+        manifest = export(
+            agent,
+            args.output,
+            algo=ckpt.get("algo", "lps"),
+            train_config=ckpt.get("train_config"),
+            dataset_fingerprint=ckpt.get("dataset_fingerprint", ""),
+            real_inputs=real,
+        )
+    except (ConfigError, ExportError, OSError) as e:
+        print(f"lps export: {e}", file=sys.stderr)
+        return 1
+    print(
+        json.dumps(
+            {
+                "output": args.output,
+                "algo": manifest["algo"],
+                "content_hash": manifest["content_hash"],
+                "parity_max_abs_diff": manifest["parity_max_abs_diff"],
+                "real_inputs": len(real),
+            }
+        )
+    )
+    return 0
+
+
+def _real_inputs(ckpt: dict, n: int) -> list[dict]:
+    """A few real observations from the training dataset, when it is still there."""
+    from pathlib import Path
+
+    path = (ckpt.get("train_config") or {}).get("dataset", "")
+    if n <= 0 or not path or not Path(path).exists():
+        return []
+    import numpy as np
+
+    from lps_robot.data.dataset import ChunkDataset
+
+    data = ChunkDataset(path)
+    rng = np.random.default_rng(0)
+    out = []
+    for i in rng.choice(len(data.obs[next(iter(data.obs))]), size=n):
+        out.append({k: v[i : i + 1] for k, v in data.obs.items()})
+    return out
+
+
 # --- bench ------------------------------------------------------------------------------------
 
 
@@ -245,6 +296,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=30, help="timed updates per preset")
     p.add_argument("--json", action="store_true", help="(always JSON; accepted for symmetry)")
     p.set_defaults(func=_bench_train)
+
+    p = sub.add_parser("export", help="export a checkpoint to ONNX with its manifest + parity")
+    p.add_argument("checkpoint", help="checkpoint (.pt) written by lps train")
+    p.add_argument("-o", "--output", required=True, help="e.g. policies/NAME.onnx")
+    p.add_argument(
+        "--real-inputs",
+        type=int,
+        default=8,
+        help="real observations from the training dataset for the parity check",
+    )
+    p.set_defaults(func=_export)
 
     from lps_robot.configs import TrainConfig
 

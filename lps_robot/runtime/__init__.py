@@ -1,0 +1,1 @@
+"""Deploy-side runtime: numpy + onnxruntime only (never torch)."""

@@ -1,0 +1,94 @@
+"""The exported model's manifest: what it needs, and the check against the robot's spec."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lps_robot.spec import Spec, SpecError
+
+MANIFEST_KEY = "lps_manifest"
+MANIFEST_VERSION = 1
+REQUIRED = ("manifest_version", "algo", "spec", "inputs", "outputs", "latent", "content_hash")
+
+
+class PolicyRejected(ValueError):
+    """A model may not run on this robot; the message says why."""
+
+
+def input_signature(spec: Spec, latent_input: bool) -> list[tuple[str, str, tuple[int, ...]]]:
+    """(name, dtype, shape) of each graph input, batch of one."""
+    sig: list[tuple[str, str, tuple[int, ...]]] = []
+    h, w = spec.obs.image_size
+    sig += [(k, "uint8", (1, h, w, 3)) for k in spec.obs.image_keys]
+    sig += [
+        (k, "float32", (1, d))
+        for k, d in zip(spec.obs.proprio_keys, spec.obs.proprio_dims, strict=True)
+    ]
+    if latent_input:
+        sig.append(("latent", "float32", (1, spec.policy.chunk_length * spec.action.dim)))
+    return sig
+
+
+def check_manifest(manifest: dict[str, Any], robot: Spec, source: str = "model") -> Spec:
+    """The model's spec if it agrees with the robot's; otherwise `PolicyRejected`."""
+    missing = [k for k in REQUIRED if k not in manifest]
+    if missing:
+        raise PolicyRejected(f"{source}: manifest is missing {missing}")
+    if manifest["manifest_version"] != MANIFEST_VERSION:
+        raise PolicyRejected(
+            f"{source}: manifest_version {manifest['manifest_version']}, expected {MANIFEST_VERSION}"
+        )
+    try:
+        spec = Spec.from_dict(manifest["spec"])
+    except SpecError as e:
+        raise PolicyRejected(f"{source}: manifest spec is invalid: {e}") from e
+    mine, theirs = robot.robot, spec.robot
+    if theirs.joint_names != mine.joint_names:
+        if sorted(theirs.joint_names) == sorted(mine.joint_names):
+            raise PolicyRejected(
+                f"{source}: joint order {list(theirs.joint_names)} differs from the robot's "
+                f"{list(mine.joint_names)}"
+            )
+        raise PolicyRejected(
+            f"{source}: joint names {list(theirs.joint_names)} do not match the robot's "
+            f"{list(mine.joint_names)}"
+        )
+    for field in ("position_lower", "position_upper"):
+        for name, a, b in zip(
+            mine.joint_names, getattr(theirs, field), getattr(mine, field), strict=True
+        ):
+            if abs(a - b) > 1e-6:
+                raise PolicyRejected(
+                    f"{source}: {field} of joint '{name}' is {a}, the robot's is {b}"
+                )
+    if spec.action.type != robot.action.type or spec.action.dim != robot.action.dim:
+        raise PolicyRejected(
+            f"{source}: action {spec.action.type}[{spec.action.dim}], robot expects "
+            f"{robot.action.type}[{robot.action.dim}]"
+        )
+    if spec.obs.image_keys != robot.obs.image_keys or tuple(spec.obs.image_size) != tuple(
+        robot.obs.image_size
+    ):
+        raise PolicyRejected(
+            f"{source}: images {list(spec.obs.image_keys)} at {list(spec.obs.image_size)}, robot "
+            f"provides {list(robot.obs.image_keys)} at {list(robot.obs.image_size)}"
+        )
+    for key in spec.obs.image_keys:
+        a, b = spec.camera(key), robot.camera(key)
+        if (a.width, a.height) != (b.width, b.height):
+            raise PolicyRejected(
+                f"{source}: camera '{key}' trained at {a.width}x{a.height}, robot's is {b.width}x{b.height}"
+            )
+    if (spec.obs.proprio_keys, spec.obs.proprio_dims) != (
+        robot.obs.proprio_keys,
+        robot.obs.proprio_dims,
+    ):
+        raise PolicyRejected(
+            f"{source}: proprio {list(zip(spec.obs.proprio_keys, spec.obs.proprio_dims, strict=True))}, "
+            f"robot provides {list(zip(robot.obs.proprio_keys, robot.obs.proprio_dims, strict=True))}"
+        )
+    if abs(spec.robot.control_rate_hz - mine.control_rate_hz) > 1e-6:
+        raise PolicyRejected(
+            f"{source}: trained at {spec.robot.control_rate_hz} Hz, robot runs {mine.control_rate_hz} Hz"
+        )
+    return spec
