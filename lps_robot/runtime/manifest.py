@@ -36,7 +36,8 @@ def check_manifest(manifest: dict[str, Any], robot: Spec, source: str = "model")
         raise PolicyRejected(f"{source}: manifest is missing {missing}")
     if manifest["manifest_version"] != MANIFEST_VERSION:
         raise PolicyRejected(
-            f"{source}: manifest_version {manifest['manifest_version']}, expected {MANIFEST_VERSION}"
+            f"{source}: manifest_version {manifest['manifest_version']}, "
+            f"expected {MANIFEST_VERSION}"
         )
     try:
         spec = Spec.from_dict(manifest["spec"])
@@ -77,18 +78,14 @@ def check_manifest(manifest: dict[str, Any], robot: Spec, source: str = "model")
         a, b = spec.camera(key), robot.camera(key)
         if (a.width, a.height) != (b.width, b.height):
             raise PolicyRejected(
-                f"{source}: camera '{key}' trained at {a.width}x{a.height}, robot's is {b.width}x{b.height}"
+                f"{source}: camera '{key}' trained at {a.width}x{a.height}, "
+                f"robot's is {b.width}x{b.height}"
             )
-    if (spec.obs.proprio_keys, spec.obs.proprio_dims) != (
-        robot.obs.proprio_keys,
-        robot.obs.proprio_dims,
-    ):
-        raise PolicyRejected(
-            f"{source}: proprio {list(zip(spec.obs.proprio_keys, spec.obs.proprio_dims, strict=True))}, "
-            f"robot provides {list(zip(robot.obs.proprio_keys, robot.obs.proprio_dims, strict=True))}"
-        )
-    if abs(spec.robot.control_rate_hz - mine.control_rate_hz) > 1e-6:
-        raise PolicyRejected(
-            f"{source}: trained at {spec.robot.control_rate_hz} Hz, robot runs {mine.control_rate_hz} Hz"
-        )
+    theirs_p = list(zip(spec.obs.proprio_keys, spec.obs.proprio_dims, strict=True))
+    mine_p = list(zip(robot.obs.proprio_keys, robot.obs.proprio_dims, strict=True))
+    if theirs_p != mine_p:
+        raise PolicyRejected(f"{source}: proprio {theirs_p}, robot provides {mine_p}")
+    rate, my_rate = spec.robot.control_rate_hz, mine.control_rate_hz
+    if abs(rate - my_rate) > 1e-6:
+        raise PolicyRejected(f"{source}: trained at {rate} Hz, robot runs {my_rate} Hz")
     return spec
