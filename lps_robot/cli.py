@@ -15,7 +15,6 @@ from collections.abc import Callable, Sequence
 PENDING = {
     "record": "record teleop demonstrations over ROS 2 (issue: sim arm + recording)",
     "eval": "evaluate a policy on the simulated arm (issue: sim arm)",
-    "node": "start a ROS 2 node as a plain Python process (issue: ONNX export + node)",
     "calibrate": "camera intrinsics from checkerboard images (issue: calibration)",
     "demo": "the main job end to end on the simulated robot (issue: make demo)",
 }
@@ -200,6 +199,25 @@ def _real_inputs(ckpt: dict, n: int) -> list[dict]:
     return out
 
 
+# --- node -------------------------------------------------------------------------------------
+
+NODES = {
+    "policy": "lps_robot.ros.controller_node",
+    "fake-robot": "lps_robot.ros.fake_robot",
+}
+
+
+def _node(args: argparse.Namespace) -> int:
+    import importlib
+
+    ros_args = ["--ros-args"]
+    if args.params_file:
+        ros_args += ["--params-file", args.params_file]
+    extra = [a for a in args.ros_args if a != "--ros-args"]
+    module = importlib.import_module(NODES[args.node])
+    return int(module.main(["lps", *ros_args, *extra]) or 0)
+
+
 # --- bench ------------------------------------------------------------------------------------
 
 
@@ -308,6 +326,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=_export)
 
+    p = sub.add_parser("node", help="start a ROS 2 node as a plain Python process")
+    p.add_argument("node", choices=sorted(NODES), help="which node")
+    p.add_argument("--params-file", default=None, help="ROS parameters YAML (config/*.yaml)")
+    p.set_defaults(func=_node, ros_args=[])
+
     from lps_robot.configs import TrainConfig
 
     p = sub.add_parser(
@@ -327,7 +350,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args, extra = build_parser().parse_known_args(argv)
-    if extra and args.command not in PENDING:
+    if args.command == "node":
+        args.ros_args = extra  # e.g. --ros-args -p policy_path:=x.onnx
+    elif extra and args.command not in PENDING:
         build_parser().parse_args(argv)  # let argparse report the unknown arguments
     return int(args.func(args) or 0)
 

@@ -1,0 +1,1 @@
+"""rclpy nodes (the edge): controller, fake robot; each also starts as a plain `lps node ...`."""

@@ -1,0 +1,108 @@
+"""A fake ros2_control arm for tests and loop benchmarks (a stand-in: no physics).
+
+Publishes ``/joint_states`` (joints in reverse spec order, so subscribers must reorder by
+name) and a synthetic camera per spec camera; follows position commands exactly (an ideal
+position controller); logs every command as a JSON line with its receipt time. A
+``std_msgs/String`` on ``/fake_robot/mode`` switches faults: ``normal``, ``nan_joints``,
+``freeze_camera``. The MuJoCo sim node replaces it when physics and real rendering matter.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import rclpy
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import Image, JointState
+from std_msgs.msg import Float64MultiArray, String
+
+from lps_robot.ros.controller_node import default_spec_path
+from lps_robot.ros.convert import rgb_to_image
+from lps_robot.spec import Spec
+
+
+class FakeRobot(Node):
+    def __init__(self) -> None:
+        super().__init__("fake_robot")
+        self.declare_parameter("robot_spec", "")
+        self.declare_parameter("joint_rate_hz", 100.0)
+        self.declare_parameter("camera_rate_hz", 30.0)
+        self.declare_parameter("command_topic", "/forward_position_controller/commands")
+        self.declare_parameter("log_path", "")
+        spec_path = self.get_parameter("robot_spec").value or default_spec_path()
+        self.spec = Spec.load(spec_path)
+        r = self.spec.robot
+        self.names = list(reversed(r.joint_names))
+        self.pos = (np.asarray(r.position_lower) + np.asarray(r.position_upper)) / 2
+        self.mode = "normal"
+        self.frame_i = 0
+        log = self.get_parameter("log_path").value
+        self.log = open(log, "a", buffering=1) if log else None  # noqa: SIM115 (closed in destroy)
+        self.js_pub = self.create_publisher(JointState, "/joint_states", 10)
+        self.cams = {
+            c.name: self.create_publisher(Image, c.topic, qos_profile_sensor_data)
+            for c in self.spec.cameras
+        }
+        self.create_subscription(
+            Float64MultiArray, self.get_parameter("command_topic").value, self._on_command, 10
+        )
+        self.create_subscription(String, "/fake_robot/mode", self._on_mode, 10)
+        self.create_timer(1.0 / self.get_parameter("joint_rate_hz").value, self._publish_joints)
+        self.create_timer(1.0 / self.get_parameter("camera_rate_hz").value, self._publish_images)
+
+    def _on_mode(self, msg: String) -> None:
+        self.mode = msg.data
+        self.get_logger().info(f"mode -> {self.mode}")
+
+    def _on_command(self, msg: Float64MultiArray) -> None:
+        cmd = np.asarray(msg.data, np.float64)
+        if cmd.shape == self.pos.shape and np.isfinite(cmd).all():
+            self.pos = cmd
+        if self.log:
+            self.log.write(
+                json.dumps({"t": time.time(), "mode": self.mode, "cmd": list(msg.data)}) + "\n"
+            )
+
+    def _publish_joints(self) -> None:
+        msg = JointState(name=self.names)
+        msg.header.stamp = self.get_clock().now().to_msg()
+        pos = self.pos[::-1].copy()
+        if self.mode == "nan_joints":
+            pos[0] = np.nan
+        msg.position = pos.tolist()
+        msg.velocity = [0.0] * len(pos)
+        self.js_pub.publish(msg)
+
+    def _publish_images(self) -> None:
+        if self.mode == "freeze_camera":
+            return
+        self.frame_i += 1
+        stamp = self.get_clock().now().to_msg()
+        for cam in self.spec.cameras:
+            yy, xx = np.mgrid[0 : cam.height, 0 : cam.width]
+            img = np.stack([(xx + self.frame_i) % 256, yy % 256, np.full_like(xx, 128)], -1)
+            self.cams[cam.name].publish(rgb_to_image(img.astype(np.uint8), Image, stamp, cam.name))
+
+    def destroy_node(self) -> None:
+        if self.log:
+            self.log.close()
+        super().destroy_node()
+
+
+def main(argv: list[str] | None = None) -> int:
+    rclpy.init(args=argv)
+    node = FakeRobot()
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0

@@ -1,0 +1,121 @@
+"""The controller node over real DDS: commands, hot-swap, rejection, holds, limits."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import random
+
+import numpy as np
+import pytest
+import torch
+from std_srvs.srv import SetBool
+
+from lps_robot.agent import LPSAgent
+from lps_robot.export import export
+from tests.conftest import small_spec
+from tests.ros_helpers import Probe, start_node, stop, write_params
+from tests.test_agent import SMALL
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("ros")
+    base = small_spec()
+    spec = base.replace(robot=dataclasses.replace(base.robot, control_rate_hz=50.0))
+    spec.save(tmp / "robot.yaml")
+    torch.manual_seed(0)
+    hashes = {}
+    for name, algo in (("lps", "lps"), ("bc", "bc")):
+        hashes[name] = export(LPSAgent(spec, SMALL).eval(), tmp / f"{name}.onnx", algo=algo)[
+            "content_hash"
+        ]
+    (tmp / "junk.onnx").write_bytes(b"definitely not onnx")
+    os.symlink(tmp / "lps.onnx", tmp / "current.onnx")
+    return tmp, spec, hashes
+
+
+def test_controller_end_to_end(setup):
+    tmp, spec, hashes = setup
+    domain = random.randint(100, 200)
+    robot_params = write_params(
+        tmp / "robot_params.yaml", "fake_robot", {"robot_spec": str(tmp / "robot.yaml")}
+    )
+    node_params = write_params(
+        tmp / "node_params.yaml",
+        "lps_policy",
+        {
+            "robot_spec": str(tmp / "robot.yaml"),
+            "policy_path": str(tmp / "lps.onnx"),
+            "watch_path": str(tmp / "current.onnx"),
+            "watch_period_s": 0.2,
+            "max_obs_age_s": 0.2,
+            "start_enabled": False,
+            "max_warmup_p99_ms": 200.0,
+        },
+    )
+    robot = start_node("fake-robot", robot_params, domain, tmp / "robot.log")
+    node = start_node("policy", node_params, domain, tmp / "node.log")
+    probe = Probe(domain, 3)
+    try:
+        # disabled: no commands; enabling starts them, from the first policy
+        probe.wait_for(lambda: probe.diag.get("policy_hash") == hashes["lps"], 60, "lps loaded")
+        assert probe.commands == [] and probe.diag["last_status"] == "disabled"
+        assert probe.call(SetBool, "/lps_policy/enable", SetBool.Request(data=True)).success
+        probe.wait_for(lambda: len(probe.commands) > 20, 20, "commands")
+        probe.wait_for(lambda: probe.diag.get("last_status") in ("ok", "clamped"), 10, "running")
+
+        # hot-swap through the parameter
+        assert probe.set_policy(str(tmp / "bc.onnx")).successful
+        probe.wait_for(lambda: probe.diag.get("policy_hash") == hashes["bc"], 10, "bc active")
+        assert probe.diag["swaps"] == 1
+
+        # a bad model is refused with its reason; the running one stays in charge
+        n = len(probe.commands)
+        result = probe.set_policy(str(tmp / "junk.onnx"))
+        assert not result.successful and "not a loadable ONNX model" in result.reason
+        probe.spin(1.5)
+        assert len(probe.commands) > n + 30
+        assert probe.diag["policy_hash"] == hashes["bc"] and probe.diag["rejected_swaps"] == 1
+
+        # hot-swap through the watched file
+        os.remove(tmp / "current.onnx")
+        os.symlink(tmp / "bc.onnx", tmp / "current.onnx")
+        os.remove(tmp / "current.onnx")
+        os.symlink(tmp / "lps.onnx", tmp / "current.onnx")
+        os.utime(tmp / "lps.onnx")
+        probe.wait_for(lambda: probe.diag.get("policy_hash") == hashes["lps"], 10, "watch swap")
+        assert probe.diag["swaps"] == 2
+
+        # NaN joint states and a frozen camera make it hold: every command equal
+        for mode, status in (
+            ("nan_joints", "invalid_joint_states"),
+            ("freeze_camera", "stale_camera:front"),
+        ):
+            probe.set_mode(mode)
+            probe.wait_for(lambda s=status: probe.diag.get("last_status") == s, 10, status)
+            start = len(probe.commands)
+            probe.spin(1.0)
+            held = [c for _, c in probe.commands[start:]]
+            assert len(held) > 20 and all(np.isfinite(held).all(axis=1))
+            assert np.ptp(np.asarray(held), axis=0).max() == 0.0, f"moved while holding ({mode})"
+            probe.set_mode("normal")
+            probe.wait_for(
+                lambda: probe.diag.get("last_status") in ("ok", "clamped"), 10, "resume"
+            )
+
+        # commands never leave the joint limits and never contain NaN
+        cmds = np.asarray([c for _, c in probe.commands])
+        assert np.isfinite(cmds).all()
+        assert (cmds >= np.asarray(spec.robot.position_lower) - 1e-9).all()
+        assert (cmds <= np.asarray(spec.robot.position_upper) + 1e-9).all()
+        steps = np.abs(np.diff(cmds, axis=0))
+        max_step = np.asarray(spec.robot.velocity_limits) / spec.robot.control_rate_hz
+        assert (steps <= max_step + 1e-9).all()
+    finally:
+        probe.close()
+        stop(node)
+        stop(robot)
+        print((tmp / "node.log").read_text()[-3000:])
