@@ -257,6 +257,20 @@ def _bench_ogbench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_inference(args: argparse.Namespace) -> int:
+    from lps_robot.bench.inference import run
+
+    print(json.dumps(run(args.iters)))
+    return 0
+
+
+def _bench_loop(args: argparse.Namespace) -> int:
+    from lps_robot.bench.loop import run
+
+    print(json.dumps(run(args.seconds, args.rate, args.swaps)))
+    return 0
+
+
 def _bench_train(args: argparse.Namespace) -> int:
     from lps_robot.bench.train_speed import run
 
@@ -310,6 +324,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads; 0: default")
     p.add_argument("--json", action="store_true", help="no progress bars; JSON line only")
     p.set_defaults(func=_bench_ogbench)
+    p = bsub.add_parser("inference", help="single-sample policy latency, ONNX vs torch, 1 thread")
+    p.add_argument("--iters", type=int, default=2000, help="timed inferences per preset")
+    p.add_argument("--json", action="store_true", help="(always JSON; accepted for symmetry)")
+    p.set_defaults(func=_bench_inference)
+    p = bsub.add_parser("loop", help="controller over DDS with hot-swaps: rate, jitter, latency")
+    p.add_argument("--seconds", type=float, default=60.0, help="measured run length")
+    p.add_argument("--rate", type=float, default=50.0, help="control rate (Hz)")
+    p.add_argument("--swaps", type=int, default=10, help="hot-swaps during the run")
+    p.add_argument("--json", action="store_true", help="(always JSON; accepted for symmetry)")
+    p.set_defaults(func=_bench_loop)
     p = bsub.add_parser("train", help="LPS update steps/s at batch 256 (state, image) + memory")
     p.add_argument("--steps", type=int, default=30, help="timed updates per preset")
     p.add_argument("--json", action="store_true", help="(always JSON; accepted for symmetry)")

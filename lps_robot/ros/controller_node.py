@@ -119,7 +119,8 @@ class PolicyNode(Node):
             self.pub = self.create_publisher(JointTrajectory, p["command_topic"], 10)
         else:
             raise ValueError(
-                f"command_type: expected float64_array | joint_trajectory, got {p['command_type']!r}"
+                "command_type: expected float64_array | joint_trajectory, "
+                f"got {p['command_type']!r}"
             )
         self.command_type = p["command_type"]
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)

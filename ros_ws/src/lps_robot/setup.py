@@ -25,5 +25,10 @@ setup(
     maintainer="lps_robot maintainers",
     description="LPS policy controller, recorder and camera nodes",
     license="Apache-2.0",
-    entry_points={"console_scripts": []},
+    entry_points={
+        "console_scripts": [
+            "policy_node = lps_robot.ros.controller_node:main",
+            "fake_robot = lps_robot.ros.fake_robot:main",
+        ]
+    },
 )

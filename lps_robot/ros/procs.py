@@ -1,0 +1,121 @@
+"""Start rclpy nodes as processes and observe them from an in-process probe node.
+
+Used by the integration tests, `lps bench loop` and the demo; DDS stays on loopback in the
+caller's own ROS_DOMAIN_ID.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+
+
+def ros_env(domain: int) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        ROS_DOMAIN_ID=str(domain), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST", PYTHONUNBUFFERED="1"
+    )
+    return env
+
+
+def write_params(path: Path, node: str, params: dict) -> Path:
+    path.write_text(yaml.safe_dump({node: {"ros__parameters": params}}))
+    return path
+
+
+def start_node(which: str, params_file: Path, domain: int, log: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "lps_robot.cli", "node", which, "--params-file", str(params_file)],
+        env=ros_env(domain),
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+class Probe:
+    """An in-test rclpy node in its own context: collects commands and diagnostics."""
+
+    def __init__(self, domain: int, n_joints: int) -> None:
+        import rclpy
+        from diagnostic_msgs.msg import DiagnosticArray
+        from std_msgs.msg import Float64MultiArray, String
+
+        self.rclpy = rclpy
+        self.ctx = rclpy.Context()
+        rclpy.init(context=self.ctx, domain_id=domain)
+        self.node = rclpy.create_node("test_probe", context=self.ctx)
+        from rclpy.executors import SingleThreadedExecutor
+
+        self.executor = SingleThreadedExecutor(context=self.ctx)
+        self.executor.add_node(self.node)
+        self.commands: list[tuple[float, list[float]]] = []
+        self.diag: dict = {}
+        self.node.create_subscription(
+            Float64MultiArray,
+            "/forward_position_controller/commands",
+            lambda m: self.commands.append((time.monotonic(), list(m.data))),
+            100,
+        )
+        self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diag, 10)
+        self.mode_pub = self.node.create_publisher(String, "/fake_robot/mode", 10)
+        self.String = String
+
+    def _on_diag(self, msg) -> None:
+        for st in msg.status:
+            if st.name.startswith("lps_policy"):
+                self.diag = {kv.key: json.loads(kv.value) for kv in st.values}
+
+    def spin(self, seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            self.executor.spin_once(timeout_sec=0.02)
+
+    def wait_for(self, cond: Callable[[], bool], timeout: float, what: str) -> None:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if cond():
+                return
+            self.executor.spin_once(timeout_sec=0.05)
+        raise AssertionError(f"timed out after {timeout}s waiting for {what}; diag={self.diag}")
+
+    def call(self, srv_type, name: str, request, timeout: float = 20.0):
+        client = self.node.create_client(srv_type, name)
+        self.wait_for(lambda: client.service_is_ready(), timeout, f"service {name}")
+        future = client.call_async(request)
+        self.wait_for(future.done, timeout, f"reply from {name}")
+        return future.result()
+
+    def set_mode(self, mode: str) -> None:
+        for _ in range(3):
+            self.mode_pub.publish(self.String(data=mode))
+            self.spin(0.05)
+
+    def set_policy(self, path: str):
+        from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
+        from rcl_interfaces.srv import SetParameters
+
+        value = ParameterValue(type=ParameterType.PARAMETER_STRING, string_value=path)
+        req = SetParameters.Request(parameters=[Parameter(name="policy_path", value=value)])
+        return self.call(SetParameters, "/lps_policy/set_parameters", req).results[0]
+
+    def close(self) -> None:
+        self.executor.shutdown()
+        self.node.destroy_node()
+        self.rclpy.shutdown(context=self.ctx)

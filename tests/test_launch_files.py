@@ -1,0 +1,91 @@
+"""ros_ws structure: launch files parse, name real executables, declared parameters, real configs.
+
+`ros2 launch` cannot run here (no launch packages on PyPI for this Python), so the launch
+files are checked statically against the code they start.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import re
+from pathlib import Path
+from xml.etree import ElementTree
+
+import yaml
+
+from lps_robot.ros.controller_node import NODE_NAME, PARAMETERS
+
+PKG = Path(__file__).resolve().parents[1] / "ros_ws" / "src" / "lps_robot"
+
+
+def _console_scripts() -> dict[str, str]:
+    tree = ast.parse((PKG / "setup.py").read_text())
+    scripts = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and " = " in node.value:
+            name, target = node.value.split(" = ")
+            scripts[name.strip()] = target.strip()
+    return scripts
+
+
+def _calls(tree: ast.AST, name: str) -> list[ast.Call]:
+    return [
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Call) and getattr(n.func, "id", getattr(n.func, "attr", None)) == name
+    ]
+
+
+def _kw(call: ast.Call, key: str):
+    for kw in call.keywords:
+        if kw.arg == key:
+            return kw.value
+    return None
+
+
+def test_package_xml_and_resources():
+    root = ElementTree.parse(PKG / "package.xml").getroot()
+    assert root.findtext("name") == "lps_robot"
+    assert root.find("export/build_type").text == "ament_python"
+    deps = {e.text for e in root.iter("exec_depend")}
+    assert {"rclpy", "sensor_msgs", "std_msgs", "std_srvs", "launch_ros"} <= deps
+    assert (PKG / "resource" / "lps_robot").exists()
+    assert "script_dir=$base/lib/lps_robot" in (PKG / "setup.cfg").read_text()
+
+
+def test_console_scripts_point_at_real_mains():
+    scripts = _console_scripts()
+    assert {"policy_node", "fake_robot"} <= set(scripts)
+    for target in scripts.values():
+        module, func = target.split(":")
+        assert callable(getattr(importlib.import_module(module), func))
+
+
+def test_policy_launch_structure():
+    src = (PKG / "launch" / "policy.launch.py").read_text()
+    tree = ast.parse(src)
+    declared = {c.args[0].value for c in _calls(tree, "DeclareLaunchArgument")}
+    assert {"policy", "robot_config", "namespace"} <= declared
+    used = set(re.findall(r'LaunchConfiguration\("([a-z_]+)"\)', src))
+    assert used <= declared, f"undeclared launch arguments: {used - declared}"
+    (node,) = _calls(tree, "Node")
+    assert _kw(node, "package").value == "lps_robot"
+    assert _kw(node, "executable").value in _console_scripts()
+    assert _kw(node, "name").value == NODE_NAME
+    # parameters the launch file sets are ones the node declares
+    for d in [n for n in ast.walk(_kw(node, "parameters")) if isinstance(n, ast.Dict)]:
+        for key in d.keys:
+            assert key.value in PARAMETERS, f"launch sets undeclared parameter {key.value}"
+    # the config it points at exists and is installed by setup.py
+    config = re.search(r'"config", "([a-z_]+\.yaml)"', src).group(1)
+    assert (PKG / "config" / config).exists()
+    assert '"config/*.yaml"' in (PKG / "setup.py").read_text()
+
+
+def test_policy_config_matches_the_node():
+    data = yaml.safe_load((PKG / "config" / "policy.yaml").read_text())
+    params = data[NODE_NAME]["ros__parameters"]
+    assert set(params) == set(PARAMETERS)
+    for key, value in params.items():
+        assert type(value) is type(PARAMETERS[key][0]), f"{key}: type differs from the node's"
