@@ -218,6 +218,45 @@ def _node(args: argparse.Namespace) -> int:
     return int(module.main(["lps", *ros_args, *extra]) or 0)
 
 
+def _data_generate(args: argparse.Namespace) -> int:
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from lps_robot.data.writer import merge
+    from lps_robot.sim.generate import generate
+
+    out = Path(args.output)
+    single = out.suffix == ".h5"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    target = Path(tempfile.mkdtemp(prefix="episodes_", dir=out.parent)) if single else out
+    try:
+        result = generate(
+            target,
+            args.sim,
+            seed=args.seed,
+            noise=args.noise,
+            failure_rate=args.failure_rate,
+            max_steps=args.max_steps,
+            progress=not args.json,
+        )
+        if single:
+            merge(target, out)
+            result["path"] = str(out)
+    finally:
+        if single:
+            shutil.rmtree(target, ignore_errors=True)
+    print(json.dumps(result))
+    return 0
+
+
+def _data_merge(args: argparse.Namespace) -> int:
+    from lps_robot.data.writer import merge
+
+    print(f"merged into {merge(args.path, args.output)}")
+    return 0
+
+
 # --- bench ------------------------------------------------------------------------------------
 
 
@@ -297,6 +336,25 @@ def build_parser() -> argparse.ArgumentParser:
     p = dsub.add_parser("recover", help="salvage unfinished (*.partial) episodes of a directory")
     p.add_argument("path", help="dataset directory")
     p.set_defaults(func=_data_recover)
+
+    p = dsub.add_parser("generate", help="record scripted-teleop sim episodes (no ROS)")
+    p.add_argument("--sim", type=int, required=True, metavar="N", help="episodes to record")
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="FILE.h5 (one robomimic file) or a directory (one file per episode)",
+    )
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--noise", type=float, default=0.01, help="teleop noise (m / rad)")
+    p.add_argument("--failure-rate", type=float, default=0.3, help="share of injected failures")
+    p.add_argument("--max-steps", type=int, default=200, help="episode timeout in steps")
+    p.add_argument("--json", action="store_true", help="no progress bar")
+    p.set_defaults(func=_data_generate)
+    p = dsub.add_parser("merge", help="merge an episode directory into one .h5 file")
+    p.add_argument("path", help="episode directory")
+    p.add_argument("-o", "--output", required=True, help="output .h5 file")
+    p.set_defaults(func=_data_merge)
 
     bench = sub.add_parser("bench", help="benchmarks; each prints one JSON object last")
     bsub = bench.add_subparsers(dest="bench_command", required=True, metavar="BENCH")

@@ -245,6 +245,33 @@ def recover_partial(partial_path: str | Path) -> Path:
     return out
 
 
+def merge(episode_dir: str | Path, out_file: str | Path) -> Path:
+    """All finished episodes of a directory -> one robomimic-style file (written atomically)."""
+    episode_dir, out_file = Path(episode_dir), Path(out_file)
+    files = sorted(episode_dir.glob(f"{schema.DEMO_PREFIX}*.h5"))
+    if not files:
+        raise ValueError(f"{episode_dir}: no finished episode files to merge")
+    tmp = out_file.with_name(out_file.name + ".tmp")
+    total = 0
+    with h5py.File(tmp, "w") as dst:
+        for i, path in enumerate(files):
+            with h5py.File(path, "r") as src:
+                if i == 0:
+                    for k, v in src.attrs.items():
+                        dst.attrs[k] = v
+                    data = dst.create_group(schema.DATA_GROUP)
+                    for k, v in src[schema.DATA_GROUP].attrs.items():
+                        data.attrs[k] = v
+                elif src.attrs["spec"] != dst.attrs["spec"]:
+                    raise ValueError(f"{path}: spec differs from {files[0]}'s; cannot merge")
+                (name,) = list(src[schema.DATA_GROUP])
+                src.copy(src[schema.DATA_GROUP][name], dst[schema.DATA_GROUP], schema.demo_name(i))
+                total += int(src[schema.DATA_GROUP][name].attrs["num_samples"])
+        dst[schema.DATA_GROUP].attrs["total"] = total
+    os.replace(tmp, out_file)
+    return out_file
+
+
 def _write_root_attrs(f: h5py.File, spec: Spec) -> None:
     f.attrs["schema_version"] = schema.SCHEMA_VERSION
     f.attrs["spec"] = spec.to_json()

@@ -1,0 +1,138 @@
+"""The simulated arm task: pick the cube and place it on the target pad (MuJoCo).
+
+A plain Python environment (reset / step / render) commanded in joint space with absolute
+position targets, at the spec's control rate. Cube and target positions are randomised per
+episode; success is the cube resting on the pad. Offscreen rendering uses EGL (Mesa) on
+CPU-only machines; ``render=False`` skips it for fast data generation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from lps_robot.spec import Spec
+
+ARM_XML = Path(str(resources.files("lps_robot") / "sim" / "arm.xml"))
+CUBE_HALF = 0.02
+SUCCESS_RADIUS = 0.035  # cube centre within the pad (xy)
+HOME = np.array([0.0, -1.108, 1.651, 1.027, 0.0, 0.0])  # grip 15 cm above the table, open
+
+
+def sim_spec() -> Spec:
+    return Spec.load(str(resources.files("lps_robot") / "specs" / "sim_arm.yaml"))
+
+
+@dataclass
+class TaskState:
+    cube_xy: np.ndarray
+    target_xy: np.ndarray
+
+
+class SimArmEnv:
+    """reset() -> obs; step(joint_targets) -> (obs, reward, terminated, truncated, info)."""
+
+    def __init__(
+        self, spec: Spec | None = None, render: bool = True, max_steps: int = 200, seed: int = 0
+    ) -> None:
+        import mujoco
+
+        self.mj = mujoco
+        self.spec = spec or sim_spec()
+        self.model = mujoco.MjModel.from_xml_path(str(ARM_XML))
+        self.data = mujoco.MjData(self.model)
+        names = self.spec.robot.joint_names
+        self.qpos_idx = np.array([self.model.joint(n).qposadr[0] for n in names])
+        self.qvel_idx = np.array([self.model.joint(n).dofadr[0] for n in names])
+        self.act_idx = np.array([self.model.actuator(n).id for n in names])
+        self.cube_qpos = self.model.joint("cube").qposadr[0]
+        self.target_mocap = self.model.body("target").mocapid[0]
+        self.substeps = max(
+            1, round(1.0 / (self.spec.robot.control_rate_hz * self.model.opt.timestep))
+        )
+        self.max_steps = max_steps
+        self.rng = np.random.default_rng(seed)
+        self.do_render = render
+        self.renderers = {}
+        if render:
+            for cam in self.spec.cameras:
+                self.renderers[cam.name] = mujoco.Renderer(self.model, cam.height, cam.width)
+        self.steps = 0
+        self.task = TaskState(np.zeros(2), np.zeros(2))
+
+    # --- episode -----------------------------------------------------------------------------
+
+    def reset(self, seed: int | None = None) -> dict[str, np.ndarray]:
+        if seed is not None:
+            self.rng = np.random.default_rng(seed)
+        mj, m, d = self.mj, self.model, self.data
+        mj.mj_resetData(m, d)
+        d.qpos[self.qpos_idx] = HOME
+        d.ctrl[self.act_idx] = HOME
+        cube = np.array([self.rng.uniform(0.28, 0.45), self.rng.uniform(-0.18, 0.18)])
+        while True:  # target at least 12 cm away from the cube
+            target = np.array([self.rng.uniform(0.25, 0.45), self.rng.uniform(-0.2, 0.2)])
+            if np.linalg.norm(target - cube) > 0.12:
+                break
+        d.qpos[self.cube_qpos : self.cube_qpos + 7] = [*cube, CUBE_HALF, 1, 0, 0, 0]
+        d.mocap_pos[self.target_mocap] = [*target, 0.001]
+        self.task = TaskState(cube, target)
+        mj.mj_forward(m, d)
+        for _ in range(50):  # settle
+            mj.mj_step(m, d)
+        self.steps = 0
+        return self.observe()
+
+    def step(self, action: np.ndarray) -> tuple[dict[str, np.ndarray], float, bool, bool, dict]:
+        action = np.asarray(action, np.float64)
+        if action.shape != (len(self.act_idx),) or not np.isfinite(action).all():
+            raise ValueError(
+                f"action: expected {len(self.act_idx)} finite joint targets, got {action}"
+            )
+        lo = np.asarray(self.spec.robot.position_lower)
+        hi = np.asarray(self.spec.robot.position_upper)
+        self.data.ctrl[self.act_idx] = np.clip(action, lo, hi)
+        for _ in range(self.substeps):
+            self.mj.mj_step(self.model, self.data)
+        self.steps += 1
+        success = self.success()
+        truncated = self.steps >= self.max_steps and not success
+        return self.observe(), 0.0 if success else -1.0, success, truncated, {"success": success}
+
+    # --- state -------------------------------------------------------------------------------
+
+    def cube_pos(self) -> np.ndarray:
+        return self.data.qpos[self.cube_qpos : self.cube_qpos + 3].copy()
+
+    def success(self) -> bool:
+        c = self.cube_pos()
+        on_pad = np.linalg.norm(c[:2] - self.task.target_xy) < SUCCESS_RADIUS
+        return bool(on_pad and c[2] < CUBE_HALF + 0.01)
+
+    def joint_pos(self) -> np.ndarray:
+        return self.data.qpos[self.qpos_idx].astype(np.float32)
+
+    def joint_vel(self) -> np.ndarray:
+        return self.data.qvel[self.qvel_idx].astype(np.float32)
+
+    def render(self, camera: str) -> np.ndarray:
+        r = self.renderers[camera]
+        r.update_scene(self.data, camera)
+        return r.render()
+
+    def observe(self) -> dict[str, np.ndarray]:
+        obs = {"joint_pos": self.joint_pos()}
+        if "joint_vel" in self.spec.obs.proprio_keys:
+            obs["joint_vel"] = self.joint_vel()
+        if self.do_render:
+            for cam in self.spec.cameras:
+                obs[cam.name] = self.render(cam.name)
+        return obs
+
+    def close(self) -> None:
+        for r in self.renderers.values():
+            r.close()
+        self.renderers = {}

@@ -1,0 +1,154 @@
+"""Scripted teleoperator for the sim task: Cartesian waypoints -> IK -> joint position targets.
+
+Quality is mixed on purpose (offline RL needs suboptimal and failed data): every episode gets
+waypoint noise and per-step joint noise, and with probability ``failure_rate`` one failure
+mode is injected (grasp off-centre, release early in transit, or place on a wrong spot).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from lps_robot.sim.env import CUBE_HALF, SimArmEnv
+
+ARM_JOINTS = 5
+GRIPPER_OPEN, GRIPPER_CLOSED = 0.0, 0.04
+FAILURES = ("offset_grasp", "early_release", "wrong_place")
+
+
+def down_rotation(yaw: float = 0.0) -> np.ndarray:
+    """Hand frame with x (approach) pointing down and y (finger axis) at ``yaw``."""
+    c, s = np.cos(yaw), np.sin(yaw)
+    return np.array([[0.0, -s, c], [0.0, c, s], [-1.0, 0.0, 0.0]])
+
+
+class ArmIK:
+    """Damped least squares IK for the grip site over the 5 arm joints (gripper untouched)."""
+
+    def __init__(self, env: SimArmEnv, damping: float = 1e-3, iters: int = 60) -> None:
+        mj = env.mj
+        self.mj, self.model = mj, env.model
+        self.data = mj.MjData(env.model)
+        self.site = env.model.site("grip").id
+        self.hand = env.model.body("hand").id
+        self.qpos_idx = env.qpos_idx[:ARM_JOINTS]
+        self.dof_idx = env.qvel_idx[:ARM_JOINTS]
+        self.lo = env.model.jnt_range[
+            [env.model.joint(n).id for n in env.spec.robot.joint_names[:ARM_JOINTS]], 0
+        ]
+        self.hi = env.model.jnt_range[
+            [env.model.joint(n).id for n in env.spec.robot.joint_names[:ARM_JOINTS]], 1
+        ]
+        self.damping, self.iters = damping, iters
+        self.jacp = np.zeros((3, env.model.nv))
+        self.jacr = np.zeros((3, env.model.nv))
+
+    def solve(self, q0: np.ndarray, pos: np.ndarray, rot: np.ndarray) -> np.ndarray:
+        mj, d = self.mj, self.data
+        q = np.array(q0[:ARM_JOINTS], np.float64)
+        for _ in range(self.iters):
+            d.qpos[self.qpos_idx] = q
+            mj.mj_kinematics(self.model, d)
+            mj.mj_comPos(self.model, d)
+            err_p = pos - d.site_xpos[self.site]
+            r = d.xmat[self.hand].reshape(3, 3)
+            err_r = 0.5 * sum(np.cross(r[:, i], rot[:, i]) for i in range(3))
+            err = np.concatenate([err_p, 0.3 * err_r])
+            if np.linalg.norm(err) < 1e-4:
+                break
+            mj.mj_jacSite(self.model, d, self.jacp, self.jacr, self.site)
+            jac = np.vstack([self.jacp[:, self.dof_idx], 0.3 * self.jacr[:, self.dof_idx]])
+            dq = jac.T @ np.linalg.solve(jac @ jac.T + self.damping * np.eye(6), err)
+            q = np.clip(q + np.clip(dq, -0.3, 0.3), self.lo, self.hi)
+        return q
+
+
+@dataclass
+class Segment:
+    pos: np.ndarray  # grip-site target at the end of the segment
+    gripper: float
+    hold_s: float = 0.0  # time to dwell at the end
+
+
+class ScriptedTeleop:
+    """Produces one joint-target action per control tick for the current episode."""
+
+    def __init__(
+        self,
+        env: SimArmEnv,
+        noise: float = 0.01,
+        failure_rate: float = 0.3,
+        speed: float = 0.35,
+        seed: int = 0,
+    ) -> None:
+        self.env, self.ik = env, ArmIK(env)
+        self.noise, self.failure_rate, self.speed = noise, failure_rate, speed
+        self.rng = np.random.default_rng(seed)
+        self.dt = 1.0 / env.spec.robot.control_rate_hz
+        self.failure: str | None = None
+
+    def reset(self) -> None:
+        env, rng = self.env, self.rng
+        cube = env.cube_pos()
+        target = env.task.target_xy
+        self.failure = (
+            FAILURES[rng.integers(len(FAILURES))] if rng.random() < self.failure_rate else None
+        )
+        jitter = rng.normal(0, self.noise, 3)
+        grasp = np.array([cube[0], cube[1], CUBE_HALF + 0.005]) + jitter * [1, 1, 0.3]
+        if self.failure == "offset_grasp":
+            grasp[:2] += rng.choice([-1, 1], 2) * rng.uniform(0.03, 0.05, 2)
+        place = np.array([*target, CUBE_HALF + 0.025]) + rng.normal(0, self.noise, 3) * [1, 1, 0.3]
+        if self.failure == "wrong_place":
+            place[:2] += rng.choice([-1, 1], 2) * rng.uniform(0.06, 0.1, 2)
+        up = 0.14 + rng.uniform(-0.02, 0.02)
+        segs = [
+            Segment(np.array([grasp[0], grasp[1], up]), GRIPPER_OPEN),
+            Segment(grasp, GRIPPER_OPEN, 0.1),
+            Segment(grasp, GRIPPER_CLOSED, 0.5),
+            Segment(np.array([grasp[0], grasp[1], up]), GRIPPER_CLOSED),
+        ]
+        mid = np.array([(grasp[0] + place[0]) / 2, (grasp[1] + place[1]) / 2, up])
+        if self.failure == "early_release":
+            segs.append(Segment(mid, GRIPPER_OPEN, 0.3))
+        else:
+            segs.append(Segment(np.array([place[0], place[1], up]), GRIPPER_CLOSED))
+            segs.append(Segment(place, GRIPPER_CLOSED, 0.1))
+            segs.append(Segment(place, GRIPPER_OPEN, 0.4))
+            segs.append(Segment(np.array([place[0], place[1], up]), GRIPPER_OPEN, 5.0))
+        self.segments = segs
+        self.seg_i = 0
+        self.dwell = 0.0
+        self.cursor = self.ik_site_pos()
+        self.q = self.env.joint_pos()[:ARM_JOINTS].astype(np.float64)
+        self.rot = down_rotation(0.0)
+
+    def ik_site_pos(self) -> np.ndarray:
+        return self.env.data.site("grip").xpos.copy()
+
+    def act(self) -> np.ndarray:
+        seg = self.segments[min(self.seg_i, len(self.segments) - 1)]
+        delta = seg.pos - self.cursor
+        dist = np.linalg.norm(delta)
+        step = self.speed * self.dt
+        if dist > step:
+            self.cursor = self.cursor + delta / dist * step
+        else:
+            self.cursor = seg.pos.copy()
+            self.dwell += self.dt
+            if self.dwell >= seg.hold_s and self.seg_i < len(self.segments) - 1:
+                self.seg_i += 1
+                self.dwell = 0.0
+        self.q = self.ik.solve(self.q, self.cursor, self.rot)
+        q = self.q + self.rng.normal(0, self.noise * 0.5, ARM_JOINTS)
+        return np.concatenate([q, [seg.gripper]]).astype(np.float32)
+
+
+def home_pose(env: SimArmEnv) -> np.ndarray:
+    """Joint targets that put the gripper 15 cm above the table, pointing down."""
+    q = ArmIK(env).solve(
+        np.array([0.0, -0.3, 1.2, 1.0, 0.0]), np.array([0.3, 0.0, 0.15]), down_rotation()
+    )
+    return np.concatenate([q, [GRIPPER_OPEN]])
