@@ -13,7 +13,6 @@ from collections.abc import Callable, Sequence
 
 # Subcommands a later issue fills in; they say so and exit non-zero.
 PENDING = {
-    "record": "record teleop demonstrations over ROS 2 (issue: sim arm + recording)",
     "eval": "evaluate a policy on the simulated arm (issue: sim arm)",
     "calibrate": "camera intrinsics from checkerboard images (issue: calibration)",
     "demo": "the main job end to end on the simulated robot (issue: make demo)",
@@ -204,6 +203,8 @@ def _real_inputs(ckpt: dict, n: int) -> list[dict]:
 NODES = {
     "policy": "lps_robot.ros.controller_node",
     "fake-robot": "lps_robot.ros.fake_robot",
+    "sim": "lps_robot.ros.sim_node",
+    "recorder": "lps_robot.ros.recorder_node",
 }
 
 
@@ -255,6 +256,24 @@ def _data_merge(args: argparse.Namespace) -> int:
 
     print(f"merged into {merge(args.path, args.output)}")
     return 0
+
+
+def _record(args: argparse.Namespace) -> int:
+    if args.sim:
+        from lps_robot.ros.record_sim import record_sim
+
+        result = record_sim(
+            args.sim,
+            args.output,
+            seed=args.seed,
+            failure_rate=args.failure_rate,
+            progress=not args.json,
+        )
+        print(json.dumps(result))
+        return 0
+    # a real robot: the recorder node alone; episodes are driven through its services
+    args.node = "recorder"
+    return _node(args)
 
 
 # --- bench ------------------------------------------------------------------------------------
@@ -408,6 +427,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=_export)
 
+    p = sub.add_parser(
+        "record",
+        help="record teleop demonstrations over ROS 2 (recorder node, or --sim N end to end)",
+    )
+    p.add_argument(
+        "--sim",
+        type=int,
+        default=0,
+        metavar="N",
+        help="record N scripted-teleop episodes from the sim robot node",
+    )
+    p.add_argument("-o", "--output", default="runs/recordings", help="episode directory (--sim)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--failure-rate", type=float, default=0.3, help="scripted failures (--sim)")
+    p.add_argument("--params-file", default=None, help="recorder node parameters (robot)")
+    p.add_argument("--json", action="store_true", help="no progress bar")
+    p.set_defaults(func=_record, ros_args=[])
     p = sub.add_parser("node", help="start a ROS 2 node as a plain Python process")
     p.add_argument("node", choices=sorted(NODES), help="which node")
     p.add_argument("--params-file", default=None, help="ROS parameters YAML (config/*.yaml)")
@@ -432,7 +468,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args, extra = build_parser().parse_known_args(argv)
-    if args.command == "node":
+    if args.command in ("node", "record"):
         args.ros_args = extra  # e.g. --ros-args -p policy_path:=x.onnx
     elif extra and args.command not in PENDING:
         build_parser().parse_args(argv)  # let argparse report the unknown arguments

@@ -77,6 +77,12 @@ class Probe:
         self.mode_pub = self.node.create_publisher(String, "/fake_robot/mode", 10)
         self.String = String
 
+    def listen(self, msg_type, topic: str) -> dict:
+        """Keep the latest message of ``topic`` in the returned dict under 'msg'."""
+        box: dict = {}
+        self.node.create_subscription(msg_type, topic, lambda m: box.__setitem__("msg", m), 10)
+        return box
+
     def _on_diag(self, msg) -> None:
         for st in msg.status:
             if st.name.startswith("lps_policy"):

@@ -92,15 +92,23 @@ class SimArmEnv:
             raise ValueError(
                 f"action: expected {len(self.act_idx)} finite joint targets, got {action}"
             )
-        lo = np.asarray(self.spec.robot.position_lower)
-        hi = np.asarray(self.spec.robot.position_upper)
-        self.data.ctrl[self.act_idx] = np.clip(action, lo, hi)
-        for _ in range(self.substeps):
-            self.mj.mj_step(self.model, self.data)
+        self.set_command(action)
+        self.advance(self.substeps)
         self.steps += 1
         success = self.success()
         truncated = self.steps >= self.max_steps and not success
         return self.observe(), 0.0 if success else -1.0, success, truncated, {"success": success}
+
+    def set_command(self, action: np.ndarray) -> None:
+        """Joint position targets for the actuators, clipped to the joint limits."""
+        lo = np.asarray(self.spec.robot.position_lower)
+        hi = np.asarray(self.spec.robot.position_upper)
+        self.data.ctrl[self.act_idx] = np.clip(action, lo, hi)
+
+    def advance(self, substeps: int) -> None:
+        """Step the physics by ``substeps`` timesteps (the ROS node runs it in real time)."""
+        for _ in range(substeps):
+            self.mj.mj_step(self.model, self.data)
 
     # --- state -------------------------------------------------------------------------------
 

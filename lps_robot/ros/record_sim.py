@@ -1,0 +1,90 @@
+"""`lps record --sim N`: scripted-teleop episodes through the real ROS 2 recording path.
+
+Starts the sim robot node (with its scripted operator) and the recorder node as separate
+processes, and acts as the operator at the keyboard: reset the scene, start an episode, wait
+for the task to end (success or timeout), stop it with the success label.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import tempfile
+from pathlib import Path
+
+from lps_robot.ros.procs import Probe, start_node, stop, write_params
+
+
+def record_sim(
+    episodes: int,
+    out_dir: str | Path,
+    *,
+    seed: int = 0,
+    failure_rate: float = 0.3,
+    max_episode_s: float = 10.0,
+    robot_spec: str = "",
+    progress: bool = True,
+) -> dict:
+    from std_msgs.msg import String
+    from std_srvs.srv import SetBool, Trigger
+    from tqdm import trange
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    domain = random.randint(100, 200)
+    with tempfile.TemporaryDirectory() as tmp_s:
+        tmp = Path(tmp_s)
+        sim_p = write_params(
+            tmp / "sim.yaml",
+            "sim_robot",
+            {
+                "robot_spec": robot_spec,
+                "scripted_teleop": True,
+                "seed": seed,
+                "teleop_failure_rate": failure_rate,
+                "max_episode_s": max_episode_s,
+            },
+        )
+        rec_p = write_params(
+            tmp / "rec.yaml",
+            "lps_recorder",
+            {"robot_spec": robot_spec, "output_dir": str(out_dir.resolve()), "compression": "lzf"},
+        )
+        sim = start_node("sim", sim_p, domain, out_dir / "sim_node.log")
+        rec = start_node("recorder", rec_p, domain, out_dir / "recorder_node.log")
+        probe = Probe(domain, 0)
+        task = probe.listen(String, "/sim/task")
+        reports = []
+        try:
+            for _ in trange(episodes, desc="record (ROS)", disable=not progress):
+                reset = probe.call(Trigger, "/sim_robot/reset", Trigger.Request(), timeout=60)
+                episode = json.loads(reset.message)["episode"]
+                probe.spin(0.3)  # let fresh post-reset messages reach the recorder
+                started = probe.call(Trigger, "/lps_recorder/start", Trigger.Request())
+                if not started.success:
+                    raise RuntimeError(f"recorder refused to start: {started.message}")
+
+                def done(ep=episode) -> bool:
+                    s = json.loads(task["msg"].data) if "msg" in task else {}
+                    return s.get("episode") == ep and s.get("done", False)
+
+                probe.wait_for(done, max_episode_s + 10, "episode end")
+                success = json.loads(task["msg"].data)["success"]
+                stopped = probe.call(SetBool, "/lps_recorder/stop", SetBool.Request(data=success))
+                if not stopped.success:
+                    raise RuntimeError(f"recorder could not finish the episode: {stopped.message}")
+                reports.append(json.loads(stopped.message))
+        finally:
+            probe.close()
+            stop(rec)
+            stop(sim)
+    rates = [r["measured_rate_hz"] for r in reports if r["measured_rate_hz"]]
+    return {
+        "episodes": len(reports),
+        "success_rate": sum(r["success"] for r in reports) / max(len(reports), 1),
+        "measured_rate_hz_min": min(rates) if rates else None,
+        "measured_rate_hz_mean": sum(rates) / len(rates) if rates else None,
+        "dropped_samples": sum(sum(r["dropped"].values()) for r in reports),
+        "flagged_episodes": sum(bool(r["flags"]) for r in reports),
+        "path": str(out_dir),
+    }

@@ -1,0 +1,216 @@
+"""Teleop recorder: camera(s) + joint states + the operator's command -> HDF5 episodes.
+
+Samples the freshest message of every stream at the control rate and appends one step per
+tick through `EpisodeWriter` (crash-safe, one file per episode). The action is what the
+operator commanded (``/teleop/joint_command``). Services: ``~/start`` (Trigger), ``~/stop``
+(SetBool: data = success label), ``~/discard`` (Trigger). A tick at which a stream is stale
+is not recorded and counts as a dropped sample of that stream; an episode whose measured rate
+sags below 90% of nominal, or that dropped samples, is flagged in its operator notes and on
+``/recorder/status``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import rclpy
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import Image, JointState
+from std_msgs.msg import Float64MultiArray, String
+from std_srvs.srv import SetBool, Trigger
+
+from lps_robot.data.writer import DatasetWriter, EpisodeWriter
+from lps_robot.ros.controller_node import default_spec_path
+from lps_robot.ros.convert import image_to_rgb, reorder
+from lps_robot.ros.sim_node import TELEOP_TOPIC
+from lps_robot.spec import Spec
+
+RATE_SAG = 0.9
+
+
+class RecorderNode(Node):
+    def __init__(self) -> None:
+        super().__init__("lps_recorder")
+        params = {
+            "robot_spec": "",
+            "output_dir": "runs/recordings",
+            "action_topic": TELEOP_TOPIC,
+            "joint_states_topic": "/joint_states",
+            "max_obs_age_s": 0.15,
+            "compression": "none",
+            "calibration_id": "",
+        }
+        for k, v in params.items():
+            self.declare_parameter(k, v)
+        p = {k: self.get_parameter(k).value for k in params}
+        self.spec = Spec.load(p["robot_spec"] or default_spec_path())
+        self.rate = self.spec.robot.control_rate_hz
+        self.max_age = p["max_obs_age_s"]
+        self.writer = DatasetWriter(
+            p["output_dir"],
+            self.spec,
+            compression=None if p["compression"] == "none" else p["compression"],
+            calibration_id=p["calibration_id"] or None,
+        )
+        self.latest: dict[str, tuple[np.ndarray, float, float]] = {}  # key -> (value, recv, stamp)
+        self.episode: EpisodeWriter | None = None
+        self.dropped: dict[str, int] = {}
+        self.times: list[float] = []
+        self.finished = 0
+        sensors = ReentrantCallbackGroup()
+        control = MutuallyExclusiveCallbackGroup()
+        self.create_subscription(
+            JointState, p["joint_states_topic"], self._on_joints, 10, callback_group=sensors
+        )
+        self.create_subscription(
+            Float64MultiArray, p["action_topic"], self._on_action, 10, callback_group=sensors
+        )
+        for cam in self.spec.cameras:
+            self.create_subscription(
+                Image,
+                cam.topic,
+                lambda m, c=cam: self._on_image(c, m),
+                qos_profile_sensor_data,
+                callback_group=sensors,
+            )
+        self.status_pub = self.create_publisher(String, "/recorder/status", 10)
+        # services share the tick's exclusive group: an episode never closes mid-append
+        self.create_service(Trigger, "~/start", self._on_start, callback_group=control)
+        self.create_service(SetBool, "~/stop", self._on_stop, callback_group=control)
+        self.create_service(Trigger, "~/discard", self._on_discard, callback_group=control)
+        self.create_timer(1.0 / self.rate, self._on_tick, callback_group=control)
+        self.get_logger().info(f"recording to {p['output_dir']} at {self.rate:g} Hz")
+
+    @staticmethod
+    def _stamp(msg) -> float:
+        return msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+
+    def _on_joints(self, msg: JointState) -> None:
+        pos = reorder(msg.name, msg.position, self.spec.robot.joint_names)
+        if pos is not None:
+            self.latest["joint_pos"] = (pos.astype(np.float32), time.monotonic(), self._stamp(msg))
+        if len(msg.velocity):
+            vel = reorder(msg.name, msg.velocity, self.spec.robot.joint_names)
+            if vel is not None:
+                self.latest["joint_vel"] = (
+                    vel.astype(np.float32),
+                    time.monotonic(),
+                    self._stamp(msg),
+                )
+
+    def _on_action(self, msg: Float64MultiArray) -> None:
+        self.latest["action"] = (np.asarray(msg.data, np.float32), time.monotonic(), 0.0)
+
+    def _on_image(self, cam, msg: Image) -> None:
+        try:
+            img = image_to_rgb(msg, cam.width, cam.height)
+        except ValueError as e:
+            self.get_logger().warn(f"camera '{cam.name}': {e}", throttle_duration_sec=5.0)
+            return
+        self.latest[cam.name] = (img, time.monotonic(), self._stamp(msg))
+
+    def _on_tick(self) -> None:
+        if self.episode is None:
+            return
+        now = time.monotonic()
+        keys = (*self.spec.obs.image_keys, *self.spec.obs.proprio_keys, "action")
+        stale = [k for k in keys if k not in self.latest or now - self.latest[k][1] > self.max_age]
+        if stale:
+            for k in stale:
+                self.dropped[k] = self.dropped.get(k, 0) + 1
+            return
+        obs = {k: self.latest[k][0] for k in keys if k != "action"}
+        action = self.latest["action"][0]
+        if action.shape != (self.spec.action.dim,) or not np.isfinite(action).all():
+            self.dropped["action"] = self.dropped.get("action", 0) + 1
+            return
+        stamp = self.latest["joint_pos"][2]
+        if self.times and stamp <= self.times[-1]:
+            stamp = self.times[-1] + 1e-6  # same joint message twice: keep time increasing
+        self.episode.append(obs, action, timestamp=stamp)
+        self.times.append(stamp)
+
+    def _report(self, event: str, **extra) -> dict:
+        n = len(self.times)
+        rate = (
+            (n - 1) / (self.times[-1] - self.times[0])
+            if n > 1 and self.times[-1] > self.times[0]
+            else None
+        )
+        flags = []
+        if rate is not None and rate < RATE_SAG * self.rate:
+            flags.append(f"rate sagged to {rate:.1f} Hz (nominal {self.rate:g})")
+        if any(self.dropped.values()):
+            flags.append(f"dropped samples {self.dropped}")
+        status = {
+            "event": event,
+            "steps": n,
+            "measured_rate_hz": rate,
+            "dropped": dict(self.dropped),
+            "flags": flags,
+            "episodes_finished": self.finished,
+            **extra,
+        }
+        self.status_pub.publish(String(data=json.dumps(status)))
+        return status
+
+    def _on_start(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        if self.episode is not None:
+            response.success, response.message = False, "an episode is already recording"
+            return response
+        self.dropped, self.times = {}, []
+        self.episode = self.writer.begin_episode()
+        response.success, response.message = True, str(self.episode.partial_path)
+        return response
+
+    def _on_stop(self, request: SetBool.Request, response: SetBool.Response) -> SetBool.Response:
+        ep, self.episode = self.episode, None
+        if ep is None or ep.num_steps == 0:
+            if ep is not None:
+                ep.abort()
+            response.success, response.message = False, "no recorded steps to finish"
+            return response
+        status = self._report("stopped", success=bool(request.data))
+        path = ep.finish(
+            bool(request.data), notes="; ".join(status["flags"]), dropped_frames=self.dropped
+        )
+        self.finished += 1
+        response.success = True
+        response.message = json.dumps(
+            {**status, "path": str(path), "episodes_finished": self.finished}
+        )
+        return response
+
+    def _on_discard(
+        self, request: Trigger.Request, response: Trigger.Response
+    ) -> Trigger.Response:
+        ep, self.episode = self.episode, None
+        if ep is not None:
+            ep.abort()
+        response.success, response.message = (
+            ep is not None,
+            "discarded" if ep else "nothing to discard",
+        )
+        return response
+
+
+def main(argv: list[str] | None = None) -> int:
+    rclpy.init(args=argv)
+    node = RecorderNode()
+    executor = MultiThreadedExecutor(num_threads=3)
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node.episode is not None:  # finished episodes are already safe on disk
+            node.get_logger().warn("shutting down mid-episode: it stays as a .partial file")
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0

@@ -1,0 +1,168 @@
+"""The simulated arm behind the same ROS 2 interfaces as a real ros2_control arm.
+
+Publishes ``/joint_states`` (every physics tick), ``sensor_msgs/Image`` + ``CameraInfo`` per
+spec camera (realsense-ros topic names), accepts ``/forward_position_controller/commands``,
+and offers ``~/reset`` (std_srvs/Trigger) and a task status (``/sim/task``, JSON String). With
+``scripted_teleop`` the scripted operator drives the arm and publishes what it commands on
+``/teleop/joint_command``, as a leader arm or teleop bridge would on a real robot.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+
+import numpy as np
+import rclpy
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import CameraInfo, Image, JointState
+from std_msgs.msg import Float64MultiArray, String
+from std_srvs.srv import Trigger
+
+from lps_robot.ros.convert import rgb_to_image
+from lps_robot.sim.env import SimArmEnv
+from lps_robot.spec import Spec
+
+TELEOP_TOPIC = "/teleop/joint_command"
+
+
+def camera_info_for(env: SimArmEnv, name: str, width: int, height: int, frame: str) -> CameraInfo:
+    """Pinhole intrinsics of a MuJoCo camera (no distortion)."""
+    fovy = math.radians(float(env.model.cam(name).fovy[0]))
+    f = (height / 2) / math.tan(fovy / 2)
+    info = CameraInfo(width=width, height=height, distortion_model="plumb_bob")
+    info.header.frame_id = frame
+    info.k = [f, 0.0, width / 2, 0.0, f, height / 2, 0.0, 0.0, 1.0]
+    info.d = [0.0] * 5
+    info.r = [1.0, 0, 0, 0, 1.0, 0, 0, 0, 1.0]
+    info.p = [f, 0.0, width / 2, 0.0, 0.0, f, height / 2, 0.0, 0.0, 0.0, 1.0, 0.0]
+    return info
+
+
+class SimRobotNode(Node):
+    def __init__(self) -> None:
+        super().__init__("sim_robot")
+        params = {
+            "robot_spec": "",
+            "physics_rate_hz": 100.0,
+            "camera_rate_hz": 30.0,
+            "command_topic": "/forward_position_controller/commands",
+            "seed": 0,
+            "max_episode_s": 10.0,
+            "scripted_teleop": False,
+            "teleop_noise": 0.01,
+            "teleop_failure_rate": 0.3,
+        }
+        for k, v in params.items():
+            self.declare_parameter(k, v)
+        p = {k: self.get_parameter(k).value for k in params}
+        spec = Spec.load(p["robot_spec"]) if p["robot_spec"] else None
+        self.env = SimArmEnv(spec, render=True, seed=p["seed"])
+        self.spec = self.env.spec
+        self.seed, self.episode, self.max_s = p["seed"], 0, p["max_episode_s"]
+        self.substeps = max(1, round(1.0 / (p["physics_rate_hz"] * self.env.model.opt.timestep)))
+        self.env.reset(seed=self.seed)
+        self.episode_start = time.monotonic()
+        self.teleop = None
+        if p["scripted_teleop"]:
+            from lps_robot.sim.oracle import ScriptedTeleop
+
+            self.teleop = ScriptedTeleop(
+                self.env, p["teleop_noise"], p["teleop_failure_rate"], seed=self.seed
+            )
+            self.teleop.reset()
+            self.teleop_pub = self.create_publisher(Float64MultiArray, TELEOP_TOPIC, 10)
+            self.create_timer(1.0 / self.spec.robot.control_rate_hz, self._on_teleop)
+        self.js_pub = self.create_publisher(JointState, "/joint_states", 10)
+        self.cam_pubs = {}
+        for cam in self.spec.cameras:
+            info_topic = cam.topic.rsplit("/", 1)[0] + "/camera_info"
+            self.cam_pubs[cam.name] = (
+                self.create_publisher(Image, cam.topic, qos_profile_sensor_data),
+                self.create_publisher(CameraInfo, info_topic, qos_profile_sensor_data),
+                camera_info_for(
+                    self.env, cam.name, cam.width, cam.height, f"{cam.name}_optical_frame"
+                ),
+            )
+        self.task_pub = self.create_publisher(String, "/sim/task", 10)
+        self.create_subscription(Float64MultiArray, p["command_topic"], self._on_command, 10)
+        self.create_service(Trigger, "~/reset", self._on_reset)
+        self.create_timer(self.substeps * self.env.model.opt.timestep, self._on_physics)
+        self.create_timer(1.0 / p["camera_rate_hz"], self._on_camera)
+        self.create_timer(0.1, self._on_status)
+
+    def _on_command(self, msg: Float64MultiArray) -> None:
+        cmd = np.asarray(msg.data, np.float64)
+        if cmd.shape == (len(self.env.act_idx),) and np.isfinite(cmd).all():
+            self.env.set_command(cmd)
+        else:
+            self.get_logger().warn(
+                f"ignoring command of shape {cmd.shape} or non-finite values",
+                throttle_duration_sec=2.0,
+            )
+
+    def _on_teleop(self) -> None:
+        action = self.teleop.act()
+        self.env.set_command(action)
+        self.teleop_pub.publish(Float64MultiArray(data=action.astype(float).tolist()))
+
+    def _on_physics(self) -> None:
+        self.env.advance(self.substeps)
+        msg = JointState(name=list(self.spec.robot.joint_names))
+        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.position = self.env.joint_pos().astype(float).tolist()
+        msg.velocity = self.env.joint_vel().astype(float).tolist()
+        self.js_pub.publish(msg)
+
+    def _on_camera(self) -> None:
+        stamp = self.get_clock().now().to_msg()
+        for cam in self.spec.cameras:
+            img_pub, info_pub, info = self.cam_pubs[cam.name]
+            img_pub.publish(
+                rgb_to_image(self.env.render(cam.name), Image, stamp, info.header.frame_id)
+            )
+            info.header.stamp = stamp
+            info_pub.publish(info)
+
+    def status(self) -> dict:
+        elapsed = time.monotonic() - self.episode_start
+        success = self.env.success()
+        return {
+            "episode": self.episode,
+            "elapsed_s": round(elapsed, 3),
+            "success": success,
+            "done": success or elapsed > self.max_s,
+            "failure": getattr(self.teleop, "failure", None),
+        }
+
+    def _on_status(self) -> None:
+        self.task_pub.publish(String(data=json.dumps(self.status())))
+
+    def _on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        self.episode += 1
+        self.env.reset(seed=self.seed * 100_000 + self.episode)
+        self.env.set_command(self.env.joint_pos())
+        if self.teleop is not None:
+            self.teleop.reset()
+        self.episode_start = time.monotonic()
+        response.success, response.message = True, json.dumps(self.status())
+        return response
+
+
+def main(argv: list[str] | None = None) -> int:
+    rclpy.init(args=argv)
+    node = SimRobotNode()
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.env.close()
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
