@@ -14,7 +14,6 @@ from collections.abc import Callable, Sequence
 # Subcommands a later issue fills in; they say so and exit non-zero.
 PENDING = {
     "eval": "evaluate a policy on the simulated arm (issue: sim arm)",
-    "calibrate": "camera intrinsics from checkerboard images (issue: calibration)",
     "demo": "the main job end to end on the simulated robot (issue: make demo)",
 }
 
@@ -204,6 +203,7 @@ NODES = {
     "policy": "lps_robot.ros.controller_node",
     "fake-robot": "lps_robot.ros.fake_robot",
     "sim": "lps_robot.ros.sim_node",
+    "camera": "lps_robot.ros.camera_node",
     "recorder": "lps_robot.ros.recorder_node",
 }
 
@@ -274,6 +274,41 @@ def _record(args: argparse.Namespace) -> int:
     # a real robot: the recorder node alone; episodes are driven through its services
     args.node = "recorder"
     return _node(args)
+
+
+def _calibrate_camera(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    import cv2
+
+    from lps_robot.calib.camera_info import save_camera_info
+    from lps_robot.calib.intrinsics import calibrate
+
+    files = sorted(
+        p for p in Path(args.images).iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg")
+    )
+    images = [cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p in files]
+    try:
+        cols, rows = (int(x) for x in args.board.lower().split("x"))
+        cal, rms, used = calibrate(images, cols, rows, args.square)
+    except ValueError as e:
+        print(f"lps calibrate camera: {e}", file=sys.stderr)
+        return 1
+    out = args.output or f"calibration/{args.name}.yaml"
+    save_camera_info(out, cal, args.name, rms)
+    print(
+        json.dumps(
+            {
+                "output": out,
+                "reprojection_error_px": round(rms, 4),
+                "images_used": used,
+                "images": len(files),
+                "camera_matrix": cal.camera_matrix,
+                "distortion": cal.distortion,
+            }
+        )
+    )
+    return 0
 
 
 # --- bench ------------------------------------------------------------------------------------
@@ -444,6 +479,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--params-file", default=None, help="recorder node parameters (robot)")
     p.add_argument("--json", action="store_true", help="no progress bar")
     p.set_defaults(func=_record, ros_args=[])
+    cal = sub.add_parser("calibrate", help="camera calibration with OpenCV -> calibration/*.yaml")
+    csub = cal.add_subparsers(dest="calibrate_command", required=True, metavar="WHAT")
+    p = csub.add_parser("camera", help="intrinsics from checkerboard images")
+    p.add_argument("--images", required=True, help="directory of .png/.jpg checkerboard views")
+    p.add_argument("--board", default="9x6", help="inner corners, COLSxROWS")
+    p.add_argument("--square", type=float, default=0.025, help="square size in metres")
+    p.add_argument("--name", default="front", help="camera name (and calibration id)")
+    p.add_argument("-o", "--output", default=None, help="default calibration/<name>.yaml")
+    p.set_defaults(func=_calibrate_camera)
     p = sub.add_parser("node", help="start a ROS 2 node as a plain Python process")
     p.add_argument("node", choices=sorted(NODES), help="which node")
     p.add_argument("--params-file", default=None, help="ROS parameters YAML (config/*.yaml)")

@@ -89,3 +89,38 @@ def test_policy_config_matches_the_node():
     assert set(params) == set(PARAMETERS)
     for key, value in params.items():
         assert type(value) is type(PARAMETERS[key][0]), f"{key}: type differs from the node's"
+
+
+def _declared_parameters(module: str) -> set[str]:
+    """Parameter names a node module declares (declare_parameter calls or a PARAMETERS table)."""
+    src = Path(importlib.import_module(module).__file__).read_text()
+    tree = ast.parse(src)
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Dict):
+            names |= {k.value for k in node.value.keys if isinstance(k, ast.Constant)}
+    return names
+
+
+def test_record_launch_structure():
+    src = (PKG / "launch" / "record.launch.py").read_text()
+    tree = ast.parse(src)
+    declared = {c.args[0].value for c in _calls(tree, "DeclareLaunchArgument")}
+    assert set(re.findall(r'LaunchConfiguration\("([a-z_]+)"\)', src)) <= declared
+    scripts = _console_scripts()
+    for node in _calls(tree, "Node"):
+        exe = _kw(node, "executable").value
+        assert exe in scripts
+        module = scripts[exe].split(":")[0]
+        params = _declared_parameters(module)
+        config = None
+        for arg in ast.walk(_kw(node, "parameters")):
+            if isinstance(arg, ast.Dict):
+                assert {k.value for k in arg.keys} <= params
+            if isinstance(arg, ast.Constant) and str(arg.value).endswith(".yaml"):
+                config = arg.value
+        assert config and (PKG / "config" / config).exists()
+        data = yaml.safe_load((PKG / "config" / config).read_text())
+        (name,) = data
+        assert name == _kw(node, "name").value
+        assert set(data[name]["ros__parameters"]) <= params

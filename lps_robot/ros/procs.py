@@ -77,10 +77,13 @@ class Probe:
         self.mode_pub = self.node.create_publisher(String, "/fake_robot/mode", 10)
         self.String = String
 
-    def listen(self, msg_type, topic: str) -> dict:
+    def listen(self, msg_type, topic: str, sensor_qos: bool = False) -> dict:
         """Keep the latest message of ``topic`` in the returned dict under 'msg'."""
+        from rclpy.qos import qos_profile_sensor_data
+
         box: dict = {}
-        self.node.create_subscription(msg_type, topic, lambda m: box.__setitem__("msg", m), 10)
+        qos = qos_profile_sensor_data if sensor_qos else 10
+        self.node.create_subscription(msg_type, topic, lambda m: box.__setitem__("msg", m), qos)
         return box
 
     def _on_diag(self, msg) -> None:

@@ -29,6 +29,9 @@ setup(
         "console_scripts": [
             "policy_node = lps_robot.ros.controller_node:main",
             "fake_robot = lps_robot.ros.fake_robot:main",
+            "camera_node = lps_robot.ros.camera_node:main",
+            "recorder_node = lps_robot.ros.recorder_node:main",
+            "sim_node = lps_robot.ros.sim_node:main",
         ]
     },
 )

@@ -1,0 +1,1 @@
+"""Camera calibration (OpenCV) and ROS camera_info YAML files."""
