@@ -89,9 +89,8 @@ class RealSenseCamera(Camera):
                         )
                     break
             else:
-                raise RuntimeError(
-                    f"realsense: no {stream} {fmt} profile at {self.width}x{self.height}@{self.fps}"
-                )
+                size = f"{self.width}x{self.height}@{self.fps}"
+                raise RuntimeError(f"realsense: no {stream} {fmt} profile at {size}")
         self._align = rs.align(rs.stream.color) if self.enable_depth else None
         if self._on_connect:
             self._on_connect()
