@@ -10,7 +10,7 @@ export ROS_AUTOMATIC_DISCOVERY_RANGE ?= LOCALHOST
 export MUJOCO_GL ?= egl
 export PYOPENGL_PLATFORM ?= egl
 
-.PHONY: setup test lint format bench demo clean help
+.PHONY: setup test lint format bench ogbench demo clean help
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -35,9 +35,17 @@ format: setup  ## apply ruff fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-bench: setup  ## benchmarks (figures printed as JSON, also saved under runs/bench/)
+bench: setup  ## benchmarks (each prints one JSON line; copies under runs/bench/)
 	mkdir -p runs/bench
 	$(VENV)/bin/lps bench io --json | tee runs/bench/io.json
+	$(VENV)/bin/lps bench toy --json | tee runs/bench/toy.json
+	$(VENV)/bin/lps bench train --json | tee runs/bench/train.json
+	$(VENV)/bin/lps bench inference --json | tee runs/bench/inference.json
+	$(VENV)/bin/lps bench loop --json --seconds 60 | tee runs/bench/loop.json
+
+ogbench: setup  ## LPS vs MF-BC on OGBench cube-single (state; dataset generated with its oracles)
+	$(VENV)/bin/lps bench ogbench --env cube-single-play-singletask-task1-v0 --steps 15000 \
+		--data-episodes 100 --eval-every 3000 --out-dir runs/ogbench | tee runs/ogbench.json
 
 demo: setup  ## the main job end to end on the simulated robot
 	$(VENV)/bin/lps demo

@@ -144,8 +144,8 @@ class LPSAgent(nn.Module):
     def update(self, batch: Batch, generator: torch.Generator | None = None) -> dict[str, float]:
         """L = L_Q + L_MF + L_f on one batch; each optimiser steps its own module."""
         feat = self.features(batch["obs"], augment=True, generator=generator)
-        with torch.no_grad():
-            next_feat = self.features(batch["next_obs"], augment=True, generator=generator)
+        with torch.no_grad():  # the bootstrap target's observation is not augmented
+            next_feat = self.features(batch["next_obs"])
         l_q, info_q = self.critic_loss(feat, next_feat, batch)
         l_mf, info_mf = self.bc_loss(feat, batch, generator)
         l_f, info_f = self.actor_loss(feat)

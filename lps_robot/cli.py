@@ -11,20 +11,6 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 
-# Subcommands a later issue fills in; they say so and exit non-zero.
-PENDING = {
-    "eval": "evaluate a policy on the simulated arm (issue: sim arm)",
-    "demo": "the main job end to end on the simulated robot (issue: make demo)",
-}
-
-
-def _not_implemented(name: str) -> Callable[[argparse.Namespace], int]:
-    def run(args: argparse.Namespace) -> int:
-        print(f"lps {name}: not implemented yet ({PENDING[name]})", file=sys.stderr)
-        return 2
-
-    return run
-
 
 def _print_table(result: dict) -> None:
     for k, v in result.items():
@@ -311,6 +297,32 @@ def _calibrate_camera(args: argparse.Namespace) -> int:
     return 0
 
 
+def _eval(args: argparse.Namespace) -> int:
+    from lps_robot.runtime.manifest import PolicyRejected
+    from lps_robot.sim.evaluate import evaluate_policy
+
+    try:
+        result = evaluate_policy(
+            args.policy, args.episodes, args.seed, args.max_steps, args.execution
+        )
+    except PolicyRejected as e:
+        print(f"lps eval: {e}", file=sys.stderr)
+        return 1
+    print(json.dumps(result))
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from lps_robot.demo import DemoConfig, run
+
+    fields = {f.name for f in dataclasses.fields(DemoConfig)}
+    cfg = DemoConfig(**{k: v for k, v in vars(args).items() if k in fields})
+    print(json.dumps(run(cfg)))
+    return 0
+
+
 # --- bench ------------------------------------------------------------------------------------
 
 
@@ -488,6 +500,51 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default="front", help="camera name (and calibration id)")
     p.add_argument("-o", "--output", default=None, help="default calibration/<name>.yaml")
     p.set_defaults(func=_calibrate_camera)
+    p = sub.add_parser("eval", help="closed-loop success rate of an ONNX policy on the sim task")
+    p.add_argument("policy", help="exported .onnx policy")
+    p.add_argument("--episodes", type=int, default=50)
+    p.add_argument("--seed", type=int, default=10_000, help="first episode seed")
+    p.add_argument("--max-steps", type=int, default=200, help="episode timeout in steps")
+    p.add_argument("--execution", default="open_loop", choices=("open_loop", "temporal_ensemble"))
+    p.add_argument("--json", action="store_true", help="(always JSON; accepted for symmetry)")
+    p.set_defaults(func=_eval)
+    from lps_robot.demo import DemoConfig
+
+    p = sub.add_parser("demo", help="the main job end to end on the simulated arm")
+    d = DemoConfig()
+    p.add_argument("--out-dir", dest="out_dir", default=d.out_dir)
+    p.add_argument(
+        "--ros-episodes",
+        dest="ros_episodes",
+        type=int,
+        default=d.ros_episodes,
+        help="episodes recorded through the ROS 2 recorder",
+    )
+    p.add_argument(
+        "--gen-episodes",
+        dest="gen_episodes",
+        type=int,
+        default=d.gen_episodes,
+        help="episodes recorded with the writer directly (no ROS)",
+    )
+    p.add_argument("--lps-steps", dest="lps_steps", type=int, default=d.lps_steps)
+    p.add_argument("--bc-steps", dest="bc_steps", type=int, default=d.bc_steps)
+    p.add_argument(
+        "--eval-episodes",
+        dest="eval_episodes",
+        type=int,
+        default=d.eval_episodes,
+        help="closed-loop episodes per policy (synchronous)",
+    )
+    p.add_argument(
+        "--ros-eval-episodes",
+        dest="ros_eval_episodes",
+        type=int,
+        default=d.ros_eval_episodes,
+        help="closed-loop episodes over ROS 2, real time",
+    )
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.set_defaults(func=_demo)
     p = sub.add_parser("node", help="start a ROS 2 node as a plain Python process")
     p.add_argument("node", choices=sorted(NODES), help="which node")
     p.add_argument("--params-file", default=None, help="ROS parameters YAML (config/*.yaml)")
@@ -504,9 +561,6 @@ def build_parser() -> argparse.ArgumentParser:
     _add_dataclass_flags(p, TrainConfig)
     p.set_defaults(func=_train)
 
-    for name, text in PENDING.items():
-        p = sub.add_parser(name, help=f"{text} [not implemented yet]")
-        p.set_defaults(func=_not_implemented(name))
     return parser
 
 
@@ -514,7 +568,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, extra = build_parser().parse_known_args(argv)
     if args.command in ("node", "record"):
         args.ros_args = extra  # e.g. --ros-args -p policy_path:=x.onnx
-    elif extra and args.command not in PENDING:
+    elif extra:
         build_parser().parse_args(argv)  # let argparse report the unknown arguments
     return int(args.func(args) or 0)
 

@@ -220,8 +220,3 @@ def test_cli_validate_and_inspect(tmp_path, capsys):
     (tmp_path / "bad.h5").write_text("nope")
     assert lps(["data", "validate", str(tmp_path / "bad.h5")]) == 1
     assert "not an HDF5 file" in capsys.readouterr().err
-
-
-def test_cli_stub_says_not_implemented(capsys):
-    assert lps(["calibrate"]) == 2
-    assert "not implemented yet" in capsys.readouterr().err

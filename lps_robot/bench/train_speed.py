@@ -6,6 +6,7 @@ peak memory is the process's max RSS.
 
 from __future__ import annotations
 
+import dataclasses
 import resource
 import time
 
@@ -20,6 +21,7 @@ def _spec(with_image: bool) -> Spec:
     from importlib import resources
 
     spec = Spec.load(str(resources.files("lps_robot") / "specs" / "sim_arm.yaml"))
+    spec = spec.replace(obs=dataclasses.replace(spec.obs, image_size=(64, 64)))  # one 64x64 camera
     if not with_image:
         spec = spec.replace(
             cameras=(), obs=spec.obs.__class__((), (64, 64), None, ("joint_pos",), (6,))

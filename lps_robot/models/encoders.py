@@ -12,21 +12,20 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from lps_robot.spec import Spec
 
 
 class ConvEncoder(nn.Module):
-    """Strided 3x3 convs (each halves the image) -> linear -> LayerNorm -> tanh."""
+    """Strided 3x3 convs + ReLU (each halves the image) -> linear -> LayerNorm -> tanh."""
 
     def __init__(self, image_hw: tuple[int, int], channels: Sequence[int], out_dim: int):
         super().__init__()
         layers: list[nn.Module] = []
         c = 3
         for ch in channels:
-            layers += [nn.Conv2d(c, ch, 3, stride=2, padding=1), nn.GELU()]
+            layers += [nn.Conv2d(c, ch, 3, stride=2, padding=1), nn.ReLU()]
             c = ch
         self.convs = nn.Sequential(*layers)
         with torch.no_grad():
@@ -41,16 +40,15 @@ class ConvEncoder(nn.Module):
 def random_shift(
     images: torch.Tensor, pad: int, generator: torch.Generator | None
 ) -> torch.Tensor:
-    """DrQ-style augmentation: replicate-pad by ``pad`` and crop back at a random offset."""
-    b, _, h, w = images.shape
-    padded = F.pad(images, (pad, pad, pad, pad), mode="replicate")
-    dx = torch.randint(0, 2 * pad + 1, (b,), generator=generator)
-    dy = torch.randint(0, 2 * pad + 1, (b,), generator=generator)
-    rows = (dy[:, None] + torch.arange(h)[None, :]).to(images.device)  # (B, H)
-    cols = (dx[:, None] + torch.arange(w)[None, :]).to(images.device)  # (B, W)
+    """DrQ-style augmentation on (B, H, W, C) images of any dtype: replicate-pad by ``pad``
+    and crop back at a random integer offset per image."""
+    b, h, w, _ = images.shape
+    rows = torch.arange(h)[None, :] + torch.randint(0, 2 * pad + 1, (b, 1), generator=generator)
+    cols = torch.arange(w)[None, :] + torch.randint(0, 2 * pad + 1, (b, 1), generator=generator)
+    rows = (rows - pad).clamp(0, h - 1).to(images.device)  # replicate padding == clamping
+    cols = (cols - pad).clamp(0, w - 1).to(images.device)
     idx_b = torch.arange(b, device=images.device)[:, None, None]
-    out = padded.permute(0, 2, 3, 1)[idx_b, rows[:, :, None], cols[:, None, :]]
-    return out.permute(0, 3, 1, 2)
+    return images[idx_b, rows[:, :, None], cols[:, None, :]]
 
 
 class ObsEncoder(nn.Module):
@@ -93,10 +91,11 @@ class ObsEncoder(nn.Module):
         proprio = torch.cat([obs[k].float() for k in self.proprio_keys], dim=-1)
         parts = [(proprio - self.proprio_mean) / self.proprio_std]
         for k in self.image_keys:
-            img = obs[k].permute(0, 3, 1, 2).float() / 255.0
-            if augment and self.aug_pad > 0:
-                shifted = random_shift(img, self.aug_pad, generator)
-                pick = torch.rand(img.shape[0], 1, 1, 1, generator=generator) < self.aug_prob
-                img = torch.where(pick.to(img.device), shifted, img)
-            parts.append(self.cnns[k](img))
+            img = obs[k]
+            if augment and self.aug_pad > 0:  # shift the uint8 pixels of the picked samples
+                pick = torch.rand(img.shape[0], generator=generator) < self.aug_prob
+                if pick.any():
+                    img = img.clone()
+                    img[pick] = random_shift(img[pick], self.aug_pad, generator)
+            parts.append(self.cnns[k](img.permute(0, 3, 1, 2).float() / 255.0))
         return torch.cat(parts, dim=-1)

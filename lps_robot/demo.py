@@ -1,0 +1,291 @@
+"""`make demo` / `lps demo`: the main job end to end on the simulated arm.
+
+1. record scripted-teleop episodes (mixed quality): some through the real ROS 2 path (sim
+   node + recorder node), the rest with the same episode writer without ROS, for speed;
+2. train LPS and the MF-BC baseline on camera + proprio (CPU preset);
+3. export both to ONNX with manifests and the parity check;
+4. evaluate in closed loop through ROS 2 (sim node + controller node at the control rate,
+   hot-swapping LPS -> BC -> LPS -> BC), and with the same deploy path stepped synchronously
+   for the larger success-rate sample;
+5. print a table, write a report (PNG + JSON) and print the JSON figures as the last line.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from lps_robot.configs import make_config
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    out_dir: str = "runs/demo"
+    ros_episodes: int = 10  # recorded through the ROS 2 recorder
+    gen_episodes: int = 140  # recorded with the writer directly (same schema, no ROS)
+    failure_rate: float = 0.3  # injected teleop failures
+    lps_steps: int = 5000
+    bc_steps: int = 5000
+    batch_size: int = 128
+    eval_episodes: int = 50  # per policy, synchronous closed loop
+    ros_eval_episodes: int = 8  # in real time over ROS, split across the hot-swaps
+    max_episode_s: float = 10.0  # evaluation episode timeout (200 steps at 20 Hz)
+    seed: int = 0
+    progress: bool = True
+
+
+def _log(msg: str) -> None:
+    print(f"[demo {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def ros_closed_loop(
+    policies: dict[str, Path], episodes: int, out: Path, seed: int, max_episode_s: float = 10.0
+) -> dict:
+    """Sim node + controller node over DDS; swap policies between blocks of episodes."""
+    from std_msgs.msg import String
+    from std_srvs.srv import SetBool, Trigger
+
+    from lps_robot.ros.procs import Probe, start_node, stop, write_params
+
+    domain = random.randint(100, 200)
+    order = ["lps", "bc", "lps", "bc"]
+    blocks = [episodes // 4 + (1 if i < episodes % 4 else 0) for i in range(4)]
+    with tempfile.TemporaryDirectory() as tmp_s:
+        tmp = Path(tmp_s)
+        sim_p = write_params(
+            tmp / "sim.yaml", "sim_robot", {"seed": seed, "max_episode_s": max_episode_s}
+        )
+        node_p = write_params(
+            tmp / "node.yaml",
+            "lps_policy",
+            {
+                "policy_path": str(policies["lps"]),
+                "start_enabled": False,
+                "stats_path": str(out / "controller_stats.json"),
+            },
+        )
+        sim = start_node("sim", sim_p, domain, out / "sim_node.log")
+        ctl = start_node("policy", node_p, domain, out / "controller_node.log")
+        probe = Probe(domain, 6)
+        task = probe.listen(String, "/sim/task")
+        results: list[dict] = []
+        try:
+            probe.wait_for(lambda: bool(probe.diag.get("policy_hash")), 90, "controller ready")
+            for block, (name, n) in enumerate(zip(order, blocks, strict=True)):
+                if block > 0:
+                    reply = probe.set_policy(str(policies[name]))
+                    if not reply.successful:
+                        raise RuntimeError(f"hot-swap to {name} refused: {reply.reason}")
+                for _ in range(n):
+                    probe.call(SetBool, "/lps_policy/enable", SetBool.Request(data=False))
+                    reset = probe.call(Trigger, "/sim_robot/reset", Trigger.Request())
+                    episode = json.loads(reset.message)["episode"]
+                    probe.spin(0.3)
+                    probe.call(SetBool, "/lps_policy/enable", SetBool.Request(data=True))
+
+                    def done(ep=episode) -> bool:
+                        s = json.loads(task["msg"].data) if "msg" in task else {}
+                        return s.get("episode") == ep and s.get("done", False)
+
+                    probe.wait_for(done, 30, "episode end")
+                    status = json.loads(task["msg"].data)
+                    results.append(
+                        {
+                            "policy": name,
+                            "success": status["success"],
+                            "seconds": status["elapsed_s"],
+                        }
+                    )
+                    outcome = "success" if status["success"] else "fail"
+                    _log(
+                        f"ROS episode {len(results)}/{episodes} [{name}] {outcome} "
+                        f"in {status['elapsed_s']:.1f}s"
+                    )
+            probe.call(SetBool, "/lps_policy/enable", SetBool.Request(data=False))
+            probe.spin(1.5)  # one more stats write
+        finally:
+            probe.close()
+            stop(ctl)
+            stop(sim)
+    stats = json.loads((out / "controller_stats.json").read_text())
+    by = {k: [r["success"] for r in results if r["policy"] == k] for k in ("lps", "bc")}
+    return {
+        "episodes": results,
+        "stats": stats,
+        "lps_success": sum(by["lps"]) / max(len(by["lps"]), 1),
+        "bc_success": sum(by["bc"]) / max(len(by["bc"]), 1),
+    }
+
+
+def write_report(out: Path, curves: dict[str, Path], figures: dict) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+    for algo, path in curves.items():
+        rows = list(csv.DictReader(path.open()))
+        steps = [int(r["step"]) for r in rows]
+        axes[0].plot(steps, [float(r["mf_loss"]) for r in rows], label=f"{algo}: MeanFlow loss")
+        if algo == "lps":
+            axes[1].plot(steps, [float(r["critic_loss"]) for r in rows], label="critic loss")
+            axes[1].plot(steps, [float(r["q_mean"]) for r in rows], label="mean Q")
+    axes[0].set_xlabel("step")
+    axes[0].legend()
+    axes[1].set_xlabel("step")
+    axes[1].legend()
+    names = ["LPS", "MF-BC", "teleop data"]
+    values = [figures["lps_success"], figures["bc_success"], figures["data_success"]]
+    axes[2].bar(names, values, color=["tab:blue", "tab:orange", "tab:gray"])
+    axes[2].set_ylim(0, 1)
+    axes[2].set_title(f"success over {figures['episodes']} episodes each")
+    for i, v in enumerate(values):
+        axes[2].text(i, v + 0.02, f"{v:.2f}", ha="center")
+    fig.tight_layout()
+    path = out / "report.png"
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    (out / "report.json").write_text(json.dumps(figures, indent=1))
+    return path
+
+
+def run(cfg: DemoConfig) -> dict:
+    from lps_robot.data.reader import summarize, validate
+    from lps_robot.export import export
+    from lps_robot.ros.record_sim import record_sim
+    from lps_robot.sim.evaluate import evaluate_policy
+    from lps_robot.sim.generate import generate
+    from lps_robot.train import train_from_dataset
+
+    t0 = time.perf_counter()
+    out = Path(cfg.out_dir)
+    data = out / "data"
+    out.mkdir(parents=True, exist_ok=True)
+
+    _log(f"1/5 recording {cfg.ros_episodes} episodes through ROS 2 (sim node + recorder)")
+    ros_rec = (
+        record_sim(
+            cfg.ros_episodes,
+            data,
+            seed=cfg.seed,
+            failure_rate=cfg.failure_rate,
+            progress=cfg.progress,
+        )
+        if cfg.ros_episodes
+        else {}
+    )
+    _log(f"    + {cfg.gen_episodes} episodes with the same writer, without ROS")
+    generate(
+        data,
+        cfg.gen_episodes,
+        seed=cfg.seed + 1,
+        failure_rate=cfg.failure_rate,
+        progress=cfg.progress,
+    )
+    problems = validate(data)
+    if problems:
+        raise RuntimeError(f"recorded data is invalid: {problems[:3]}")
+    info = summarize(data)
+    _log(
+        f"    {info['episodes']} episodes, {info['steps']} steps, "
+        f"teleop success {info['success_rate']:.2f}"
+    )
+
+    _log("2/5 training LPS and MF-BC offline (camera + proprio, CPU preset)")
+    agents, curves = {}, {}
+    for algo, steps in (("lps", cfg.lps_steps), ("bc", cfg.bc_steps)):
+        tcfg = make_config(
+            overrides={
+                "dataset": str(data),
+                "out_dir": str(out / algo),
+                "algo": algo,
+                "steps": steps,
+                "batch_size": cfg.batch_size,
+                "seed": cfg.seed,
+                "progress": cfg.progress,
+                "log_every": max(1, min(250, steps)),
+                "agent.image_channels": [16, 16, 32, 32],
+            }
+        )
+        agents[algo], _ = train_from_dataset(tcfg)
+        curves[algo] = out / algo / "metrics.csv"
+
+    _log("3/5 exporting to ONNX (manifest + onnxruntime parity)")
+    policies, parity = {}, {}
+    for algo, agent in agents.items():
+        policies[algo] = out / "policies" / f"{algo}.onnx"
+        manifest = export(
+            agent.eval(),
+            policies[algo],
+            algo=algo,
+            train_config=json.loads((out / algo / "summary.json").read_text() or "{}"),
+        )
+        parity[algo] = manifest["parity_max_abs_diff"]
+
+    _log(f"4/5 closed loop over ROS 2: {cfg.ros_eval_episodes} episodes, LPS->BC->LPS->BC swaps")
+    ros = (
+        ros_closed_loop(policies, cfg.ros_eval_episodes, out, cfg.seed + 7)
+        if cfg.ros_eval_episodes
+        else None
+    )
+    _log(f"    and {cfg.eval_episodes} episodes per policy through the same deploy path, stepped")
+    evals = {
+        algo: evaluate_policy(policies[algo], cfg.eval_episodes, seed=20_000 + cfg.seed)
+        for algo in ("lps", "bc")
+    }
+
+    stats = ros["stats"] if ros else {}
+    figures = {
+        "lps_success": evals["lps"]["success"],
+        "bc_success": evals["bc"]["success"],
+        "lps_success_stderr": round(evals["lps"]["success_stderr"], 3),
+        "bc_success_stderr": round(evals["bc"]["success_stderr"], 3),
+        "episodes": cfg.eval_episodes,
+        "data_success": info["success_rate"],
+        "data_episodes": info["episodes"],
+        "ros_recorded_episodes": ros_rec.get("episodes", 0),
+        "ros_record_rate_hz": ros_rec.get("measured_rate_hz_mean"),
+        "ros_eval_episodes": cfg.ros_eval_episodes,
+        "ros_lps_success": ros["lps_success"] if ros else None,
+        "ros_bc_success": ros["bc_success"] if ros else None,
+        "rate_hz": stats.get("rate_hz"),
+        "jitter_p99_ms": stats.get("jitter_p99_ms"),
+        "inference_p50_ms": stats.get("inference_p50_ms"),
+        "inference_p99_ms": stats.get("inference_p99_ms"),
+        "swaps": stats.get("swaps"),
+        "missed_ticks": stats.get("missed_ticks"),
+        "parity_max_abs_diff": max(parity.values()),
+        "wall_s": round(time.perf_counter() - t0, 1),
+    }
+    report = write_report(out, curves, figures)
+    _log(f"5/5 report: {report}")
+    rows = [
+        ("policy", "success (stepped)", "success (ROS)", "episodes"),
+        (
+            "LPS",
+            f"{figures['lps_success']:.2f}",
+            f"{figures['ros_lps_success']}",
+            cfg.eval_episodes,
+        ),
+        (
+            "MF-BC",
+            f"{figures['bc_success']:.2f}",
+            f"{figures['ros_bc_success']}",
+            cfg.eval_episodes,
+        ),
+        ("teleop data", f"{figures['data_success']:.2f}", "-", figures["data_episodes"]),
+    ]
+    for r in rows:
+        print(f"  {r[0]:<12} {r[1]:>18} {r[2]:>14} {r[3]:>9}")
+    print(
+        f"  control loop: {figures['rate_hz']} Hz, jitter p99 {figures['jitter_p99_ms']} ms, "
+        f"inference p50 {figures['inference_p50_ms']} ms, swaps {figures['swaps']}, "
+        f"missed ticks {figures['missed_ticks']}"
+    )
+    return figures

@@ -1,0 +1,47 @@
+"""A tiny `make demo`: record (ROS + direct), train both, export, evaluate over ROS with swaps."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lps_robot.demo import DemoConfig, run
+
+pytestmark = pytest.mark.slow
+
+
+def test_tiny_demo_end_to_end(tmp_path, capsys):
+    cfg = DemoConfig(
+        out_dir=str(tmp_path / "demo"),
+        ros_episodes=1,
+        gen_episodes=3,
+        lps_steps=3,
+        bc_steps=3,
+        batch_size=16,
+        eval_episodes=2,
+        ros_eval_episodes=2,
+        max_episode_s=2.0,
+        progress=False,
+    )
+    figures = run(cfg)
+    for key in (
+        "lps_success",
+        "bc_success",
+        "episodes",
+        "rate_hz",
+        "jitter_p99_ms",
+        "swaps",
+        "missed_ticks",
+        "wall_s",
+    ):
+        assert key in figures
+    assert figures["data_episodes"] == 4 and figures["ros_recorded_episodes"] == 1
+    assert figures["swaps"] >= 1 and figures["rate_hz"] > 10
+    assert figures["parity_max_abs_diff"] <= 1e-5
+    out = tmp_path / "demo"
+    assert (out / "report.png").stat().st_size > 1000
+    assert json.loads((out / "report.json").read_text())["episodes"] == 2
+    for name in ("lps.onnx", "bc.onnx"):
+        assert (out / "policies" / name).exists()
+    assert "LPS" in capsys.readouterr().out
