@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from lps_robot.data.writer import DatasetWriter
 from lps_robot.spec import ActionSpec, CameraSpec, ObsSpec, PolicySpec, RobotSpec, Spec
@@ -15,6 +16,11 @@ from lps_robot.spec import ActionSpec, CameraSpec, ObsSpec, PolicySpec, RobotSpe
 os.environ.setdefault("MUJOCO_GL", "egl")
 os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
 os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+
+# Small networks: one intra-op thread is as fast and never thrashes when the machine is busy
+# (node subprocesses, a second test run); spawned processes inherit this too.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+torch.set_num_threads(1)
 
 JOINTS = ("j0", "j1", "j2")
 
