@@ -47,7 +47,7 @@ class LPSAgent(nn.Module):
         self.action_dim = spec.action.dim
         self.d = self.h * self.action_dim
         self.encoder = ObsEncoder(
-            spec, cfg.image_channels, cfg.image_feat_dim, cfg.aug_pad, cfg.aug_prob
+            spec, cfg.image_channels, cfg.image_feat_dim, cfg.aug_pad, cfg.aug_prob, cfg.image_head
         )
         f = self.encoder.out_dim
         self.decoder = MeanFlowDecoder(f, self.d, cfg.decoder_hidden)

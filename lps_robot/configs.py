@@ -47,6 +47,10 @@ class LPSConfig:
         default=(16, 32, 32, 32), metadata={"help": "CNN channels per stride-2 conv"}
     )
     image_feat_dim: int = field(default=64, metadata={"help": "features per camera"})
+    image_head: str = field(
+        default="spatial_softmax",
+        metadata={"help": "CNN head: spatial_softmax (keypoints) | flatten"},
+    )
     aug_pad: int = field(default=3, metadata={"help": "random-shift padding in pixels (0: off)"})
     aug_prob: float = field(default=0.5, metadata={"help": "probability of shifting an image"})
 

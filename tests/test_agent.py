@@ -127,3 +127,16 @@ def test_state_only_spec_has_no_cnn():
     assert len(agent.encoder.cnns) == 0 and agent.encoder.out_dim == 1
     out = agent.act({"state": torch.zeros(3, 1)})
     assert out.shape == (3, 1, 2) and np.isfinite(out.numpy()).all()
+
+
+def test_spatial_softmax_finds_a_hot_pixel():
+    from lps_robot.models.encoders import SpatialSoftmax
+
+    ss = SpatialSoftmax(5, 9)
+    with torch.no_grad():
+        ss.log_temp.fill_(-3.0)  # sharp
+    fmap = torch.zeros(1, 2, 5, 9)
+    fmap[0, 0, 1, 8] = 10.0  # row 1 of 5, last column
+    fmap[0, 1, 4, 0] = 10.0  # last row, first column
+    xy = ss(fmap).view(2, 2)
+    torch.testing.assert_close(xy, torch.tensor([[1.0, -0.5], [-1.0, 1.0]]), atol=1e-3, rtol=0)

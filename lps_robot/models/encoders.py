@@ -17,24 +17,59 @@ from torch import nn
 from lps_robot.spec import Spec
 
 
-class ConvEncoder(nn.Module):
-    """Strided 3x3 convs + ReLU (each halves the image) -> linear -> LayerNorm -> tanh."""
+class SpatialSoftmax(nn.Module):
+    """Per-channel soft-argmax: (B, C, H, W) -> (B, 2C) expected (x, y) in [-1, 1]."""
 
-    def __init__(self, image_hw: tuple[int, int], channels: Sequence[int], out_dim: int):
+    def __init__(self, h: int, w: int):
         super().__init__()
+        ys, xs = torch.meshgrid(torch.linspace(-1, 1, h), torch.linspace(-1, 1, w), indexing="ij")
+        self.register_buffer("pos", torch.stack([xs.reshape(-1), ys.reshape(-1)], -1))  # (HW, 2)
+        self.log_temp = nn.Parameter(torch.zeros(()))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, _, _ = x.shape
+        attn = torch.softmax(x.flatten(2) / self.log_temp.exp(), dim=-1)  # (B, C, HW)
+        return (attn @ self.pos).reshape(b, 2 * c)
+
+
+class ConvEncoder(nn.Module):
+    """3x3 convs + ReLU -> head -> LayerNorm -> tanh.
+
+    Head ``spatial_softmax`` (default): keypoint coordinates per channel, then a linear layer;
+    strides alternate 2, 1 so the keypoints keep resolution. Head ``flatten``: all strides 2
+    and a linear layer on the flattened map.
+    """
+
+    def __init__(
+        self,
+        image_hw: tuple[int, int],
+        channels: Sequence[int],
+        out_dim: int,
+        head: str = "spatial_softmax",
+    ):
+        super().__init__()
+        if head not in ("spatial_softmax", "flatten"):
+            raise ValueError(f"image_head: expected spatial_softmax | flatten, got {head!r}")
         layers: list[nn.Module] = []
         c = 3
-        for ch in channels:
-            layers += [nn.Conv2d(c, ch, 3, stride=2, padding=1), nn.ReLU()]
+        for i, ch in enumerate(channels):
+            stride = 2 if head == "flatten" or i % 2 == 0 else 1
+            layers += [nn.Conv2d(c, ch, 3, stride=stride, padding=1), nn.ReLU()]
             c = ch
         self.convs = nn.Sequential(*layers)
         with torch.no_grad():
-            n = self.convs(torch.zeros(1, 3, *image_hw)).numel()
+            fmap = self.convs(torch.zeros(1, 3, *image_hw))
+        if head == "spatial_softmax":
+            self.pool: nn.Module = SpatialSoftmax(fmap.shape[2], fmap.shape[3])
+            n = 2 * fmap.shape[1]
+        else:
+            self.pool = nn.Flatten(1)
+            n = fmap.numel()
         self.head = nn.Sequential(nn.Linear(n, out_dim), nn.LayerNorm(out_dim), nn.Tanh())
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         """image: float (B, 3, H, W) in [0, 1]."""
-        return self.head(self.convs(image).flatten(1))
+        return self.head(self.pool(self.convs(image)))
 
 
 def random_shift(
@@ -61,6 +96,7 @@ class ObsEncoder(nn.Module):
         image_feat_dim: int = 64,
         aug_pad: int = 3,
         aug_prob: float = 0.5,
+        image_head: str = "spatial_softmax",
     ):
         super().__init__()
         obs = spec.obs
@@ -74,7 +110,7 @@ class ObsEncoder(nn.Module):
         self.register_buffer("proprio_std", std)
         self.cnns = nn.ModuleDict(
             {
-                k: ConvEncoder(tuple(obs.image_size), image_channels, image_feat_dim)
+                k: ConvEncoder(tuple(obs.image_size), image_channels, image_feat_dim, image_head)
                 for k in self.image_keys
             }
         )
