@@ -1,4 +1,4 @@
-# Robot runtime: ROS 2 Jazzy + the lps_robot deploy extras (numpy, onnxruntime, opencv). No torch.
+# Robot runtime: ROS 2 Jazzy + the lps_robot deploy path (numpy, onnxruntime, opencv). No torch.
 # Build from the repository root:  docker build -f docker/robot.Dockerfile -t lps_robot:robot .
 FROM ros:jazzy-ros-base
 
@@ -8,13 +8,18 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /opt/lps_robot
+COPY docker/robot-requirements.txt ./
+RUN pip3 install --no-cache-dir --break-system-packages -r robot-requirements.txt
 COPY pyproject.toml README.md ./
 COPY lps_robot ./lps_robot
-RUN pip3 install --no-cache-dir --break-system-packages ".[deploy]"
+# the package itself; its dependencies come from the system (numpy, yaml) and the file above
+RUN pip3 install --no-cache-dir --break-system-packages --no-deps .
 
 COPY ros_ws ./ros_ws
-RUN . /opt/ros/jazzy/setup.sh && cd ros_ws && colcon build --symlink-install
+WORKDIR /opt/lps_robot/ros_ws
+RUN . /opt/ros/jazzy/setup.sh && colcon build --symlink-install
 
+WORKDIR /opt/lps_robot
 COPY policies ./policies
 COPY calibration ./calibration
 ENV POLICY=/opt/lps_robot/policies/current.onnx
