@@ -60,3 +60,30 @@ def test_oracle_success_band():
     assert np.mean(clean) >= 0.8, clean
     broken, failures = run_oracle(failure_rate=1.0, episodes=6, seed=1)
     assert all(f is not None for f in failures) and not any(broken)
+
+
+def test_cli_generate_writes_one_valid_file(tmp_path, capsys):
+    import json
+
+    from lps_robot.cli import main as lps
+    from lps_robot.data.reader import summarize, validate
+
+    out = tmp_path / "sim.h5"
+    assert (
+        lps(["data", "generate", "--sim", "2", "-o", str(out), "--failure-rate", "0", "--json"])
+        == 0
+    )
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["episodes"] == 2 and result["path"] == str(out)
+    assert validate(out) == []
+    info = summarize(out)
+    assert info["episodes"] == 2 and info["measured_rate_hz"] == pytest.approx(20.0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sim.h5"]  # no leftovers
+
+
+def test_cli_eval_refuses_a_bad_policy(tmp_path, capsys):
+    from lps_robot.cli import main as lps
+
+    (tmp_path / "x.onnx").write_bytes(b"nope")
+    assert lps(["eval", str(tmp_path / "x.onnx"), "--episodes", "1"]) == 1
+    assert "not a loadable ONNX model" in capsys.readouterr().err
