@@ -71,7 +71,7 @@ def ros_closed_loop(
         )
         sim = start_node("sim", sim_p, domain, out / "sim_node.log")
         ctl = start_node("policy", node_p, domain, out / "controller_node.log")
-        probe = Probe(domain, 6)
+        probe = Probe(domain)
         task = probe.listen(String, "/sim/task")
         results: list[dict] = []
         try:

@@ -59,7 +59,7 @@ def test_camera_node_publishes_realsense_topics(tmp_path):
         },
     )
     node = start_node("camera", params, domain, tmp_path / "camera.log")
-    probe = Probe(domain, 0)
+    probe = Probe(domain)
     try:
         color = probe.listen(Image, "/camera/camera/color/image_raw", sensor_qos=True)
         info = probe.listen(CameraInfo, "/camera/camera/color/camera_info", sensor_qos=True)

@@ -58,7 +58,7 @@ def test_controller_end_to_end(setup):
     )
     robot = start_node("fake-robot", robot_params, domain, tmp / "robot.log")
     node = start_node("policy", node_params, domain, tmp / "node.log")
-    probe = Probe(domain, 3)
+    probe = Probe(domain)
     try:
         # disabled: no commands; enabling starts them, from the first policy
         probe.wait_for(lambda: probe.diag.get("policy_hash") == hashes["lps"], 60, "lps loaded")

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from lps_robot.agent import LPSAgent
-from lps_robot.bench.train_speed import _spec
+from lps_robot.bench.train_speed import bench_spec
 from lps_robot.configs import make_config
 from lps_robot.export import dummy_inputs, export
 from lps_robot.runtime.policy import OnnxPolicy
@@ -26,7 +26,7 @@ def _percentiles(ms: list[float]) -> tuple[float, float]:
 
 
 def measure(with_image: bool, iters: int, tmp: Path) -> dict:
-    spec = _spec(with_image)
+    spec = bench_spec(with_image)
     torch.manual_seed(0)
     agent = LPSAgent(spec, make_config().agent).eval()
     path = tmp / f"{'image' if with_image else 'state'}.onnx"

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from lps_robot.agent import LPSAgent
-from lps_robot.bench.train_speed import _spec
+from lps_robot.bench.train_speed import bench_spec
 from lps_robot.configs import make_config
 from lps_robot.export import export
 from lps_robot.ros.procs import Probe, start_node, stop, write_params
@@ -27,7 +27,7 @@ from lps_robot.ros.procs import Probe, start_node, stop, write_params
 def run(seconds: float = 60.0, rate_hz: float = 50.0, swaps: int = 10) -> dict:
     from std_srvs.srv import SetBool
 
-    base = _spec(True)
+    base = bench_spec(True)
     spec = base.replace(robot=dataclasses.replace(base.robot, control_rate_hz=rate_hz))
     domain = random.randint(100, 200)
     with tempfile.TemporaryDirectory() as tmp_s:
@@ -52,7 +52,7 @@ def run(seconds: float = 60.0, rate_hz: float = 50.0, swaps: int = 10) -> dict:
         )
         robot = start_node("fake-robot", robot_p, domain, tmp / "robot.log")
         node = start_node("policy", node_p, domain, tmp / "node.log")
-        probe = Probe(domain, spec.robot.num_joints)
+        probe = Probe(domain)
         try:
             probe.wait_for(lambda: bool(probe.diag.get("policy_hash")), 60, "policy loaded")
             probe.call(SetBool, "/lps_policy/enable", SetBool.Request(data=True))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -71,13 +72,8 @@ def run(
             curve.append((step, r["success"]))
             return {"success": r["success"]}
 
-        cfg = base.__class__(
-            **{
-                **base.__dict__,
-                "algo": algo,
-                "out_dir": f"{out_dir}/{algo}",
-                "eval_every": eval_every,
-            }
+        cfg = dataclasses.replace(
+            base, algo=algo, out_dir=f"{out_dir}/{algo}", eval_every=eval_every
         )
         t1 = time.perf_counter()
         agent, rows = train(cfg, spec, sampler, hook if eval_every else None)

@@ -17,7 +17,7 @@ from lps_robot.configs import make_config
 from lps_robot.spec import Spec
 
 
-def _spec(with_image: bool) -> Spec:
+def bench_spec(with_image: bool) -> Spec:
     from importlib import resources
 
     spec = Spec.load(str(resources.files("lps_robot") / "specs" / "sim_arm.yaml"))
@@ -50,7 +50,7 @@ def _batch(spec: Spec, n: int) -> dict:
 def measure(
     with_image: bool, preset: str = "cpu", batch_size: int = 256, steps: int = 30
 ) -> float:
-    spec = _spec(with_image)
+    spec = bench_spec(with_image)
     agent = LPSAgent(spec, make_config(overrides={"preset": preset}).agent)
     batch = _batch(spec, batch_size)
     gen = torch.Generator().manual_seed(0)

@@ -52,7 +52,7 @@ def stop(proc: subprocess.Popen) -> None:
 class Probe:
     """An in-test rclpy node in its own context: collects commands and diagnostics."""
 
-    def __init__(self, domain: int, n_joints: int) -> None:
+    def __init__(self, domain: int) -> None:
         import rclpy
         from diagnostic_msgs.msg import DiagnosticArray
         from std_msgs.msg import Float64MultiArray, String

@@ -52,7 +52,7 @@ def record_sim(
         )
         sim = start_node("sim", sim_p, domain, out_dir / "sim_node.log")
         rec = start_node("recorder", rec_p, domain, out_dir / "recorder_node.log")
-        probe = Probe(domain, 0)
+        probe = Probe(domain)
         task = probe.listen(String, "/sim/task")
         reports = []
         try:
