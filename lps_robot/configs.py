@@ -48,8 +48,8 @@ class LPSConfig:
     )
     image_feat_dim: int = field(default=64, metadata={"help": "features per camera"})
     image_head: str = field(
-        default="spatial_softmax",
-        metadata={"help": "CNN head: spatial_softmax (keypoints) | flatten"},
+        default="flatten",
+        metadata={"help": "CNN head: flatten | spatial_softmax (keypoints)"},
     )
     aug_pad: int = field(default=3, metadata={"help": "random-shift padding in pixels (0: off)"})
     aug_prob: float = field(default=0.5, metadata={"help": "probability of shifting an image"})
@@ -90,6 +90,10 @@ class TrainConfig:
     batch_size: int = field(default=256, metadata={"help": "chunks per batch"})
     seed: int = field(default=0, metadata={"help": "seed for torch, numpy and sampling"})
     chunk_length: int = field(default=0, metadata={"help": "h; 0 keeps the spec's"})
+    action_type: str = field(
+        default="",
+        metadata={"help": "'' keeps the data's; joint_delta: chunk-relative joint targets"},
+    )
     reward_transform: str = field(
         default="none", metadata={"help": "none | sparse (r' = -1 if r != 0 else 0)"}
     )
@@ -107,6 +111,11 @@ class TrainConfig:
             raise ValueError(f"algo: expected 'lps' or 'bc', got {self.algo!r}")
         if self.preset not in PRESETS:
             raise ValueError(f"preset: expected one of {list(PRESETS)}, got {self.preset!r}")
+        if self.action_type not in ("", "joint_position", "joint_delta"):
+            raise ValueError(
+                "action_type: expected '', joint_position or joint_delta, "
+                f"got {self.action_type!r}"
+            )
         if self.reward_transform not in ("none", "sparse"):
             raise ValueError(
                 f"reward_transform: expected 'none' or 'sparse', got {self.reward_transform!r}"

@@ -134,7 +134,12 @@ class ObsSpec:
 
 @dataclass(frozen=True)
 class ActionSpec:
-    """The action the policy emits; `low`/`high` map linearly to [-1, 1] for the model."""
+    """The action the policy emits; `low`/`high` map linearly to [-1, 1] for the model.
+
+    ``joint_position``: absolute joint targets. ``joint_delta``: joint targets relative to the
+    joint positions observed at the chunk's first step (every step of a chunk is relative to
+    that one observation; the runtime adds it back). ``ee_delta``: end-effector deltas.
+    """
 
     type: str = "joint_position"  # joint_position | joint_delta | ee_delta
     dim: int = 6  # action dimension per step

@@ -174,20 +174,21 @@ def train_from_dataset(
 ) -> tuple[LPSAgent, list]:
     """Train on an HDF5 dataset (the `lps train` path)."""
     from lps_robot.data.dataset import ChunkDataset
-    from lps_robot.data.reader import dataset_files
+    from lps_robot.data.reader import dataset_files, read_spec
     from lps_robot.data.stats import fingerprint
 
     if not cfg.dataset:
         raise ConfigError("dataset: required (an .h5 file or an episode directory)")
-    data = ChunkDataset(
-        cfg.dataset, chunk_length=cfg.chunk_length or None, max_episodes=cfg.max_episodes or None
-    )
-    spec = data.spec
-    if cfg.chunk_length and cfg.chunk_length != spec.policy.chunk_length:
+    spec = read_spec(cfg.dataset)
+    if cfg.action_type:
+        spec = spec.replace(action=dataclasses.replace(spec.action, type=cfg.action_type))
+    if cfg.chunk_length:
         policy = dataclasses.replace(
             spec.policy,
             chunk_length=cfg.chunk_length,
             execute_steps=min(spec.policy.execute_steps, cfg.chunk_length),
         )
         spec = spec.replace(policy=policy)
+    data = ChunkDataset(cfg.dataset, spec=spec, max_episodes=cfg.max_episodes or None)
+    spec = data.spec
     return train(cfg, spec, data.sample, evaluate, fingerprint(dataset_files(cfg.dataset)))

@@ -64,3 +64,21 @@ def test_too_short_dataset_is_refused(tmp_path):
     write_episodes(tmp_path, small_spec(chunk_length=3), [2], [False])
     with pytest.raises(ValueError, match="no episode is long enough"):
         ChunkDataset(tmp_path)
+
+
+def test_joint_delta_chunks_are_relative_to_the_first_observation(tmp_path):
+    import dataclasses
+
+    spec = small_spec(chunk_length=3)
+    written = write_episodes(tmp_path, spec, [6, 7], [True, False], seed=5)
+    delta = spec.replace(action=dataclasses.replace(spec.action, type="joint_delta"))
+    ds = ChunkDataset(tmp_path, spec=delta)
+    assert ds.spec.action.type == "joint_delta"
+    batch = ds.chunks(np.array([1]))
+    got = denormalize_action(batch["actions"][0], ds.spec)
+    want = written[0]["actions"][1:4] - written[0]["joint_pos"][1]
+    np.testing.assert_allclose(got, want, atol=1e-4)
+    # bounds are fitted on the relative chunks, and cached separately from absolute ones
+    absolute = ChunkDataset(tmp_path)
+    assert absolute.spec.action.low != ds.spec.action.low
+    assert ChunkDataset(tmp_path, spec=delta).spec == ds.spec

@@ -70,3 +70,46 @@ def test_safety_never_commands_without_a_reference(safety):
     assert cmd is None and status == "no_reference"
     cmd, _ = safety(None, np.array([9.0, 0.0, 0.1]))  # hold clamps a measured position
     np.testing.assert_allclose(cmd, [1.0, 0.0, 0.1])
+
+
+class _FixedPolicy:
+    """Stands in for OnnxPolicy: returns a fixed chunk (the control tick's only dependency)."""
+
+    def __init__(self, spec, chunk):
+        self.spec, self.chunk = spec, np.asarray(chunk, np.float64)
+
+    def __call__(self, obs, latent=None):
+        return self.chunk
+
+
+def test_control_loop_adds_back_the_position_for_delta_policies():
+    import dataclasses
+
+    from lps_robot.runtime.controller import ControlLoop, Sensors
+
+    spec = small_spec(chunk_length=2, with_image=False)
+    delta = spec.replace(action=dataclasses.replace(spec.action, type="joint_delta"))
+    loop = ControlLoop(spec, max_obs_age_s=1.0)
+    loop.offer(_FixedPolicy(delta, [[0.05, 0.0, 0.01], [0.1, 0.0, 0.02]]))
+    pos = np.array([0.2, -0.3, 0.1])
+    first = loop.tick(Sensors(joint_pos=pos, joint_time=0.0), now=0.0)
+    second = loop.tick(Sensors(joint_pos=pos + 0.05, joint_time=0.1), now=0.1)
+    np.testing.assert_allclose(first.command, [0.25, -0.3, 0.11])
+    np.testing.assert_allclose(second.command, [0.3, -0.3, 0.12])  # same chunk, same origin
+    assert first.inferred and not second.inferred
+
+
+def test_control_loop_holds_on_nan_and_stale_input():
+    from lps_robot.runtime.controller import ControlLoop, Sensors
+
+    spec = small_spec(chunk_length=1, with_image=False)
+    loop = ControlLoop(spec, max_obs_age_s=0.2)
+    loop.offer(_FixedPolicy(spec, [[0.1, 0.0, 0.05]]))  # within one tick's step bound
+    pos = np.zeros(3)
+    ok = loop.tick(Sensors(joint_pos=pos, joint_time=0.0), now=0.0)
+    nan = loop.tick(Sensors(joint_pos=np.array([np.nan, 0, 0]), joint_time=0.1), now=0.1)
+    stale = loop.tick(Sensors(joint_pos=pos, joint_time=0.0), now=0.5)
+    assert ok.status == "ok" and nan.status == "invalid_joint_states"
+    assert stale.status == "stale_joint_states"
+    np.testing.assert_array_equal(nan.command, ok.command)
+    np.testing.assert_array_equal(stale.command, ok.command)

@@ -1,7 +1,8 @@
 """The training dataset: action chunks of length h sampled only inside one episode.
 
 For a start index t the sample holds the observation s_t, the normalised action chunk
-a_{t:t+h} (clipped to +-(1 - 1e-5)), the rewards r_{t:t+h}, the bootstrap mask
+a_{t:t+h} (clipped to +-(1 - 1e-5); for ``joint_delta`` specs relative to the joint positions
+of s_t), the rewards r_{t:t+h}, the bootstrap mask
 m = 1 - terminal_{t+h-1} and the next observation s_{t+h}. A start is valid when the whole
 chunk lies inside the episode and s_{t+h} exists, or when the chunk ends on a terminal step
 (then m = 0 and s_{t+h} is a placeholder copy of the last step). Chunks that end on a timeout
@@ -74,19 +75,21 @@ class ChunkDataset:
         self.episode_success = np.asarray(success)
         self.ends = np.cumsum(self.lengths)  # exclusive end index of each episode
         self.episode_of = np.repeat(np.arange(len(lengths)), self.lengths)
-        if spec.stats is None:
-            spec = self._fit(spec)
-        self.spec = spec
-        self.actions = np.clip(normalize_action(self.raw_actions, spec), -ACTION_CLIP, ACTION_CLIP)
         term_last = np.array([t[-1] for t in terminals])
         self.starts = valid_starts(self.lengths, term_last, self.h)
         if len(self.starts) == 0:
             raise ValueError(f"{path}: no episode is long enough for chunks of length {self.h}")
+        self.relative = spec.action.type == "joint_delta"
+        if self.relative and "joint_pos" not in self.obs:
+            raise ValueError("action.type joint_delta needs the 'joint_pos' proprio key")
+        if spec.stats is None:
+            spec = self._fit(spec)
+        self.spec = spec
 
     def _fit(self, spec: Spec) -> Spec:
         """Stats are computed once per dataset and cached in a sidecar JSON beside it."""
         files = dataset_files(self.path)
-        fp = stats_mod.fingerprint(files)
+        fp = f"{stats_mod.fingerprint(files)}-{spec.action.type}-h{self.h}"
         sidecar = (
             self.path / "stats.json"
             if self.path.is_dir()
@@ -96,7 +99,8 @@ class ChunkDataset:
         if cached is not None and cached.replace(stats=None, action=spec.action) == spec:
             return cached
         proprio = np.concatenate([self.obs[k] for k in spec.obs.proprio_keys], axis=1)
-        fitted = stats_mod.fit_spec(spec, proprio, self.raw_actions)
+        actions = self._raw_chunks(self.starts).reshape(-1, spec.action.dim)
+        fitted = stats_mod.fit_spec(spec, proprio, actions)
         # a read-only dataset still trains; the stats then live in the checkpoint only
         with contextlib.suppress(OSError):
             stats_mod.store(sidecar, fp, fitted)
@@ -108,6 +112,14 @@ class ChunkDataset:
     def _obs_at(self, idx: np.ndarray) -> dict[str, np.ndarray]:
         return {k: v[idx] for k, v in self.obs.items()}
 
+    def _raw_chunks(self, starts: np.ndarray) -> np.ndarray:
+        """(B, h, A) actions in raw units; relative to joint_pos at the start for joint_delta."""
+        idx = starts[:, None] + np.arange(self.h)[None, :]
+        chunk = self.raw_actions[idx]
+        if self.relative:
+            chunk = chunk - self.obs["joint_pos"][starts][:, None, :]
+        return chunk
+
     def chunks(self, starts: np.ndarray) -> dict[str, object]:
         """The samples for given global start indices (each must be a valid start)."""
         starts = np.asarray(starts)
@@ -117,7 +129,9 @@ class ChunkDataset:
         next_idx = np.minimum(starts + self.h, ep_end - 1)
         return {
             "obs": self._obs_at(starts),
-            "actions": self.actions[idx],
+            "actions": np.clip(
+                normalize_action(self._raw_chunks(starts), self.spec), -ACTION_CLIP, ACTION_CLIP
+            ),
             "rewards": self.rewards[idx],
             "masks": 1.0 - self.terminals[idx[:, -1]].astype(np.float32),
             "next_obs": self._obs_at(next_idx),

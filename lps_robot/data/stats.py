@@ -13,6 +13,7 @@ from lps_robot.spec import NormStats, Spec
 
 STD_FLOOR = 1e-3
 BOUND_MARGIN = 0.05  # fraction of the data range added on each side of the action bounds
+BOUND_PERCENTILE = 0.5  # bounds from the 0.5 / 99.5 percentiles: rare outliers clip to +-1
 
 
 def compute_stats(proprio: np.ndarray) -> NormStats:
@@ -25,9 +26,9 @@ def compute_stats(proprio: np.ndarray) -> NormStats:
 def fit_action_bounds(
     actions: np.ndarray, spec: Spec
 ) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Data min/max widened by a margin; joint targets stay inside the joint limits."""
-    lo = actions.min(axis=0).astype(np.float64)
-    hi = actions.max(axis=0).astype(np.float64)
+    """Robust data range widened by a margin; joint targets stay inside the joint limits."""
+    lo = np.percentile(actions, BOUND_PERCENTILE, axis=0).astype(np.float64)
+    hi = np.percentile(actions, 100 - BOUND_PERCENTILE, axis=0).astype(np.float64)
     margin = np.maximum(BOUND_MARGIN * (hi - lo), 1e-3)
     lo, hi = lo - margin, hi + margin
     if spec.action.type == "joint_position":

@@ -45,7 +45,7 @@ class ConvEncoder(nn.Module):
         image_hw: tuple[int, int],
         channels: Sequence[int],
         out_dim: int,
-        head: str = "spatial_softmax",
+        head: str = "flatten",
     ):
         super().__init__()
         if head not in ("spatial_softmax", "flatten"):
@@ -96,7 +96,7 @@ class ObsEncoder(nn.Module):
         image_feat_dim: int = 64,
         aug_pad: int = 3,
         aug_prob: float = 0.5,
-        image_head: str = "spatial_softmax",
+        image_head: str = "flatten",
     ):
         super().__init__()
         obs = spec.obs

@@ -124,6 +124,8 @@ class ControlLoop:
             inferred = True
             if not np.isfinite(chunk).all():
                 return TickResult(self.safety.hold(pos), "invalid_action", inferred, ms)
+            if self.policy.spec.action.type == "joint_delta":
+                chunk = chunk + pos[None, :]  # relative to this chunk's first observation
             self.executor.push(chunk)
         cmd, status = self.safety(self.executor.next_action(), pos)
         return TickResult(cmd, status, inferred, ms)

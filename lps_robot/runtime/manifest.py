@@ -62,7 +62,9 @@ def check_manifest(manifest: dict[str, Any], robot: Spec, source: str = "model")
                 raise PolicyRejected(
                     f"{source}: {field} of joint '{name}' is {a}, the robot's is {b}"
                 )
-    if spec.action.type != robot.action.type or spec.action.dim != robot.action.dim:
+    delta_on_position = spec.action.type == "joint_delta" and robot.action.type == "joint_position"
+    same_type = spec.action.type == robot.action.type or delta_on_position
+    if not same_type or spec.action.dim != robot.action.dim:
         raise PolicyRejected(
             f"{source}: action {spec.action.type}[{spec.action.dim}], robot expects "
             f"{robot.action.type}[{robot.action.dim}]"
