@@ -146,7 +146,8 @@ class LPSAgent(nn.Module):
         feat = self.features(batch["obs"], augment=True, generator=generator)
         with torch.no_grad():  # the bootstrap target's observation is not augmented
             next_feat = self.features(batch["next_obs"])
-        l_q, info_q = self.critic_loss(feat, next_feat, batch)
+        critic_feat = feat if self.config.critic_trains_encoder else feat.detach()
+        l_q, info_q = self.critic_loss(critic_feat, next_feat, batch)
         l_mf, info_mf = self.bc_loss(feat, batch, generator)
         l_f, info_f = self.actor_loss(feat)
         actor_params = list(self.actor.parameters())

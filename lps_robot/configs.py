@@ -51,6 +51,10 @@ class LPSConfig:
         default="flatten",
         metadata={"help": "CNN head: flatten | spatial_softmax (keypoints)"},
     )
+    critic_trains_encoder: bool = field(
+        default=True,
+        metadata={"help": "critic gradients reach the shared image encoder (else MeanFlow only)"},
+    )
     aug_pad: int = field(default=3, metadata={"help": "random-shift padding in pixels (0: off)"})
     aug_prob: float = field(default=0.5, metadata={"help": "probability of shifting an image"})
 

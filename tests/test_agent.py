@@ -140,3 +140,22 @@ def test_spatial_softmax_finds_a_hot_pixel():
     fmap[0, 1, 4, 0] = 10.0  # last row, first column
     xy = ss(fmap).view(2, 2)
     torch.testing.assert_close(xy, torch.tensor([[1.0, -0.5], [-1.0, 1.0]]), atol=1e-3, rtol=0)
+
+
+def test_critic_can_be_kept_out_of_the_shared_encoder():
+    import dataclasses
+
+    torch.manual_seed(0)
+    spec = small_spec()
+    a = LPSAgent(spec, dataclasses.replace(SMALL, critic_trains_encoder=False))
+    b = copy.deepcopy(a)
+    batch = _batch(spec)
+    a.update(batch, torch.Generator().manual_seed(5))
+    gb = torch.Generator().manual_seed(5)
+    feat_b = b.features(batch["obs"], augment=True, generator=gb)
+    l_mf, _ = b.bc_loss(feat_b, batch, gb)
+    b.opt_model.zero_grad()
+    l_mf.backward()  # the encoder's only gradient is the MeanFlow loss's
+    b.opt_model.step()
+    for pa, pb in zip(a.encoder.parameters(), b.encoder.parameters(), strict=True):
+        torch.testing.assert_close(pa, pb)
