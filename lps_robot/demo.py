@@ -22,6 +22,16 @@ from pathlib import Path
 
 from lps_robot.configs import make_config
 
+# The CPU recipe for camera + proprio on the sim task (see docs/benchmarks.md for the runs
+# that chose it): chunk-relative joint targets, a small conv encoder trained by the MeanFlow
+# loss only, a slightly higher learning rate than the reference's 3e-4.
+DEMO_TRAINING = {
+    "action_type": "joint_delta",
+    "agent.image_channels": [16, 16, 32, 32],
+    "agent.critic_trains_encoder": False,
+    "agent.lr": 5e-4,
+}
+
 
 @dataclass(frozen=True)
 class DemoConfig:
@@ -29,9 +39,9 @@ class DemoConfig:
     ros_episodes: int = 10  # recorded through the ROS 2 recorder
     gen_episodes: int = 140  # recorded with the writer directly (same schema, no ROS)
     failure_rate: float = 0.3  # injected teleop failures
-    lps_steps: int = 5000
-    bc_steps: int = 5000
-    batch_size: int = 128
+    lps_steps: int = 9000
+    bc_steps: int = 9000
+    batch_size: int = 64
     eval_episodes: int = 50  # per policy, synchronous closed loop
     ros_eval_episodes: int = 8  # in real time over ROS, split across the hot-swaps
     max_episode_s: float = 10.0  # evaluation episode timeout (200 steps at 20 Hz)
