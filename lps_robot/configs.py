@@ -37,10 +37,10 @@ class LPSConfig:
     time_mu: float = field(default=-0.4, metadata={"help": "logit-normal mean of MeanFlow times"})
     frac_r_neq_t: float = field(default=0.25, metadata={"help": "share of the batch with r != t"})
     actor_grad: str = field(
-        default="straight_through",
+        default="clip",
         metadata={
-            "help": "gradient through decode's clip in the actor loss: straight_through "
-            "(passes saturated dims) | clip (reference: blocks them)"
+            "help": "gradient through decode's clip in the actor loss: clip (reference: "
+            "blocks saturated dims) | straight_through (passes them)"
         },
     )
     image_channels: tuple[int, ...] = field(
