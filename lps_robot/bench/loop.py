@@ -64,16 +64,16 @@ def run(seconds: float = 60.0, rate_hz: float = 50.0, swaps: int = 10) -> dict:
             t_start = time.monotonic()
             swap_times = [t_start + (i + 0.5) * seconds / (swaps + 1) for i in range(swaps)]
             bad_at = t_start + seconds * 0.5 / (swaps + 1)
-            done_swaps, tried_bad = 0, False
+            done_swaps, failed_swaps, tried_bad, refused_bad = 0, 0, False, False
             while time.monotonic() - t_start < seconds:
                 now = time.monotonic()
                 if done_swaps < swaps and now >= swap_times[done_swaps]:
-                    ok = probe.set_policy(
-                        str(tmp / ("b.onnx" if done_swaps % 2 == 0 else "a.onnx"))
-                    )
-                    done_swaps += int(ok.successful)
+                    target = tmp / ("b.onnx" if done_swaps % 2 == 0 else "a.onnx")
+                    failed_swaps += not probe.set_policy(str(target)).successful
+                    done_swaps += 1  # each scheduled swap is attempted once
                 elif not tried_bad and now >= bad_at:
-                    tried_bad = not probe.set_policy(str(tmp / "bad.onnx")).successful
+                    refused_bad = not probe.set_policy(str(tmp / "bad.onnx")).successful
+                    tried_bad = True
                 probe.spin(0.05)
             probe.spin(1.5)
         finally:
@@ -95,5 +95,7 @@ def run(seconds: float = 60.0, rate_hz: float = 50.0, swaps: int = 10) -> dict:
         "ticks": stats["ticks"],
         "swaps": stats["swaps"],
         "rejected_swaps": stats["rejected_swaps"],
+        "bad_model_refused": refused_bad,
+        "good_swaps_refused": failed_swaps,
         "holds": stats["holds"],
     }

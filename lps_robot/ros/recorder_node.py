@@ -16,8 +16,7 @@ import time
 
 import numpy as np
 import rclpy
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image, JointState
@@ -62,28 +61,18 @@ class RecorderNode(Node):
         self.dropped: dict[str, int] = {}
         self.times: list[float] = []
         self.finished = 0
-        sensors = ReentrantCallbackGroup()
-        control = MutuallyExclusiveCallbackGroup()
-        self.create_subscription(
-            JointState, p["joint_states_topic"], self._on_joints, 10, callback_group=sensors
-        )
-        self.create_subscription(
-            Float64MultiArray, p["action_topic"], self._on_action, 10, callback_group=sensors
-        )
+        self.create_subscription(JointState, p["joint_states_topic"], self._on_joints, 10)
+        self.create_subscription(Float64MultiArray, p["action_topic"], self._on_action, 10)
         for cam in self.spec.cameras:
             self.create_subscription(
-                Image,
-                cam.topic,
-                lambda m, c=cam: self._on_image(c, m),
-                qos_profile_sensor_data,
-                callback_group=sensors,
+                Image, cam.topic, lambda m, c=cam: self._on_image(c, m), qos_profile_sensor_data
             )
         self.status_pub = self.create_publisher(String, "/recorder/status", 10)
-        # services share the tick's exclusive group: an episode never closes mid-append
-        self.create_service(Trigger, "~/start", self._on_start, callback_group=control)
-        self.create_service(SetBool, "~/stop", self._on_stop, callback_group=control)
-        self.create_service(Trigger, "~/discard", self._on_discard, callback_group=control)
-        self.create_timer(1.0 / self.rate, self._on_tick, callback_group=control)
+        # one executor thread runs the tick and the services: an episode never closes mid-append
+        self.create_service(Trigger, "~/start", self._on_start)
+        self.create_service(SetBool, "~/stop", self._on_stop)
+        self.create_service(Trigger, "~/discard", self._on_discard)
+        self.create_timer(1.0 / self.rate, self._on_tick)
         self.get_logger().info(f"recording to {p['output_dir']} at {self.rate:g} Hz")
 
     @staticmethod
@@ -202,7 +191,7 @@ class RecorderNode(Node):
 def main(argv: list[str] | None = None) -> int:
     rclpy.init(args=argv)
     node = RecorderNode()
-    executor = MultiThreadedExecutor(num_threads=3)
+    executor = SingleThreadedExecutor()
     executor.add_node(node)
     try:
         executor.spin()
