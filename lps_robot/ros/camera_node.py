@@ -11,13 +11,13 @@ from __future__ import annotations
 import threading
 
 import rclpy
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
 
 from lps_robot.camera import make_camera
 from lps_robot.ros.convert import rgb_to_image
+from lps_robot.ros.spin import spin_node
 
 
 class CameraNode(Node):
@@ -125,15 +125,4 @@ class CameraNode(Node):
 
 
 def main(argv: list[str] | None = None) -> int:
-    rclpy.init(args=argv)
-    node = CameraNode()
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return spin_node(CameraNode, argv)

@@ -23,7 +23,6 @@ import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import SetParametersResult
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image, JointState
@@ -33,6 +32,7 @@ from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from lps_robot.preprocess import Preprocessor
 from lps_robot.ros.convert import image_to_rgb, reorder
+from lps_robot.ros.spin import spin_node
 from lps_robot.runtime.controller import ControlLoop, Sensors
 from lps_robot.runtime.manifest import PolicyRejected
 from lps_robot.runtime.policy import OnnxPolicy
@@ -312,19 +312,11 @@ class PolicyNode(Node):
             tmp.replace(self.stats_path)
 
 
+def _final_diagnostics(node: PolicyNode) -> None:
+    node._stop.set()
+    if rclpy.ok():
+        node._on_diagnostics()
+
+
 def main(argv: list[str] | None = None) -> int:
-    rclpy.init(args=argv)
-    node = PolicyNode()
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node._stop.set()
-        if rclpy.ok():
-            node._on_diagnostics()
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return spin_node(PolicyNode, argv, _final_diagnostics)

@@ -13,8 +13,6 @@ import json
 import time
 
 import numpy as np
-import rclpy
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image, JointState
@@ -22,6 +20,7 @@ from std_msgs.msg import Float64MultiArray, String
 
 from lps_robot.ros.controller_node import default_spec_path
 from lps_robot.ros.convert import rgb_to_image
+from lps_robot.ros.spin import spin_node
 from lps_robot.spec import Spec
 
 
@@ -94,15 +93,4 @@ class FakeRobot(Node):
 
 
 def main(argv: list[str] | None = None) -> int:
-    rclpy.init(args=argv)
-    node = FakeRobot()
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return spin_node(FakeRobot, argv)

@@ -15,8 +15,6 @@ import json
 import time
 
 import numpy as np
-import rclpy
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image, JointState
@@ -27,6 +25,7 @@ from lps_robot.data.writer import DatasetWriter, EpisodeWriter
 from lps_robot.ros.controller_node import default_spec_path
 from lps_robot.ros.convert import image_to_rgb, reorder
 from lps_robot.ros.sim_node import TELEOP_TOPIC
+from lps_robot.ros.spin import spin_node
 from lps_robot.spec import Spec
 
 RATE_SAG = 0.9
@@ -188,18 +187,10 @@ class RecorderNode(Node):
         return response
 
 
+def _warn_if_recording(node: RecorderNode) -> None:
+    if node.episode is not None:  # finished episodes are already safe on disk
+        node.get_logger().warn("shutting down mid-episode: it stays as a .partial file")
+
+
 def main(argv: list[str] | None = None) -> int:
-    rclpy.init(args=argv)
-    node = RecorderNode()
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node.episode is not None:  # finished episodes are already safe on disk
-            node.get_logger().warn("shutting down mid-episode: it stays as a .partial file")
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return spin_node(RecorderNode, argv, _warn_if_recording)

@@ -14,8 +14,6 @@ import math
 import time
 
 import numpy as np
-import rclpy
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image, JointState
@@ -23,6 +21,7 @@ from std_msgs.msg import Float64MultiArray, String
 from std_srvs.srv import Trigger
 
 from lps_robot.ros.convert import rgb_to_image
+from lps_robot.ros.spin import spin_node
 from lps_robot.sim.env import SimArmEnv
 from lps_robot.spec import Spec
 
@@ -153,16 +152,4 @@ class SimRobotNode(Node):
 
 
 def main(argv: list[str] | None = None) -> int:
-    rclpy.init(args=argv)
-    node = SimRobotNode()
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.env.close()
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return spin_node(SimRobotNode, argv, lambda node: node.env.close())
