@@ -313,12 +313,11 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    import dataclasses
-
+    from lps_robot.dcio import from_plain
     from lps_robot.demo import DemoConfig, run
 
-    fields = {f.name for f in dataclasses.fields(DemoConfig)}
-    cfg = DemoConfig(**{k: v for k, v in vars(args).items() if k in fields})
+    skip = {"command", "func"}
+    cfg = from_plain(DemoConfig, {k: v for k, v in vars(args).items() if k not in skip})
     print(json.dumps(run(cfg)))
     return 0
 
@@ -511,39 +510,7 @@ def build_parser() -> argparse.ArgumentParser:
     from lps_robot.demo import DemoConfig
 
     p = sub.add_parser("demo", help="the main job end to end on the simulated arm")
-    d = DemoConfig()
-    p.add_argument("--out-dir", dest="out_dir", default=d.out_dir)
-    p.add_argument(
-        "--ros-episodes",
-        dest="ros_episodes",
-        type=int,
-        default=d.ros_episodes,
-        help="episodes recorded through the ROS 2 recorder",
-    )
-    p.add_argument(
-        "--gen-episodes",
-        dest="gen_episodes",
-        type=int,
-        default=d.gen_episodes,
-        help="episodes recorded with the writer directly (no ROS)",
-    )
-    p.add_argument("--lps-steps", dest="lps_steps", type=int, default=d.lps_steps)
-    p.add_argument("--bc-steps", dest="bc_steps", type=int, default=d.bc_steps)
-    p.add_argument(
-        "--eval-episodes",
-        dest="eval_episodes",
-        type=int,
-        default=d.eval_episodes,
-        help="closed-loop episodes per policy (synchronous)",
-    )
-    p.add_argument(
-        "--ros-eval-episodes",
-        dest="ros_eval_episodes",
-        type=int,
-        default=d.ros_eval_episodes,
-        help="closed-loop episodes over ROS 2, real time",
-    )
-    p.add_argument("--seed", type=int, default=d.seed)
+    _add_dataclass_flags(p, DemoConfig)
     p.set_defaults(func=_demo)
     p = sub.add_parser("node", help="start a ROS 2 node as a plain Python process")
     p.add_argument("node", choices=sorted(NODES), help="which node")

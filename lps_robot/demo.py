@@ -17,7 +17,7 @@ import json
 import random
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from lps_robot.configs import make_config
@@ -35,18 +35,26 @@ DEMO_TRAINING = {
 
 @dataclass(frozen=True)
 class DemoConfig:
-    out_dir: str = "runs/demo"
-    ros_episodes: int = 10  # recorded through the ROS 2 recorder
-    gen_episodes: int = 140  # recorded with the writer directly (same schema, no ROS)
-    failure_rate: float = 0.3  # injected teleop failures
-    lps_steps: int = 9000
-    bc_steps: int = 9000
-    batch_size: int = 64
-    eval_episodes: int = 50  # per policy, synchronous closed loop
-    ros_eval_episodes: int = 8  # in real time over ROS, split across the hot-swaps
-    max_episode_s: float = 10.0  # evaluation episode timeout (200 steps at 20 Hz)
-    seed: int = 0
-    progress: bool = True
+    """`make demo` / `lps demo`; `lps demo --help` lists every field."""
+
+    out_dir: str = field(default="runs/demo", metadata={"help": "run directory"})
+    ros_episodes: int = field(default=10, metadata={"help": "episodes recorded over ROS 2"})
+    gen_episodes: int = field(
+        default=140, metadata={"help": "episodes recorded with the writer directly (no ROS)"}
+    )
+    failure_rate: float = field(default=0.3, metadata={"help": "injected teleop failures"})
+    lps_steps: int = field(default=9000, metadata={"help": "LPS training steps"})
+    bc_steps: int = field(default=9000, metadata={"help": "MF-BC training steps"})
+    batch_size: int = field(default=64, metadata={"help": "training batch size"})
+    eval_episodes: int = field(
+        default=50, metadata={"help": "closed-loop episodes per policy, stepped"}
+    )
+    ros_eval_episodes: int = field(
+        default=8, metadata={"help": "closed-loop episodes over ROS 2 in real time, with swaps"}
+    )
+    max_episode_s: float = field(default=10.0, metadata={"help": "evaluation episode timeout"})
+    seed: int = field(default=0, metadata={"help": "seed for recording, training, evaluation"})
+    progress: bool = field(default=True, metadata={"help": "show progress bars"})
 
 
 def _log(msg: str) -> None:
@@ -98,12 +106,7 @@ def ros_closed_loop(
                     probe.spin(0.3)
                     probe.call(SetBool, "/lps_policy/enable", SetBool.Request(data=True))
 
-                    def done(ep=episode) -> bool:
-                        s = json.loads(task["msg"].data) if "msg" in task else {}
-                        return s.get("episode") == ep and s.get("done", False)
-
-                    probe.wait_for(done, 30, "episode end")
-                    status = json.loads(task["msg"].data)
+                    status = probe.wait_for_episode(task, episode, max_episode_s + 20)
                     results.append(
                         {
                             "policy": name,

@@ -45,3 +45,14 @@ def test_tiny_demo_end_to_end(tmp_path, capsys):
     for name in ("lps.onnx", "bc.onnx"):
         assert (out / "policies" / name).exists()
     assert "LPS" in capsys.readouterr().out
+
+
+def test_demo_flags_come_from_the_config():
+    from lps_robot.cli import build_parser
+    from lps_robot.dcio import from_plain
+
+    args = build_parser().parse_args(["demo", "--lps_steps", "7", "--progress", "false"])
+    values = {k: v for k, v in vars(args).items() if k not in ("command", "func")}
+    cfg = from_plain(DemoConfig, values)
+    assert cfg.lps_steps == 7 and cfg.progress is False
+    assert cfg.bc_steps == DemoConfig().bc_steps

@@ -86,6 +86,20 @@ class Probe:
         self.node.create_subscription(msg_type, topic, lambda m: box.__setitem__("msg", m), qos)
         return box
 
+    def wait_for_episode(self, task: dict, episode: int, timeout: float) -> dict:
+        """Wait until the sim's task status (a `listen` box on /sim/task) reports ``episode``
+        done; return that status."""
+
+        def status() -> dict:
+            return json.loads(task["msg"].data) if "msg" in task else {}
+
+        self.wait_for(
+            lambda: status().get("episode") == episode and status().get("done", False),
+            timeout,
+            f"end of episode {episode}",
+        )
+        return status()
+
     def _on_diag(self, msg) -> None:
         for st in msg.status:
             if st.name.startswith("lps_policy"):

@@ -64,12 +64,7 @@ def record_sim(
                 if not started.success:
                     raise RuntimeError(f"recorder refused to start: {started.message}")
 
-                def done(ep=episode) -> bool:
-                    s = json.loads(task["msg"].data) if "msg" in task else {}
-                    return s.get("episode") == ep and s.get("done", False)
-
-                probe.wait_for(done, max_episode_s + 10, "episode end")
-                success = json.loads(task["msg"].data)["success"]
+                success = probe.wait_for_episode(task, episode, max_episode_s + 10)["success"]
                 stopped = probe.call(SetBool, "/lps_recorder/stop", SetBool.Request(data=success))
                 if not stopped.success:
                     raise RuntimeError(f"recorder could not finish the episode: {stopped.message}")
