@@ -24,7 +24,8 @@ from lps_robot.configs import make_config
 
 # The CPU recipe for camera + proprio on the sim task (see docs/benchmarks.md for the runs
 # that chose it): chunk-relative joint targets, a small conv encoder trained by the MeanFlow
-# loss only, a slightly higher learning rate than the reference's 3e-4.
+# loss only, a slightly higher learning rate than the reference's 3e-4. Because the encoder
+# and decoder never see RL gradients here, the MF-BC baseline can be the LPS run's own prior.
 DEMO_TRAINING = {
     "action_type": "joint_delta",
     "agent.image_channels": [16, 16, 32, 32],
@@ -43,8 +44,16 @@ class DemoConfig:
         default=140, metadata={"help": "episodes recorded with the writer directly (no ROS)"}
     )
     failure_rate: float = field(default=0.3, metadata={"help": "injected teleop failures"})
-    lps_steps: int = field(default=9000, metadata={"help": "LPS training steps"})
-    bc_steps: int = field(default=9000, metadata={"help": "MF-BC training steps"})
+    lps_steps: int = field(default=12000, metadata={"help": "LPS training steps"})
+    bc_steps: int = field(
+        default=0,
+        metadata={
+            "help": "MF-BC training steps for a separate baseline run; 0: the baseline is the "
+            "LPS run's own MeanFlow prior with random sphere latents (the prior and its "
+            "encoder never get RL gradients in this recipe, so a separate run trains the "
+            "same model again)"
+        },
+    )
     batch_size: int = field(default=64, metadata={"help": "training batch size"})
     eval_episodes: int = field(
         default=50, metadata={"help": "closed-loop episodes per policy, stepped"}
@@ -210,11 +219,16 @@ def run(cfg: DemoConfig) -> dict:
         f"teleop success {info['success_rate']:.2f}"
     )
 
-    _log("2/5 training LPS and MF-BC offline (camera + proprio, CPU preset)")
+    _log(
+        "2/5 training LPS offline (camera + proprio, CPU recipe); MF-BC = "
+        + (f"a separate {cfg.bc_steps}-step run" if cfg.bc_steps else "the LPS run's prior")
+    )
     agents, curves = {}, {}
-    for algo, steps in (("lps", cfg.lps_steps), ("bc", cfg.bc_steps)):
+    runs = [("lps", cfg.lps_steps)] + ([("bc", cfg.bc_steps)] if cfg.bc_steps else [])
+    for algo, steps in runs:
         tcfg = make_config(
             overrides={
+                **DEMO_TRAINING,
                 "dataset": str(data),
                 "out_dir": str(out / algo),
                 "algo": algo,
@@ -223,21 +237,23 @@ def run(cfg: DemoConfig) -> dict:
                 "seed": cfg.seed,
                 "progress": cfg.progress,
                 "log_every": max(1, min(250, steps)),
-                "agent.image_channels": [16, 16, 32, 32],
             }
         )
         agents[algo], _ = train_from_dataset(tcfg)
         curves[algo] = out / algo / "metrics.csv"
+    if "bc" not in agents:
+        agents["bc"] = agents["lps"]  # exported with a latent input: the prior alone
 
     _log("3/5 exporting to ONNX (manifest + onnxruntime parity)")
     policies, parity = {}, {}
     for algo, agent in agents.items():
         policies[algo] = out / "policies" / f"{algo}.onnx"
+        run_dir = out / (algo if algo in curves else "lps")
         manifest = export(
             agent.eval(),
             policies[algo],
             algo=algo,
-            train_config=json.loads((out / algo / "summary.json").read_text() or "{}"),
+            train_config=json.loads((run_dir / "summary.json").read_text() or "{}"),
         )
         parity[algo] = manifest["parity_max_abs_diff"]
 

@@ -5,10 +5,19 @@ from __future__ import annotations
 import json
 
 import pytest
+import yaml
 
-from lps_robot.demo import DemoConfig, run
+from lps_robot.demo import DEMO_TRAINING, DemoConfig, run
+from lps_robot.runtime.manifest import MANIFEST_KEY
 
 pytestmark = pytest.mark.slow
+
+
+def read_manifest(path) -> dict:
+    import onnx
+
+    props = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+    return json.loads(props[MANIFEST_KEY])
 
 
 def test_tiny_demo_end_to_end(tmp_path, capsys):
@@ -17,7 +26,6 @@ def test_tiny_demo_end_to_end(tmp_path, capsys):
         ros_episodes=1,
         gen_episodes=3,
         lps_steps=3,
-        bc_steps=3,
         batch_size=16,
         eval_episodes=2,
         ros_eval_episodes=2,
@@ -42,8 +50,16 @@ def test_tiny_demo_end_to_end(tmp_path, capsys):
     out = tmp_path / "demo"
     assert (out / "report.png").stat().st_size > 1000
     assert json.loads((out / "report.json").read_text())["episodes"] == 2
-    for name in ("lps.onnx", "bc.onnx"):
-        assert (out / "policies" / name).exists()
+    # the CPU recipe reaches the trainer (it once stayed a dead constant)
+    trained = yaml.safe_load((out / "lps" / "config.yaml").read_text())
+    assert trained["action_type"] == DEMO_TRAINING["action_type"]
+    assert trained["agent"]["critic_trains_encoder"] is False
+    assert trained["agent"]["lr"] == DEMO_TRAINING["agent.lr"]
+    # bc_steps=0: the baseline is the LPS run's own prior, exported with a latent input
+    assert not (out / "bc").exists()
+    manifests = {n: read_manifest(out / "policies" / f"{n}.onnx") for n in ("lps", "bc")}
+    assert manifests["lps"]["latent"] == "actor" and manifests["bc"]["latent"] == "input"
+    assert manifests["bc"]["training_config"]["step"] == 3
     assert "LPS" in capsys.readouterr().out
 
 
