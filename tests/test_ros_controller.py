@@ -96,6 +96,9 @@ def test_controller_end_to_end(setup):
         ):
             probe.set_mode(mode)
             probe.wait_for(lambda s=status: probe.diag.get("last_status") == s, 10, status)
+            # commands sent before the hold may still sit in the probe's queue behind the
+            # diagnostics message (callbacks of different topics are not FIFO): drain them
+            probe.spin(0.3)
             start = len(probe.commands)
             probe.spin(1.0)
             held = [c for _, c in probe.commands[start:]]
