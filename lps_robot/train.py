@@ -81,7 +81,8 @@ Sampler = Callable[[int, np.random.Generator], Mapping[str, Any]]
 EvalHook = Callable[[LPSAgent, int], Mapping[str, float]]
 
 
-def _transform(batch: dict[str, Any], how: str) -> dict[str, Any]:
+def transform_rewards(batch: dict[str, Any], how: str) -> dict[str, Any]:
+    """TrainConfig.reward_transform on a sampled batch: "sparse" maps r -> -1 if r != 0 else 0."""
     if how == "sparse":
         batch["rewards"] = -(batch["rewards"] != 0).astype(np.float32)
     return batch
@@ -132,7 +133,9 @@ def train(
     window_t, window_n = t0, 0
     try:
         for step in bar:
-            batch = to_torch(_transform(dict(sample(cfg.batch_size, rng)), cfg.reward_transform))
+            batch = to_torch(
+                transform_rewards(dict(sample(cfg.batch_size, rng)), cfg.reward_transform)
+            )
             info = step_fn(batch, gen)
             window_n += 1
             done = step + 1

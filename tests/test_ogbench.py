@@ -8,6 +8,7 @@ import torch
 
 from lps_robot.agent import LPSAgent, LPSConfig
 from lps_robot.bench import ogbench_adapter as og
+from lps_robot.train import transform_rewards
 
 TASK = "cube-single-play-singletask-task1-v0"
 
@@ -38,15 +39,17 @@ def test_generated_file_has_the_official_layout(generated):
 def test_load_relabels_and_sampler_keeps_chunks_inside_trajectories(generated):
     env, data = og.load(TASK, generated)
     assert {"rewards", "masks", "next_observations"} <= set(data)
-    sampler = og.ChunkSampler(data, h=5, sparse=False)
+    sampler = og.ChunkSampler(data, h=5)
     ends = np.nonzero(data["terminals"])[0]
     # each chunk [t, t+4] lies in one trajectory: no trajectory end strictly inside it
     for t in sampler.valid:
         assert not np.any((ends >= t) & (ends < t + 4))
     batch = sampler(16, np.random.default_rng(0))
     assert batch["actions"].shape == (16, 5, 5) and batch["rewards"].shape == (16, 5)
-    sparse = og.ChunkSampler(data, h=5, sparse=True)
-    assert set(np.unique(sparse.rewards)) <= {-1.0, 0.0}
+    # the sparse-task transform is the trainer's (TrainConfig.reward_transform)
+    sparse = transform_rewards(dict(batch), "sparse")["rewards"]
+    assert set(np.unique(sparse)) <= {-1.0, 0.0}
+    assert np.array_equal(sparse == 0, batch["rewards"] == 0)
 
 
 def test_evaluate_runs_a_policy_in_the_env(generated):

@@ -146,12 +146,12 @@ def ogbench_spec(obs_dim: int, action_dim: int, chunk_length: int = 5) -> Spec:
 class ChunkSampler:
     """Chunks of h steps inside one trajectory of a flat OGBench dataset (terminals = ends)."""
 
-    def __init__(self, dataset: dict[str, np.ndarray], h: int, sparse: bool) -> None:
+    def __init__(self, dataset: dict[str, np.ndarray], h: int) -> None:
         self.obs = dataset["observations"].astype(np.float32)
         self.next_obs = dataset["next_observations"].astype(np.float32)
         self.actions = np.clip(dataset["actions"], -1 + 1e-5, 1 - 1e-5).astype(np.float32)
-        rewards = dataset["rewards"].astype(np.float32)
-        self.rewards = -(rewards != 0).astype(np.float32) if sparse else rewards
+        # raw rewards; the sparse transform is TrainConfig.reward_transform, applied by train()
+        self.rewards = dataset["rewards"].astype(np.float32)
         self.masks = dataset["masks"].astype(np.float32)
         self.h = h
         ends = np.nonzero(dataset["terminals"])[0]  # last index of each trajectory

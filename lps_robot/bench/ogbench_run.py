@@ -47,10 +47,11 @@ def run(
             "seed": seed,
             "progress": progress,
             "log_every": max(1, min(500, steps)),
+            "reward_transform": "sparse" if sparse else "none",
             **(overrides or {}),
         }
     )
-    sampler = og.ChunkSampler(data, 5, sparse)
+    sampler = og.ChunkSampler(data, 5)
     spec = og.ogbench_spec(data["observations"].shape[1], data["actions"].shape[1])
     spec = spec.replace(stats=NormStats(*sampler.stats))
     result: dict = {
