@@ -25,3 +25,27 @@ def test_record_sim_produces_a_valid_dataset(tmp_path):
         assert abs(ep["actions"][-1, :5] - ep["obs/joint_pos"][-1, :5]).max() < 0.3
         assert ep["attrs"]["success"] == bool(ep["terminals"][-1])
     assert result["measured_rate_hz_mean"] > 15.0
+
+
+def test_recorder_refuses_to_start_without_live_inputs(tmp_path):
+    """No robot running: start says which inputs are silent and writes nothing."""
+    import random
+
+    from std_srvs.srv import Trigger
+
+    from lps_robot.ros.procs import Probe, start_node, stop, write_params
+    from lps_robot.ros.recorder_node import NOT_LIVE
+
+    domain = random.randint(100, 200)
+    params = write_params(tmp_path / "rec.yaml", "lps_recorder", {"output_dir": str(tmp_path)})
+    rec = start_node("recorder", params, domain, tmp_path / "recorder.log")
+    probe = Probe(domain)
+    try:
+        reply = probe.call(Trigger, "/lps_recorder/start", Trigger.Request(), timeout=60)
+        assert not reply.success and reply.message.startswith(NOT_LIVE)
+        for key in ("front (none yet)", "joint_pos (none yet)", "action (none yet)"):
+            assert key in reply.message
+        assert list(tmp_path.glob("*.h5*")) == []
+    finally:
+        probe.close()
+        stop(rec)

@@ -10,9 +10,24 @@ from __future__ import annotations
 import json
 import random
 import tempfile
+import time
 from pathlib import Path
 
 from lps_robot.ros.procs import Probe, start_node, stop, write_params
+from lps_robot.ros.recorder_node import NOT_LIVE
+
+
+def _start_when_live(probe: Probe, trigger: type, timeout: float):
+    """Start an episode, retrying while the recorder reports its inputs not live yet
+    (DDS discovery of a freshly started node can take seconds on a loaded machine)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        started = probe.call(trigger, "/lps_recorder/start", trigger.Request())
+        if started.success or not started.message.startswith(NOT_LIVE):
+            return started
+        if time.monotonic() > deadline:
+            return started
+        probe.spin(0.2)
 
 
 def record_sim(
@@ -60,7 +75,7 @@ def record_sim(
                 reset = probe.call(Trigger, "/sim_robot/reset", Trigger.Request(), timeout=60)
                 episode = json.loads(reset.message)["episode"]
                 probe.spin(0.3)  # let fresh post-reset messages reach the recorder
-                started = probe.call(Trigger, "/lps_recorder/start", Trigger.Request())
+                started = _start_when_live(probe, Trigger, timeout=30.0)
                 if not started.success:
                     raise RuntimeError(f"recorder refused to start: {started.message}")
 

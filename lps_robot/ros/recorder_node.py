@@ -3,10 +3,11 @@
 Samples the freshest message of every stream at the control rate and appends one step per
 tick through `EpisodeWriter` (crash-safe, one file per episode). The action is what the
 operator commanded (``/teleop/joint_command``). Services: ``~/start`` (Trigger), ``~/stop``
-(SetBool: data = success label), ``~/discard`` (Trigger). A tick at which a stream is stale
-is not recorded and counts as a dropped sample of that stream; an episode whose measured rate
-sags below 90% of nominal, or that dropped samples, is flagged in its operator notes and on
-``/recorder/status``.
+(SetBool: data = success label), ``~/discard`` (Trigger); ``~/start`` refuses, naming them,
+while any input has no fresh message (an episode is never opened blind). A tick at which a
+stream is stale is not recorded and counts as a dropped sample of that stream; an episode
+whose measured rate sags below 90% of nominal, or that dropped samples, is flagged in its
+operator notes and on ``/recorder/status``.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from lps_robot.ros.spin import spin_node
 from lps_robot.spec import Spec
 
 RATE_SAG = 0.9
+NOT_LIVE = "inputs not live"  # start's refusal when a sensor or the action is silent
 
 
 class RecorderNode(Node):
@@ -102,12 +104,22 @@ class RecorderNode(Node):
             return
         self.latest[cam.name] = (img, time.monotonic(), self._stamp(msg))
 
+    def _keys(self) -> tuple[str, ...]:
+        return (*self.spec.obs.image_keys, *self.spec.obs.proprio_keys, "action")
+
+    def _stale(self, now: float) -> list[str]:
+        """Inputs with no message yet or none within max_obs_age_s."""
+        return [
+            k
+            for k in self._keys()
+            if k not in self.latest or now - self.latest[k][1] > self.max_age
+        ]
+
     def _on_tick(self) -> None:
         if self.episode is None:
             return
-        now = time.monotonic()
-        keys = (*self.spec.obs.image_keys, *self.spec.obs.proprio_keys, "action")
-        stale = [k for k in keys if k not in self.latest or now - self.latest[k][1] > self.max_age]
+        keys = self._keys()
+        stale = self._stale(time.monotonic())
         if stale:
             for k in stale:
                 self.dropped[k] = self.dropped.get(k, 0) + 1
@@ -150,6 +162,17 @@ class RecorderNode(Node):
     def _on_start(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
         if self.episode is not None:
             response.success, response.message = False, "an episode is already recording"
+            return response
+        now = time.monotonic()
+        stale = self._stale(now)
+        if stale:  # never open an episode that cannot record: say which input is missing
+            why = [
+                f"{k} ({now - self.latest[k][1]:.2f} s old)"
+                if k in self.latest
+                else f"{k} (none yet)"
+                for k in stale
+            ]
+            response.success, response.message = False, f"{NOT_LIVE}: {', '.join(why)}"
             return response
         self.dropped, self.times = {}, []
         self.episode = self.writer.begin_episode()
