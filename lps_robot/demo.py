@@ -241,14 +241,14 @@ def run(cfg: DemoConfig) -> dict:
         )
         agents[algo], _ = train_from_dataset(tcfg)
         curves[algo] = out / algo / "metrics.csv"
-    if "bc" not in agents:
-        agents["bc"] = agents["lps"]  # exported with a latent input: the prior alone
+    trained_by = {"lps": "lps", "bc": "bc" if cfg.bc_steps else "lps"}  # run dir per policy
+    agents.setdefault("bc", agents["lps"])  # exported with a latent input: the prior alone
 
     _log("3/5 exporting to ONNX (manifest + onnxruntime parity)")
     policies, parity = {}, {}
     for algo, agent in agents.items():
         policies[algo] = out / "policies" / f"{algo}.onnx"
-        run_dir = out / (algo if algo in curves else "lps")
+        run_dir = out / trained_by[algo]
         manifest = export(
             agent.eval(),
             policies[algo],

@@ -17,15 +17,16 @@ from lps_robot.ros.procs import Probe, start_node, stop, write_params
 from lps_robot.ros.recorder_node import NOT_LIVE
 
 
-def _start_when_live(probe: Probe, trigger: type, timeout: float):
+def _start_when_live(probe: Probe, timeout: float):
     """Start an episode, retrying while the recorder reports its inputs not live yet
     (DDS discovery of a freshly started node can take seconds on a loaded machine)."""
+    from std_srvs.srv import Trigger
+
     deadline = time.monotonic() + timeout
     while True:
-        started = probe.call(trigger, "/lps_recorder/start", trigger.Request())
-        if started.success or not started.message.startswith(NOT_LIVE):
-            return started
-        if time.monotonic() > deadline:
+        started = probe.call(Trigger, "/lps_recorder/start", Trigger.Request())
+        live_or_refused = started.success or not started.message.startswith(NOT_LIVE)
+        if live_or_refused or time.monotonic() > deadline:
             return started
         probe.spin(0.2)
 
@@ -75,7 +76,7 @@ def record_sim(
                 reset = probe.call(Trigger, "/sim_robot/reset", Trigger.Request(), timeout=60)
                 episode = json.loads(reset.message)["episode"]
                 probe.spin(0.3)  # let fresh post-reset messages reach the recorder
-                started = _start_when_live(probe, Trigger, timeout=30.0)
+                started = _start_when_live(probe, timeout=30.0)
                 if not started.success:
                     raise RuntimeError(f"recorder refused to start: {started.message}")
 
