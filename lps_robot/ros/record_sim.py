@@ -1,8 +1,10 @@
 """`lps record --sim N`: scripted-teleop episodes through the real ROS 2 recording path.
 
 Starts the sim robot node (with its scripted operator) and the recorder node as separate
-processes, and acts as the operator at the keyboard: reset the scene, start an episode, wait
-for the task to end (success or timeout), stop it with the success label.
+processes, and acts as the operator at the keyboard: reset the scene, start an episode, let the
+scripted operator move, wait for the task to end (success or timeout), stop it with the
+success label. The operator holds still until recording has started, so however slow DDS
+discovery or the machine is, every episode is recorded from its first motion.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ def record_sim(
                 "seed": seed,
                 "teleop_failure_rate": failure_rate,
                 "max_episode_s": max_episode_s,
+                "teleop_autostart": False,
             },
         )
         rec_p = write_params(
@@ -79,6 +82,9 @@ def record_sim(
                 started = _start_when_live(probe, timeout=30.0)
                 if not started.success:
                     raise RuntimeError(f"recorder refused to start: {started.message}")
+                go = probe.call(Trigger, "/sim_robot/teleop_start", Trigger.Request())
+                if not go.success:
+                    raise RuntimeError(f"scripted operator did not start: {go.message}")
 
                 success = probe.wait_for_episode(task, episode, max_episode_s + 10)["success"]
                 stopped = probe.call(SetBool, "/lps_recorder/stop", SetBool.Request(data=success))

@@ -4,7 +4,9 @@ Publishes ``/joint_states`` (every physics tick), ``sensor_msgs/Image`` + ``Came
 spec camera (realsense-ros topic names), accepts ``/forward_position_controller/commands``,
 and offers ``~/reset`` (std_srvs/Trigger) and a task status (``/sim/task``, JSON String). With
 ``scripted_teleop`` the scripted operator drives the arm and publishes what it commands on
-``/teleop/joint_command``, as a leader arm or teleop bridge would on a real robot.
+``/teleop/joint_command``, as a leader arm or teleop bridge would on a real robot. With
+``teleop_autostart`` false it holds the reset pose (still publishing it) until ``~/teleop_start``,
+like an operator who presses record before moving: no recorded episode misses its start.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ class SimRobotNode(Node):
             "scripted_teleop": False,
             "teleop_noise": 0.01,
             "teleop_failure_rate": 0.3,
+            "teleop_autostart": True,
         }
         for k, v in params.items():
             self.declare_parameter(k, v)
@@ -66,6 +69,9 @@ class SimRobotNode(Node):
         self.env.reset(seed=self.seed)
         self.episode_start = time.monotonic()
         self.teleop = None
+        self.autostart = p["teleop_autostart"]
+        self.teleop_moving = self.autostart
+        self.hold = self.env.joint_pos().astype(np.float64)
         if p["scripted_teleop"]:
             from lps_robot.sim.oracle import ScriptedTeleop
 
@@ -75,6 +81,7 @@ class SimRobotNode(Node):
             self.teleop.reset()
             self.teleop_pub = self.create_publisher(Float64MultiArray, TELEOP_TOPIC, 10)
             self.create_timer(1.0 / self.spec.robot.control_rate_hz, self._on_teleop)
+            self.create_service(Trigger, "~/teleop_start", self._on_teleop_start)
         self.js_pub = self.create_publisher(JointState, "/joint_states", 10)
         self.cam_pubs = {}
         for cam in self.spec.cameras:
@@ -104,7 +111,7 @@ class SimRobotNode(Node):
             )
 
     def _on_teleop(self) -> None:
-        action = self.teleop.act()
+        action = self.teleop.act() if self.teleop_moving else self.hold
         self.env.set_command(action)
         self.teleop_pub.publish(Float64MultiArray(data=action.astype(float).tolist()))
 
@@ -143,9 +150,23 @@ class SimRobotNode(Node):
     def _on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
         self.episode += 1
         self.env.reset(seed=self.seed * 100_000 + self.episode)
-        self.env.set_command(self.env.joint_pos())
+        self.hold = self.env.joint_pos().astype(np.float64)
+        self.env.set_command(self.hold)
         if self.teleop is not None:
             self.teleop.reset()
+        self.teleop_moving = self.autostart
+        self.episode_start = time.monotonic()
+        response.success, response.message = True, json.dumps(self.status())
+        return response
+
+    def _on_teleop_start(
+        self, request: Trigger.Request, response: Trigger.Response
+    ) -> Trigger.Response:
+        """The scripted operator starts moving; the episode clock starts now."""
+        if self.teleop_moving:
+            response.success, response.message = False, "the operator is already moving"
+            return response
+        self.teleop_moving = True
         self.episode_start = time.monotonic()
         response.success, response.message = True, json.dumps(self.status())
         return response

@@ -38,6 +38,9 @@ class SimArmEnv:
     def __init__(
         self, spec: Spec | None = None, render: bool = True, max_steps: int = 200, seed: int = 0
     ) -> None:
+        import os
+
+        os.environ.setdefault("MUJOCO_GL", "egl")  # headless by default; set it to use a display
         import mujoco
 
         self.mj = mujoco
