@@ -15,7 +15,6 @@ from __future__ import annotations
 import csv
 import json
 import random
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,63 +76,60 @@ def ros_closed_loop(
     from std_msgs.msg import String
     from std_srvs.srv import SetBool, Trigger
 
-    from lps_robot.ros.procs import Probe, start_node, stop, write_params
+    from lps_robot.ros.procs import Probe, start_node, stop
 
     domain = random.randint(100, 200)
     order = ["lps", "bc", "lps", "bc"]
     blocks = [episodes // 4 + (1 if i < episodes % 4 else 0) for i in range(4)]
-    with tempfile.TemporaryDirectory() as tmp_s:
-        tmp = Path(tmp_s)
-        sim_p = write_params(
-            tmp / "sim.yaml", "sim_robot", {"seed": seed, "max_episode_s": max_episode_s}
-        )
-        node_p = write_params(
-            tmp / "node.yaml",
-            "lps_policy",
-            {
-                "policy_path": str(policies["lps"]),
-                "start_enabled": False,
-                "stats_path": str(out / "controller_stats.json"),
-            },
-        )
-        sim = start_node("sim", sim_p, domain, out / "sim_node.log")
-        ctl = start_node("policy", node_p, domain, out / "controller_node.log")
-        probe = Probe(domain)
-        task = probe.listen(String, "/sim/task")
-        results: list[dict] = []
-        try:
-            probe.wait_for(lambda: bool(probe.diag.get("policy_hash")), 90, "controller ready")
-            for block, (name, n) in enumerate(zip(order, blocks, strict=True)):
-                if block > 0:
-                    reply = probe.set_policy(str(policies[name]))
-                    if not reply.successful:
-                        raise RuntimeError(f"hot-swap to {name} refused: {reply.reason}")
-                for _ in range(n):
-                    probe.call(SetBool, "/lps_policy/enable", SetBool.Request(data=False))
-                    reset = probe.call(Trigger, "/sim_robot/reset", Trigger.Request())
-                    episode = json.loads(reset.message)["episode"]
-                    probe.spin(0.3)
-                    probe.call(SetBool, "/lps_policy/enable", SetBool.Request(data=True))
+    sim = start_node(
+        "sim", {"seed": seed, "max_episode_s": max_episode_s}, domain, out / "sim_node.log"
+    )
+    ctl = start_node(
+        "policy",
+        {
+            "policy_path": str(policies["lps"]),
+            "start_enabled": False,
+            "stats_path": str(out / "controller_stats.json"),
+        },
+        domain,
+        out / "controller_node.log",
+    )
+    probe = Probe(domain)
+    task = probe.listen(String, "/sim/task")
+    results: list[dict] = []
+    try:
+        probe.wait_for(lambda: bool(probe.diag.get("policy_hash")), 90, "controller ready")
+        for block, (name, n) in enumerate(zip(order, blocks, strict=True)):
+            if block > 0:
+                reply = probe.set_policy(str(policies[name]))
+                if not reply.successful:
+                    raise RuntimeError(f"hot-swap to {name} refused: {reply.reason}")
+            for _ in range(n):
+                probe.call(SetBool, "/lps_policy/enable", SetBool.Request(data=False))
+                reset = probe.call(Trigger, "/sim_robot/reset", Trigger.Request())
+                episode = json.loads(reset.message)["episode"]
+                probe.spin(0.3)
+                probe.call(SetBool, "/lps_policy/enable", SetBool.Request(data=True))
 
-                    status = probe.wait_for_episode(task, episode, max_episode_s + 20)
-                    results.append(
-                        {
-                            "policy": name,
-                            "success": status["success"],
-                            "seconds": status["elapsed_s"],
-                        }
-                    )
-                    outcome = "success" if status["success"] else "fail"
-                    _log(
-                        f"ROS episode {len(results)}/{episodes} [{name}] {outcome} "
-                        f"in {status['elapsed_s']:.1f}s"
-                    )
-            probe.call(SetBool, "/lps_policy/enable", SetBool.Request(data=False))
-            probe.spin(1.5)  # one more stats write
-        finally:
-            probe.close()
-            stop(ctl)
-            stop(sim)
+                status = probe.wait_for_episode(task, episode, max_episode_s + 20)
+                results.append(
+                    {
+                        "policy": name,
+                        "success": status["success"],
+                        "seconds": status["elapsed_s"],
+                    }
+                )
+                outcome = "success" if status["success"] else "fail"
+                _log(
+                    f"ROS episode {len(results)}/{episodes} [{name}] {outcome} "
+                    f"in {status['elapsed_s']:.1f}s"
+                )
+        probe.call(SetBool, "/lps_policy/enable", SetBool.Request(data=False))
+        probe.spin(1.5)  # one more stats write
+    finally:
+        probe.close()
+        stop(ctl)
+        stop(sim)
     stats = json.loads((out / "controller_stats.json").read_text())
     by = {k: [r["success"] for r in results if r["policy"] == k] for k in ("lps", "bc")}
     return {

@@ -11,7 +11,7 @@ from sensor_msgs.msg import CameraInfo, Image
 
 from lps_robot.camera import make_camera
 from lps_robot.ros.convert import image_to_rgb
-from lps_robot.ros.procs import Probe, start_node, stop, write_params
+from lps_robot.ros.procs import Probe, start_node, stop
 
 
 def test_realsense_camera_reads_color_and_aligned_depth():
@@ -47,9 +47,8 @@ def test_realsense_camera_needs_connect_and_a_matching_profile():
 @pytest.mark.slow
 def test_camera_node_publishes_realsense_topics(tmp_path):
     domain = random.randint(100, 200)
-    params = write_params(
-        tmp_path / "cam.yaml",
-        "lps_camera",
+    node = start_node(
+        "camera",
         {
             "backend": "realsense_synthetic",
             "width": 64,
@@ -57,8 +56,9 @@ def test_camera_node_publishes_realsense_topics(tmp_path):
             "fps": 30,
             "enable_depth": True,
         },
+        domain,
+        tmp_path / "camera.log",
     )
-    node = start_node("camera", params, domain, tmp_path / "camera.log")
     probe = Probe(domain)
     try:
         color = probe.listen(Image, "/camera/camera/color/image_raw", sensor_qos=True)

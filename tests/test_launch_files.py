@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import importlib.util
 import re
 from pathlib import Path
 from xml.etree import ElementTree
@@ -124,3 +125,15 @@ def test_record_launch_structure():
         (name,) = data
         assert name == _kw(node, "name").value
         assert set(data[name]["ros__parameters"]) <= params
+
+
+def test_process_helpers_know_every_node_by_its_ros_name():
+    """`start_node` writes parameters under the ROS node name: it must be the module's own."""
+    from lps_robot.cli import NODES
+    from lps_robot.ros.procs import NODE_NAMES
+
+    assert set(NODE_NAMES) == set(NODES)
+    for which, module in NODES.items():
+        source = Path(importlib.util.find_spec(module).origin).read_text()
+        name = f'"{NODE_NAMES[which]}"'
+        assert f"super().__init__({name})" in source or f"NODE_NAME = {name}" in source, which

@@ -36,12 +36,11 @@ def test_recorder_refuses_to_start_without_live_inputs(tmp_path):
 
     from std_srvs.srv import Trigger
 
-    from lps_robot.ros.procs import Probe, start_node, stop, write_params
+    from lps_robot.ros.procs import Probe, start_node, stop
     from lps_robot.ros.recorder_node import NOT_LIVE
 
     domain = random.randint(100, 200)
-    params = write_params(tmp_path / "rec.yaml", "lps_recorder", {"output_dir": str(tmp_path)})
-    rec = start_node("recorder", params, domain, tmp_path / "recorder.log")
+    rec = start_node("recorder", {"output_dir": str(tmp_path)}, domain, tmp_path / "recorder.log")
     probe = Probe(domain)
     try:
         reply = probe.call(Trigger, "/lps_recorder/start", Trigger.Request(), timeout=60)

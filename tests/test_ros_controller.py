@@ -14,7 +14,7 @@ from std_srvs.srv import SetBool
 from lps_robot.agent import LPSAgent
 from lps_robot.export import export
 from tests.conftest import small_spec
-from tests.ros_helpers import Probe, start_node, stop, write_params
+from tests.ros_helpers import Probe, start_robot_and_policy, stop
 from tests.test_agent import SMALL
 
 pytestmark = pytest.mark.slow
@@ -40,24 +40,17 @@ def setup(tmp_path_factory):
 def test_controller_end_to_end(setup):
     tmp, spec, hashes = setup
     domain = random.randint(100, 200)
-    robot_params = write_params(
-        tmp / "robot_params.yaml", "fake_robot", {"robot_spec": str(tmp / "robot.yaml")}
-    )
-    node_params = write_params(
-        tmp / "node_params.yaml",
-        "lps_policy",
+    robot, node = start_robot_and_policy(
+        tmp,
+        domain,
         {
-            "robot_spec": str(tmp / "robot.yaml"),
             "policy_path": str(tmp / "lps.onnx"),
             "watch_path": str(tmp / "current.onnx"),
             "watch_period_s": 0.2,
             "max_obs_age_s": 0.2,
-            "start_enabled": False,
             "max_warmup_p99_ms": 200.0,
         },
     )
-    robot = start_node("fake-robot", robot_params, domain, tmp / "robot.log")
-    node = start_node("policy", node_params, domain, tmp / "node.log")
     probe = Probe(domain)
     try:
         # disabled: no commands; enabling starts them, from the first policy

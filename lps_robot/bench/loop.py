@@ -21,7 +21,7 @@ from lps_robot.agent import LPSAgent
 from lps_robot.bench.train_speed import bench_spec
 from lps_robot.configs import make_config
 from lps_robot.export import export
-from lps_robot.ros.procs import Probe, start_node, stop, write_params
+from lps_robot.ros.procs import Probe, start_robot_and_policy, stop
 
 
 def run(seconds: float = 60.0, rate_hz: float = 50.0, swaps: int = 10) -> dict:
@@ -37,21 +37,11 @@ def run(seconds: float = 60.0, rate_hz: float = 50.0, swaps: int = 10) -> dict:
         for name in ("a", "b"):
             export(LPSAgent(spec, make_config().agent).eval(), tmp / f"{name}.onnx")
         (tmp / "bad.onnx").write_bytes(b"not a model")
-        robot_p = write_params(
-            tmp / "r.yaml", "fake_robot", {"robot_spec": str(tmp / "robot.yaml")}
+        robot, node = start_robot_and_policy(
+            tmp,
+            domain,
+            {"policy_path": str(tmp / "a.onnx"), "stats_path": str(tmp / "stats.json")},
         )
-        node_p = write_params(
-            tmp / "n.yaml",
-            "lps_policy",
-            {
-                "robot_spec": str(tmp / "robot.yaml"),
-                "policy_path": str(tmp / "a.onnx"),
-                "start_enabled": False,
-                "stats_path": str(tmp / "stats.json"),
-            },
-        )
-        robot = start_node("fake-robot", robot_p, domain, tmp / "robot.log")
-        node = start_node("policy", node_p, domain, tmp / "node.log")
         probe = Probe(domain)
         try:
             probe.wait_for(lambda: bool(probe.diag.get("policy_hash")), 60, "policy loaded")

@@ -25,18 +25,42 @@ def ros_env(domain: int) -> dict[str, str]:
     return env
 
 
+# `lps node <which>` -> the ROS node name its parameters are declared under
+NODE_NAMES = {
+    "policy": "lps_policy",
+    "fake-robot": "fake_robot",
+    "sim": "sim_robot",
+    "camera": "lps_camera",
+    "recorder": "lps_recorder",
+}
+
+
 def write_params(path: Path, node: str, params: dict) -> Path:
     path.write_text(yaml.safe_dump({node: {"ros__parameters": params}}))
     return path
 
 
-def start_node(which: str, params_file: Path, domain: int, log: Path) -> subprocess.Popen:
+def start_node(which: str, params: dict, domain: int, log: Path) -> subprocess.Popen:
+    """Start `lps node <which>` with ``params``; its output goes to ``log`` and its parameter
+    file beside it (``<log stem>.params.yaml``), so a run directory shows how each node ran."""
+    params_file = write_params(log.with_suffix(".params.yaml"), NODE_NAMES[which], params)
     return subprocess.Popen(
         [sys.executable, "-m", "lps_robot.cli", "node", which, "--params-file", str(params_file)],
         env=ros_env(domain),
         stdout=log.open("w"),
         stderr=subprocess.STDOUT,
     )
+
+
+def start_robot_and_policy(
+    run_dir: Path, domain: int, policy: dict
+) -> tuple[subprocess.Popen, subprocess.Popen]:
+    """The fake robot and the policy node on ``run_dir/robot.yaml``, the policy disabled at
+    start (``policy`` adds or overrides its parameters); logs go to ``run_dir``."""
+    spec = str(run_dir / "robot.yaml")
+    robot = start_node("fake-robot", {"robot_spec": spec}, domain, run_dir / "robot.log")
+    params = {"robot_spec": spec, "start_enabled": False, **policy}
+    return robot, start_node("policy", params, domain, run_dir / "node.log")
 
 
 def stop(proc: subprocess.Popen) -> None:

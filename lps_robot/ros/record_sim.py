@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import json
 import random
-import tempfile
 import time
 from pathlib import Path
 
-from lps_robot.ros.procs import Probe, start_node, stop, write_params
+from lps_robot.ros.procs import Probe, start_node, stop
 from lps_robot.ros.recorder_node import NOT_LIVE
 
 
@@ -50,51 +49,49 @@ def record_sim(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     domain = random.randint(100, 200)
-    with tempfile.TemporaryDirectory() as tmp_s:
-        tmp = Path(tmp_s)
-        sim_p = write_params(
-            tmp / "sim.yaml",
-            "sim_robot",
-            {
-                "robot_spec": robot_spec,
-                "scripted_teleop": True,
-                "seed": seed,
-                "teleop_failure_rate": failure_rate,
-                "max_episode_s": max_episode_s,
-                "teleop_autostart": False,
-            },
-        )
-        rec_p = write_params(
-            tmp / "rec.yaml",
-            "lps_recorder",
-            {"robot_spec": robot_spec, "output_dir": str(out_dir.resolve()), "compression": "lzf"},
-        )
-        sim = start_node("sim", sim_p, domain, out_dir / "sim_node.log")
-        rec = start_node("recorder", rec_p, domain, out_dir / "recorder_node.log")
-        probe = Probe(domain)
-        task = probe.listen(String, "/sim/task")
-        reports = []
-        try:
-            for _ in trange(episodes, desc="record (ROS)", disable=not progress):
-                reset = probe.call(Trigger, "/sim_robot/reset", Trigger.Request(), timeout=60)
-                episode = json.loads(reset.message)["episode"]
-                probe.spin(0.3)  # let fresh post-reset messages reach the recorder
-                started = _start_when_live(probe, timeout=30.0)
-                if not started.success:
-                    raise RuntimeError(f"recorder refused to start: {started.message}")
-                go = probe.call(Trigger, "/sim_robot/teleop_start", Trigger.Request())
-                if not go.success:
-                    raise RuntimeError(f"scripted operator did not start: {go.message}")
+    sim = start_node(
+        "sim",
+        {
+            "robot_spec": robot_spec,
+            "scripted_teleop": True,
+            "seed": seed,
+            "teleop_failure_rate": failure_rate,
+            "max_episode_s": max_episode_s,
+            "teleop_autostart": False,
+        },
+        domain,
+        out_dir / "sim_node.log",
+    )
+    rec = start_node(
+        "recorder",
+        {"robot_spec": robot_spec, "output_dir": str(out_dir.resolve()), "compression": "lzf"},
+        domain,
+        out_dir / "recorder_node.log",
+    )
+    probe = Probe(domain)
+    task = probe.listen(String, "/sim/task")
+    reports = []
+    try:
+        for _ in trange(episodes, desc="record (ROS)", disable=not progress):
+            reset = probe.call(Trigger, "/sim_robot/reset", Trigger.Request(), timeout=60)
+            episode = json.loads(reset.message)["episode"]
+            probe.spin(0.3)  # let fresh post-reset messages reach the recorder
+            started = _start_when_live(probe, timeout=30.0)
+            if not started.success:
+                raise RuntimeError(f"recorder refused to start: {started.message}")
+            go = probe.call(Trigger, "/sim_robot/teleop_start", Trigger.Request())
+            if not go.success:
+                raise RuntimeError(f"scripted operator did not start: {go.message}")
 
-                success = probe.wait_for_episode(task, episode, max_episode_s + 10)["success"]
-                stopped = probe.call(SetBool, "/lps_recorder/stop", SetBool.Request(data=success))
-                if not stopped.success:
-                    raise RuntimeError(f"recorder could not finish the episode: {stopped.message}")
-                reports.append(json.loads(stopped.message))
-        finally:
-            probe.close()
-            stop(rec)
-            stop(sim)
+            success = probe.wait_for_episode(task, episode, max_episode_s + 10)["success"]
+            stopped = probe.call(SetBool, "/lps_recorder/stop", SetBool.Request(data=success))
+            if not stopped.success:
+                raise RuntimeError(f"recorder could not finish the episode: {stopped.message}")
+            reports.append(json.loads(stopped.message))
+    finally:
+        probe.close()
+        stop(rec)
+        stop(sim)
     rates = [r["measured_rate_hz"] for r in reports if r["measured_rate_hz"]]
     return {
         "episodes": len(reports),
