@@ -371,7 +371,7 @@ def _bench_inference(args: argparse.Namespace) -> int:
 def _bench_loop(args: argparse.Namespace) -> int:
     from lps_robot.bench.loop import run
 
-    print(json.dumps(run(args.seconds, args.rate, args.swaps)))
+    print(json.dumps(run(args.seconds, args.rate, args.swaps, args.gil_switch_ms)))
     return 0
 
 
@@ -455,6 +455,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=float, default=60.0, help="measured run length")
     p.add_argument("--rate", type=float, default=50.0, help="control rate (Hz)")
     p.add_argument("--swaps", type=int, default=10, help="hot-swaps during the run")
+    p.add_argument(
+        "--gil-switch-ms",
+        type=float,
+        default=0.5,
+        help="the node's gil_switch_interval_ms (0: Python's 5 ms default)",
+    )
     p.add_argument("--json", action="store_true", help="(always JSON; accepted for symmetry)")
     p.set_defaults(func=_bench_loop)
     p = bsub.add_parser("train", help="LPS update steps/s at batch 256 (state, image) + memory")

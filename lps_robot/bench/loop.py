@@ -24,7 +24,9 @@ from lps_robot.export import export
 from lps_robot.ros.procs import Probe, start_robot_and_policy, stop
 
 
-def run(seconds: float = 60.0, rate_hz: float = 50.0, swaps: int = 10) -> dict:
+def run(
+    seconds: float = 60.0, rate_hz: float = 50.0, swaps: int = 10, gil_switch_ms: float = 0.5
+) -> dict:
     from std_srvs.srv import SetBool
 
     base = bench_spec(True)
@@ -40,7 +42,11 @@ def run(seconds: float = 60.0, rate_hz: float = 50.0, swaps: int = 10) -> dict:
         robot, node = start_robot_and_policy(
             tmp,
             domain,
-            {"policy_path": str(tmp / "a.onnx"), "stats_path": str(tmp / "stats.json")},
+            {
+                "policy_path": str(tmp / "a.onnx"),
+                "stats_path": str(tmp / "stats.json"),
+                "gil_switch_interval_ms": gil_switch_ms,
+            },
         )
         probe = Probe(domain)
         try:
@@ -73,6 +79,7 @@ def run(seconds: float = 60.0, rate_hz: float = 50.0, swaps: int = 10) -> dict:
         stats = json.loads((tmp / "stats.json").read_text())
     return {
         "seconds": seconds,
+        "gil_switch_ms": gil_switch_ms,
         "target_rate_hz": rate_hz,
         "rate_hz": stats["rate_hz"],
         "jitter_p99_ms": stats["jitter_p99_ms"],

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import threading
 import time
 from collections import deque
@@ -56,6 +57,11 @@ PARAMETERS = {  # name: (default, description); config/policy.yaml sets them on 
     "max_warmup_p99_ms": (50.0, "reject a policy whose warm-up p99 latency exceeds this"),
     "threads": (1, "onnxruntime intra-op threads"),
     "stats_path": ("", "write a JSON summary of loop statistics here once a second"),
+    "gil_switch_interval_ms": (
+        0.5,
+        "Python's thread switch interval (default 5 ms): how long the control thread may wait "
+        "for the GIL after its deadline while a callback runs; 0 keeps Python's default",
+    ),
 }
 
 
@@ -125,6 +131,8 @@ class PolicyNode(Node):
         if self.watch_path:
             self.create_timer(p["watch_period_s"], self._on_watch)
         self.create_timer(1.0, self._on_diagnostics)
+        if p["gil_switch_interval_ms"] > 0:
+            sys.setswitchinterval(p["gil_switch_interval_ms"] * 1e-3)
         self._stop = threading.Event()
         self._control = threading.Thread(
             target=self._control_loop, name="lps_control", daemon=True

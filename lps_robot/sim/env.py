@@ -8,6 +8,7 @@ CPU-only machines; ``render=False`` skips it for fast data generation.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -24,6 +25,16 @@ HOME = np.array([0.0, -1.108, 1.651, 1.027, 0.0, 0.0])  # grip 15 cm above the t
 
 def sim_spec() -> Spec:
     return Spec.load(str(resources.files("lps_robot") / "specs" / "sim_arm.yaml"))
+
+
+def sim_state_spec() -> Spec:
+    """The sim task without a camera: joint positions plus the privileged ``object_state``
+    (cube xyz, target pad xy). For ablations that take perception out of the question."""
+    base = sim_spec()
+    obs = dataclasses.replace(
+        base.obs, image_keys=(), proprio_keys=("joint_pos", "object_state"), proprio_dims=(6, 5)
+    )
+    return base.replace(cameras=(), obs=obs)
 
 
 @dataclass
@@ -138,10 +149,16 @@ class SimArmEnv:
         obs = {"joint_pos": self.joint_pos()}
         if "joint_vel" in self.spec.obs.proprio_keys:
             obs["joint_vel"] = self.joint_vel()
+        if "object_state" in self.spec.obs.proprio_keys:  # privileged, sim-only (ablations)
+            obs["object_state"] = self.object_state()
         if self.do_render:
             for cam in self.spec.cameras:
                 obs[cam.name] = self.render(cam.name)
         return obs
+
+    def object_state(self) -> np.ndarray:
+        """Cube position (x, y, z) and target pad (x, y): what the camera has to convey."""
+        return np.concatenate([self.cube_pos(), self.task.target_xy]).astype(np.float32)
 
     def close(self) -> None:
         for r in self.renderers.values():

@@ -10,6 +10,7 @@ from pathlib import Path
 from lps_robot.data.writer import DatasetWriter
 from lps_robot.sim.env import SimArmEnv
 from lps_robot.sim.oracle import ScriptedTeleop
+from lps_robot.spec import Spec
 
 
 def generate(
@@ -21,10 +22,13 @@ def generate(
     failure_rate: float = 0.3,
     max_steps: int = 200,
     progress: bool = True,
+    spec: Spec | None = None,
 ) -> dict:
+    """``spec`` defaults to the packaged sim spec; one without cameras skips rendering."""
     from tqdm import trange
 
-    env = SimArmEnv(render=True, max_steps=max_steps, seed=seed)
+    render = spec is None or bool(spec.cameras)
+    env = SimArmEnv(spec, render=render, max_steps=max_steps, seed=seed)
     teleop = ScriptedTeleop(env, noise=noise, failure_rate=failure_rate, seed=seed)
     writer = DatasetWriter(out_dir, env.spec, compression="lzf")  # rendered frames compress well
     dt = 1.0 / env.spec.robot.control_rate_hz
