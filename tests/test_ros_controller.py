@@ -115,3 +115,40 @@ def test_controller_end_to_end(setup):
         stop(node)
         stop(robot)
         print((tmp / "node.log").read_text()[-3000:])
+
+
+def test_diagnostics_never_race_the_control_thread():
+    """stats() (executor thread) reads the loop's sample buffers while the control thread
+    appends to them: it must neither raise nor take the node down (it once did: 'deque
+    mutated during iteration' ended the executor, and with it every service)."""
+    import sys
+    import threading
+
+    import rclpy
+
+    from lps_robot.ros.controller_node import PolicyNode
+
+    ctx_args = ["--ros-args", "-p", "control_rate_hz:=2000.0", "-p", "start_enabled:=true"]
+    rclpy.init(args=ctx_args, domain_id=random.randint(100, 200))
+    interval = sys.getswitchinterval()
+    node = PolicyNode()
+    try:
+        sys.setswitchinterval(1e-6)  # switch threads as often as possible to expose the race
+        errors = []
+
+        def read() -> None:
+            try:
+                for _ in range(300):
+                    node.stats()
+            except Exception as e:  # noqa: BLE001 - the test reports any failure
+                errors.append(e)
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        reader.join(timeout=120)
+        assert errors == [] and node.ticks > 100
+        assert node.stats()["rate_hz"] > 0
+    finally:
+        sys.setswitchinterval(interval)
+        node.destroy_node()
+        rclpy.shutdown()

@@ -103,6 +103,7 @@ class PolicyNode(Node):
         self.compute_ms: deque[float] = deque(maxlen=20000)
         self.infer_ms: deque[float] = deque(maxlen=20000)
         self.obs_age_ms: deque[float] = deque(maxlen=20000)
+        self._samples_lock = threading.Lock()  # control thread appends, diagnostics read
         self._last_tick: float | None = None
         self._joint_stamp = 0.0
         self.create_subscription(JointState, p["joint_states_topic"], self._on_joints, 10)
@@ -194,7 +195,8 @@ class PolicyNode(Node):
         start = time.monotonic()
         if self._last_tick is not None:
             dt = start - self._last_tick
-            self.periods.append(dt)
+            with self._samples_lock:
+                self.periods.append(dt)
             if dt > 1.5 * self.period:
                 self.missed += int(round(dt / self.period)) - 1
         self._last_tick = start
@@ -207,13 +209,15 @@ class PolicyNode(Node):
         self.last_status = result.status
         if result.status not in ("ok", "clamped"):
             self.holds += 1
-        if result.inferred:
-            self.infer_ms.append(result.inference_ms)
         if result.command is not None:
             self._publish(result.command)
-            self.compute_ms.append((time.monotonic() - start) * 1e3)
-            if result.status in ("ok", "clamped") and self._joint_stamp:
-                self.obs_age_ms.append((time.time() - self._joint_stamp) * 1e3)
+        with self._samples_lock:
+            if result.inferred:
+                self.infer_ms.append(result.inference_ms)
+            if result.command is not None:
+                self.compute_ms.append((time.monotonic() - start) * 1e3)
+                if result.status in ("ok", "clamped") and self._joint_stamp:
+                    self.obs_age_ms.append((time.time() - self._joint_stamp) * 1e3)
 
     def _publish(self, cmd: np.ndarray) -> None:
         if self.command_type == "float64_array":
@@ -278,9 +282,12 @@ class PolicyNode(Node):
 
     def stats(self) -> dict:
         def pct(values, q):
-            return round(float(np.percentile(list(values), q)), 3) if values else None
+            return round(float(np.percentile(values, q)), 3) if values else None
 
-        jitter = [abs(p - self.period) * 1e3 for p in self.periods]
+        with self._samples_lock:  # snapshot: the control thread keeps appending
+            periods, compute_ms = list(self.periods), list(self.compute_ms)
+            infer_ms, obs_age_ms = list(self.infer_ms), list(self.obs_age_ms)
+        jitter = [abs(p - self.period) * 1e3 for p in periods]
         policy = self.loop.policy
         return {
             "enabled": self.enabled,
@@ -293,16 +300,24 @@ class PolicyNode(Node):
             "missed_ticks": self.missed,
             "holds": self.holds,
             "last_status": self.last_status,
-            "rate_hz": round(1.0 / float(np.mean(self.periods)), 3) if self.periods else None,
+            "rate_hz": round(1.0 / float(np.mean(periods)), 3) if periods else None,
             "jitter_p99_ms": pct(jitter, 99),
-            "latency_p50_ms": pct(self.compute_ms, 50),
-            "latency_p99_ms": pct(self.compute_ms, 99),
-            "inference_p50_ms": pct(self.infer_ms, 50),
-            "inference_p99_ms": pct(self.infer_ms, 99),
-            "obs_age_p99_ms": pct(self.obs_age_ms, 99),
+            "latency_p50_ms": pct(compute_ms, 50),
+            "latency_p99_ms": pct(compute_ms, 99),
+            "inference_p50_ms": pct(infer_ms, 50),
+            "inference_p99_ms": pct(infer_ms, 99),
+            "obs_age_p99_ms": pct(obs_age_ms, 99),
         }
 
     def _on_diagnostics(self) -> None:
+        """Publish (and write) the statistics; a failure here is logged, never fatal: an
+        exception in a callback would end the executor and with it every service."""
+        try:
+            self._publish_diagnostics()
+        except Exception as e:  # noqa: BLE001
+            self.get_logger().error(f"diagnostics failed: {e!r}", throttle_duration_sec=5.0)
+
+    def _publish_diagnostics(self) -> None:
         s = self.stats()
         status = DiagnosticStatus(
             name=f"{NODE_NAME}: controller", hardware_id=self.robot.robot.name
