@@ -113,3 +113,24 @@ def test_control_loop_holds_on_nan_and_stale_input():
     assert stale.status == "stale_joint_states"
     np.testing.assert_array_equal(nan.command, ok.command)
     np.testing.assert_array_equal(stale.command, ok.command)
+
+
+def test_histogram_percentiles_match_numpy_within_one_bin():
+    from lps_robot.runtime.histogram import Histogram
+
+    rng = np.random.default_rng(0)
+    values = np.concatenate([rng.exponential(0.5, 5000), [7.3, 12.0]])  # heavy tail
+    hist = Histogram(max_value=10.0, resolution=0.01)
+    assert hist.percentile(99) is None and hist.mean() is None
+    for v in values:
+        hist.add(float(v))
+    for q in (50, 90, 99, 99.9):
+        exact = np.percentile(values, q, method="inverted_cdf")
+        assert exact <= hist.percentile(q) <= exact + 0.01 + 1e-9, q
+    assert hist.percentile(100) == 12.0  # the overflow bin reports the largest sample
+    assert hist.mean() == pytest.approx(values.mean())
+    snapshot = hist.copy()
+    hist.add(1.0)
+    assert snapshot.n == len(values) and hist.n == len(values) + 1
+    with pytest.raises(ValueError, match="expected a sample >= 0"):
+        hist.add(float("nan"))

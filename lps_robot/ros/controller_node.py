@@ -16,7 +16,6 @@ import os
 import sys
 import threading
 import time
-from collections import deque
 from importlib import resources
 from pathlib import Path
 
@@ -35,6 +34,7 @@ from lps_robot.preprocess import Preprocessor
 from lps_robot.ros.convert import image_to_rgb, reorder
 from lps_robot.ros.spin import spin_node
 from lps_robot.runtime.controller import ControlLoop, Sensors
+from lps_robot.runtime.histogram import Histogram
 from lps_robot.runtime.manifest import PolicyRejected
 from lps_robot.runtime.policy import OnnxPolicy
 from lps_robot.spec import Spec
@@ -99,11 +99,12 @@ class PolicyNode(Node):
         self.stats_path = p["stats_path"]
         self.ticks = self.missed = self.holds = 0
         self.last_status = "starting"
-        self.periods: deque[float] = deque(maxlen=20000)
-        self.compute_ms: deque[float] = deque(maxlen=20000)
-        self.infer_ms: deque[float] = deque(maxlen=20000)
-        self.obs_age_ms: deque[float] = deque(maxlen=20000)
-        self._samples_lock = threading.Lock()  # control thread appends, diagnostics read
+        # loop statistics since start, as streaming histograms: O(1) per tick, and reading them
+        # never holds the GIL long enough to delay a tick (sorting sample buffers did)
+        self.period_sum, self.period_n = 0.0, 0
+        self.jitter_ms, self.compute_ms = Histogram(), Histogram()
+        self.infer_ms, self.obs_age_ms = Histogram(), Histogram()
+        self._samples_lock = threading.Lock()  # control thread adds, diagnostics read
         self._last_tick: float | None = None
         self._joint_stamp = 0.0
         self.create_subscription(JointState, p["joint_states_topic"], self._on_joints, 10)
@@ -196,7 +197,8 @@ class PolicyNode(Node):
         if self._last_tick is not None:
             dt = start - self._last_tick
             with self._samples_lock:
-                self.periods.append(dt)
+                self.period_sum, self.period_n = self.period_sum + dt, self.period_n + 1
+                self.jitter_ms.add(abs(dt - self.period) * 1e3)
             if dt > 1.5 * self.period:
                 self.missed += int(round(dt / self.period)) - 1
         self._last_tick = start
@@ -213,11 +215,12 @@ class PolicyNode(Node):
             self._publish(result.command)
         with self._samples_lock:
             if result.inferred:
-                self.infer_ms.append(result.inference_ms)
+                self.infer_ms.add(result.inference_ms)
             if result.command is not None:
-                self.compute_ms.append((time.monotonic() - start) * 1e3)
+                self.compute_ms.add((time.monotonic() - start) * 1e3)
                 if result.status in ("ok", "clamped") and self._joint_stamp:
-                    self.obs_age_ms.append((time.time() - self._joint_stamp) * 1e3)
+                    # clamped: a robot clock slightly ahead of ours must not break the tick
+                    self.obs_age_ms.add(max(0.0, (time.time() - self._joint_stamp) * 1e3))
 
     def _publish(self, cmd: np.ndarray) -> None:
         if self.command_type == "float64_array":
@@ -281,13 +284,14 @@ class PolicyNode(Node):
     # --- diagnostics -------------------------------------------------------------------------
 
     def stats(self) -> dict:
-        def pct(values, q):
-            return round(float(np.percentile(values, q)), 3) if values else None
+        def pct(hist: Histogram, q: float) -> float | None:
+            value = hist.percentile(q)
+            return None if value is None else round(value, 3)
 
-        with self._samples_lock:  # snapshot: the control thread keeps appending
-            periods, compute_ms = list(self.periods), list(self.compute_ms)
-            infer_ms, obs_age_ms = list(self.infer_ms), list(self.obs_age_ms)
-        jitter = [abs(p - self.period) * 1e3 for p in periods]
+        with self._samples_lock:  # snapshot: the control thread keeps adding
+            period_sum, period_n = self.period_sum, self.period_n
+            jitter, compute_ms = self.jitter_ms.copy(), self.compute_ms.copy()
+            infer_ms, obs_age_ms = self.infer_ms.copy(), self.obs_age_ms.copy()
         policy = self.loop.policy
         return {
             "enabled": self.enabled,
@@ -300,7 +304,7 @@ class PolicyNode(Node):
             "missed_ticks": self.missed,
             "holds": self.holds,
             "last_status": self.last_status,
-            "rate_hz": round(1.0 / float(np.mean(periods)), 3) if periods else None,
+            "rate_hz": round(period_n / period_sum, 3) if period_sum > 0 else None,
             "jitter_p99_ms": pct(jitter, 99),
             "latency_p50_ms": pct(compute_ms, 50),
             "latency_p99_ms": pct(compute_ms, 99),
