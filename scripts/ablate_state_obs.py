@@ -69,6 +69,8 @@ def main() -> None:
     ap.add_argument("--episodes", type=int, default=150, help="teleop episodes")
     ap.add_argument("--steps", type=int, default=12000, help="LPS training steps")
     ap.add_argument("--eval-episodes", type=int, default=50, help="episodes per policy")
+    ap.add_argument("--batch-size", type=int, default=64, help="training batch size")
+    ap.add_argument("--eval-every", type=int, default=0, help="evaluate both every N steps")
     args = ap.parse_args()
     t0 = time.perf_counter()
     out = Path(args.out)
@@ -80,17 +82,33 @@ def main() -> None:
             "dataset": str(out / "data"),
             "out_dir": str(out / "lps"),
             "steps": args.steps,
-            "batch_size": 64,
+            "batch_size": args.batch_size,
+            "eval_every": args.eval_every,
             "seed": args.seed,
             "progress": False,
         }
     )
-    agent, _ = train_from_dataset(cfg)
-    results = {"data_success": data["success_rate"], "steps": args.steps}
-    for algo in ("lps", "bc"):
-        path = out / "policies" / f"{algo}.onnx"
-        export(agent.eval(), path, algo=algo)
-        results[algo] = evaluate(path, spec, args.eval_episodes, seed=20_000 + args.seed)
+    curve: list[dict] = []
+
+    def evaluate_both(agent, step: int) -> dict[str, float]:
+        row: dict = {"step": step}
+        for algo in ("lps", "bc"):
+            path = out / "policies" / f"{algo}_{step}.onnx"
+            export(agent.eval(), path, algo=algo)
+            row[algo] = evaluate(path, spec, args.eval_episodes, seed=20_000 + args.seed)
+        agent.train()
+        curve.append(row)
+        print(json.dumps(row), flush=True)
+        return {algo: row[algo]["success"] for algo in ("lps", "bc")}
+
+    train_from_dataset(cfg, evaluate_both)
+    results = {
+        "data_success": data["success_rate"],
+        "steps": args.steps,
+        "batch_size": args.batch_size,
+        **{algo: curve[-1][algo] for algo in ("lps", "bc")},
+        "curve": curve,
+    }
     results["wall_s"] = round(time.perf_counter() - t0, 1)
     (out / "results.json").write_text(json.dumps(results, indent=1))
     print(json.dumps(results))
