@@ -74,7 +74,7 @@ def ros_closed_loop(
 ) -> dict:
     """Sim node + controller node over DDS; swap policies between blocks of episodes."""
     from std_msgs.msg import String
-    from std_srvs.srv import SetBool, Trigger
+    from std_srvs.srv import SetBool
 
     from lps_robot.ros.procs import Probe, start_node, stop
 
@@ -106,9 +106,7 @@ def ros_closed_loop(
                     raise RuntimeError(f"hot-swap to {name} refused: {reply.reason}")
             for _ in range(n):
                 probe.call(SetBool, "/lps_policy/enable", SetBool.Request(data=False))
-                reset = probe.call(Trigger, "/sim_robot/reset", Trigger.Request())
-                episode = json.loads(reset.message)["episode"]
-                probe.spin(0.3)
+                episode = probe.reset_sim()
                 probe.call(SetBool, "/lps_policy/enable", SetBool.Request(data=True))
 
                 status = probe.wait_for_episode(task, episode, max_episode_s + 20)

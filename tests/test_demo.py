@@ -8,16 +8,9 @@ import pytest
 import yaml
 
 from lps_robot.demo import DEMO_TRAINING, DemoConfig, run
-from lps_robot.runtime.manifest import MANIFEST_KEY
+from lps_robot.runtime.manifest import read_manifest
 
 pytestmark = pytest.mark.slow
-
-
-def read_manifest(path) -> dict:
-    import onnx
-
-    props = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
-    return json.loads(props[MANIFEST_KEY])
 
 
 def test_tiny_demo_end_to_end(tmp_path, capsys):

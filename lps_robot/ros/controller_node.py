@@ -101,7 +101,7 @@ class PolicyNode(Node):
         self.last_status = "starting"
         # loop statistics since start, as streaming histograms: O(1) per tick, and reading them
         # never holds the GIL long enough to delay a tick (sorting sample buffers did)
-        self.period_sum, self.period_n = 0.0, 0
+        self.period_sum = 0.0  # seconds over jitter_ms.n ticks: the measured rate
         self.jitter_ms, self.compute_ms = Histogram(), Histogram()
         self.infer_ms, self.obs_age_ms = Histogram(), Histogram()
         self._samples_lock = threading.Lock()  # control thread adds, diagnostics read
@@ -197,7 +197,7 @@ class PolicyNode(Node):
         if self._last_tick is not None:
             dt = start - self._last_tick
             with self._samples_lock:
-                self.period_sum, self.period_n = self.period_sum + dt, self.period_n + 1
+                self.period_sum += dt
                 self.jitter_ms.add(abs(dt - self.period) * 1e3)
             if dt > 1.5 * self.period:
                 self.missed += int(round(dt / self.period)) - 1
@@ -289,7 +289,7 @@ class PolicyNode(Node):
             return None if value is None else round(value, 3)
 
         with self._samples_lock:  # snapshot: the control thread keeps adding
-            period_sum, period_n = self.period_sum, self.period_n
+            period_sum = self.period_sum
             jitter, compute_ms = self.jitter_ms.copy(), self.compute_ms.copy()
             infer_ms, obs_age_ms = self.infer_ms.copy(), self.obs_age_ms.copy()
         policy = self.loop.policy
@@ -304,7 +304,7 @@ class PolicyNode(Node):
             "missed_ticks": self.missed,
             "holds": self.holds,
             "last_status": self.last_status,
-            "rate_hz": round(period_n / period_sum, 3) if period_sum > 0 else None,
+            "rate_hz": round(jitter.n / period_sum, 3) if period_sum > 0 else None,
             "jitter_p99_ms": pct(jitter, 99),
             "latency_p50_ms": pct(compute_ms, 50),
             "latency_p99_ms": pct(compute_ms, 99),

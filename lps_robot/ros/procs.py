@@ -99,6 +99,7 @@ class Probe:
         )
         self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diag, 10)
         self.mode_pub = self.node.create_publisher(String, "/fake_robot/mode", 10)
+        self._clients: dict[tuple[type, str], object] = {}  # one client per service
         self.String = String
 
     def listen(self, msg_type, topic: str, sensor_qos: bool = False) -> dict:
@@ -124,6 +125,15 @@ class Probe:
         )
         return status()
 
+    def reset_sim(self, settle_s: float = 0.3) -> int:
+        """Reset the sim robot's scene, let fresh post-reset messages reach the other nodes,
+        and return the new episode number (for `wait_for_episode`)."""
+        from std_srvs.srv import Trigger
+
+        reply = self.call(Trigger, "/sim_robot/reset", Trigger.Request(), timeout=60)
+        self.spin(settle_s)
+        return json.loads(reply.message)["episode"]
+
     def _on_diag(self, msg) -> None:
         for st in msg.status:
             if st.name.startswith("lps_policy"):
@@ -143,7 +153,10 @@ class Probe:
         raise AssertionError(f"timed out after {timeout}s waiting for {what}; diag={self.diag}")
 
     def call(self, srv_type, name: str, request, timeout: float = 20.0):
-        client = self.node.create_client(srv_type, name)
+        key = (srv_type, name)
+        if key not in self._clients:
+            self._clients[key] = self.node.create_client(srv_type, name)
+        client = self._clients[key]
         self.wait_for(lambda: client.service_is_ready(), timeout, f"service {name}")
         future = client.call_async(request)
         self.wait_for(future.done, timeout, f"reply from {name}")

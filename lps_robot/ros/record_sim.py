@@ -73,9 +73,7 @@ def record_sim(
     reports = []
     try:
         for _ in trange(episodes, desc="record (ROS)", disable=not progress):
-            reset = probe.call(Trigger, "/sim_robot/reset", Trigger.Request(), timeout=60)
-            episode = json.loads(reset.message)["episode"]
-            probe.spin(0.3)  # let fresh post-reset messages reach the recorder
+            episode = probe.reset_sim()
             started = _start_when_live(probe, timeout=30.0)
             if not started.success:
                 raise RuntimeError(f"recorder refused to start: {started.message}")

@@ -51,6 +51,7 @@ class RecorderNode(Node):
         self.spec = Spec.load(p["robot_spec"] or default_spec_path())
         self.rate = self.spec.robot.control_rate_hz
         self.max_age = p["max_obs_age_s"]
+        self.keys = (*self.spec.obs.image_keys, *self.spec.obs.proprio_keys, "action")  # inputs
         self.writer = DatasetWriter(
             p["output_dir"],
             self.spec,
@@ -104,27 +105,21 @@ class RecorderNode(Node):
             return
         self.latest[cam.name] = (img, time.monotonic(), self._stamp(msg))
 
-    def _keys(self) -> tuple[str, ...]:
-        return (*self.spec.obs.image_keys, *self.spec.obs.proprio_keys, "action")
-
     def _stale(self, now: float) -> list[str]:
         """Inputs with no message yet or none within max_obs_age_s."""
         return [
-            k
-            for k in self._keys()
-            if k not in self.latest or now - self.latest[k][1] > self.max_age
+            k for k in self.keys if k not in self.latest or now - self.latest[k][1] > self.max_age
         ]
 
     def _on_tick(self) -> None:
         if self.episode is None:
             return
-        keys = self._keys()
         stale = self._stale(time.monotonic())
         if stale:
             for k in stale:
                 self.dropped[k] = self.dropped.get(k, 0) + 1
             return
-        obs = {k: self.latest[k][0] for k in keys if k != "action"}
+        obs = {k: self.latest[k][0] for k in self.keys if k != "action"}
         action = self.latest["action"][0]
         if action.shape != (self.spec.action.dim,) or not np.isfinite(action).all():
             self.dropped["action"] = self.dropped.get("action", 0) + 1

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from lps_robot.spec import Spec, SpecError
@@ -13,6 +16,24 @@ REQUIRED = ("manifest_version", "algo", "spec", "inputs", "outputs", "latent", "
 
 class PolicyRejected(ValueError):
     """A model may not run on this robot; the message says why."""
+
+
+def manifest_from_metadata(meta: Mapping[str, str], source: str) -> dict[str, Any]:
+    """The manifest stored under MANIFEST_KEY in a model's metadata_props."""
+    if MANIFEST_KEY not in meta:
+        raise PolicyRejected(f"{source}: no '{MANIFEST_KEY}' in the model's metadata_props")
+    try:
+        return json.loads(meta[MANIFEST_KEY])
+    except json.JSONDecodeError as e:
+        raise PolicyRejected(f"{source}: manifest is not valid JSON ({e})") from e
+
+
+def read_manifest(path: str | Path) -> dict[str, Any]:
+    """The manifest of an exported model file, unchecked (onnxruntime only, no policy built)."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return manifest_from_metadata(session.get_modelmeta().custom_metadata_map, str(path))
 
 
 def input_signature(spec: Spec, latent_input: bool) -> list[tuple[str, str, tuple[int, ...]]]:

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from pathlib import Path
 
 import numpy as np
 
 from lps_robot.runtime.manifest import (
-    MANIFEST_KEY,
     PolicyRejected,
     check_manifest,
     input_signature,
+    manifest_from_metadata,
 )
 from lps_robot.spec import Spec
 
@@ -49,13 +48,9 @@ class OnnxPolicy:
             raise PolicyRejected(
                 f"{self.path}: not a loadable ONNX model ({type(e).__name__})"
             ) from e
-        meta = self.session.get_modelmeta().custom_metadata_map
-        if MANIFEST_KEY not in meta:
-            raise PolicyRejected(f"{self.path}: no '{MANIFEST_KEY}' in the model's metadata_props")
-        try:
-            self.manifest = json.loads(meta[MANIFEST_KEY])
-        except json.JSONDecodeError as e:
-            raise PolicyRejected(f"{self.path}: manifest is not valid JSON ({e})") from e
+        self.manifest = manifest_from_metadata(
+            self.session.get_modelmeta().custom_metadata_map, str(self.path)
+        )
         self.spec = check_manifest(self.manifest, robot, str(self.path))
         self.latent_input = self.manifest["latent"] == "input"
         self.content_hash = self.manifest["content_hash"]

@@ -9,6 +9,7 @@ CPU-only machines; ``render=False`` skips it for fast data generation.
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -49,8 +50,6 @@ class SimArmEnv:
     def __init__(
         self, spec: Spec | None = None, render: bool = True, max_steps: int = 200, seed: int = 0
     ) -> None:
-        import os
-
         os.environ.setdefault("MUJOCO_GL", "egl")  # headless by default; set it to use a display
         import mujoco
 
