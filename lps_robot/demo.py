@@ -88,7 +88,7 @@ def ros_closed_loop(
         "policy",
         {
             "policy_path": str(policies["lps"]),
-            "start_enabled": False,
+            "autostart": "configure",
             "stats_path": str(out / "controller_stats.json"),
         },
         domain,

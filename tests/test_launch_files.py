@@ -17,6 +17,8 @@ import yaml
 
 from lps_robot.ros.controller_node import NODE_NAME, PARAMETERS
 
+PARAMS = {p.name: p for p in PARAMETERS}
+
 PKG = Path(__file__).resolve().parents[1] / "ros_ws" / "src" / "lps_robot"
 
 
@@ -77,7 +79,7 @@ def test_policy_launch_structure():
     # parameters the launch file sets are ones the node declares
     for d in [n for n in ast.walk(_kw(node, "parameters")) if isinstance(n, ast.Dict)]:
         for key in d.keys:
-            assert key.value in PARAMETERS, f"launch sets undeclared parameter {key.value}"
+            assert key.value in PARAMS, f"launch sets undeclared parameter {key.value}"
     # the config it points at exists and is installed by setup.py
     config = re.search(r'"config", "([a-z_]+\.yaml)"', src).group(1)
     assert (PKG / "config" / config).exists()
@@ -87,9 +89,10 @@ def test_policy_launch_structure():
 def test_policy_config_matches_the_node():
     data = yaml.safe_load((PKG / "config" / "policy.yaml").read_text())
     params = data[NODE_NAME]["ros__parameters"]
-    assert set(params) == set(PARAMETERS)
+    assert set(params) == set(PARAMS)
     for key, value in params.items():
-        assert type(value) is type(PARAMETERS[key][0]), f"{key}: type differs from the node's"
+        assert type(value) is PARAMS[key].kind, f"{key}: type differs from the node's"
+        assert PARAMS[key].check(value) is None, f"{key}: the shipped value is invalid"
 
 
 def _declared_parameters(module: str) -> set[str]:

@@ -48,14 +48,14 @@ def test_controller_end_to_end(setup):
             "watch_path": str(tmp / "current.onnx"),
             "watch_period_s": 0.2,
             "max_obs_age_s": 0.2,
-            "max_warmup_p99_ms": 200.0,
+            "warmup_latency_fraction": 1.0,
         },
     )
     probe = Probe(domain)
     try:
         # disabled: no commands; enabling starts them, from the first policy
         probe.wait_for(lambda: probe.diag.get("policy_hash") == hashes["lps"], 60, "lps loaded")
-        assert probe.commands == [] and probe.diag["last_status"] == "disabled"
+        assert probe.commands == [] and probe.diag["last_status"] == "inactive"
         assert probe.call(SetBool, "/lps_policy/enable", SetBool.Request(data=True)).success
         probe.wait_for(lambda: len(probe.commands) > 20, 20, "commands")
         probe.wait_for(lambda: probe.diag.get("last_status") in ("ok", "clamped"), 10, "running")
@@ -84,7 +84,7 @@ def test_controller_end_to_end(setup):
 
         # NaN joint states and a frozen camera make it hold: every command equal
         for mode, status in (
-            ("nan_joints", "invalid_joint_states"),
+            ("nan_joints", "invalid_joint:j2"),
             ("freeze_camera", "stale_camera:front"),
         ):
             probe.set_mode(mode)
@@ -129,7 +129,11 @@ def test_diagnostics_never_race_the_control_thread():
 
     from lps_robot.ros.controller_node import PolicyNode
 
-    ctx_args = ["--ros-args", "-p", "control_rate_hz:=2000.0", "-p", "start_enabled:=true"]
+    ctx_args = [
+        "--ros-args",
+        *("-p", "control_rate_hz:=2000.0", "-p", "allow_rate_override:=true"),
+        *("-p", "autostart:=activate"),
+    ]
     rclpy.init(args=ctx_args, domain_id=random.randint(100, 200))
     interval = sys.getswitchinterval()
     node = PolicyNode()

@@ -59,7 +59,7 @@ def start_robot_and_policy(
     start (``policy`` adds or overrides its parameters); logs go to ``run_dir``."""
     spec = str(run_dir / "robot.yaml")
     robot = start_node("fake-robot", {"robot_spec": spec}, domain, run_dir / "robot.log")
-    params = {"robot_spec": spec, "start_enabled": False, **policy}
+    params = {"robot_spec": spec, "autostart": "configure", **policy}
     return robot, start_node("policy", params, domain, run_dir / "node.log")
 
 
@@ -71,6 +71,20 @@ def stop(proc: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def parse_diag_value(value: str) -> object:
+    """A plain-string diagnostic value back as bool, int, float, None ('') or str."""
+    if value in ("true", "false"):
+        return value == "true"
+    if value == "":
+        return None
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    return value
 
 
 class Probe:
@@ -91,6 +105,8 @@ class Probe:
         self.executor.add_node(self.node)
         self.commands: list[tuple[float, list[float]]] = []
         self.diag: dict = {}
+        self.diag_level = -1
+        self.diag_levels: set[int] = set()  # every level seen
         self.node.create_subscription(
             Float64MultiArray,
             "/forward_position_controller/commands",
@@ -137,7 +153,13 @@ class Probe:
     def _on_diag(self, msg) -> None:
         for st in msg.status:
             if st.name.startswith("lps_policy"):
-                self.diag = {kv.key: json.loads(kv.value) for kv in st.values}
+                self.diag = {kv.key: parse_diag_value(kv.value) for kv in st.values}
+                self.diag_level = (
+                    int.from_bytes(st.level, "little")
+                    if isinstance(st.level, bytes)
+                    else int(st.level)
+                )
+                self.diag_levels.add(self.diag_level)
 
     def spin(self, seconds: float) -> None:
         end = time.monotonic() + seconds

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 
 import rclpy
@@ -14,9 +15,17 @@ def spin_node(
     argv: list[str] | None = None,
     on_shutdown: Callable[[Node], None] | None = None,
 ) -> int:
-    """Run the node built by ``factory`` until Ctrl-C / SIGTERM (jazzy-style init/shutdown)."""
+    """Run the node built by ``factory`` until Ctrl-C / SIGTERM (jazzy-style init/shutdown).
+
+    A node that refuses its configuration (a `ValueError` such as a bad parameter or spec)
+    exits with status 2 and one line on stderr, no traceback."""
     rclpy.init(args=argv)
-    node = factory()
+    try:
+        node = factory()
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        rclpy.try_shutdown()
+        return 2
     executor = SingleThreadedExecutor()
     executor.add_node(node)
     try:

@@ -2,8 +2,12 @@
 
 The node feeds it sensor data and publishes what it returns; hot-swaps are offered from any
 thread and taken between two ticks. Holds happen on stale or non-finite joint states, stale
-or missing camera frames, missing policy, and non-finite policy output: a NaN never reaches
-a motor.
+or missing camera frames, missing policy, and a policy that raises or returns a non-finite or
+misshapen chunk: a NaN never reaches a motor.
+
+After a swap the previous policy stays loaded: if the new one fails (raises, returns a bad
+chunk, or misses the tick's deadline more than ``probation_max_misses`` times) within its
+first ``probation_ticks`` commanded ticks, the loop rolls back to the previous one by itself.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ class Sensors:
     joint_vel: np.ndarray | None = None
     joint_time: float = -1.0
     images: dict[str, tuple[np.ndarray, float]] = field(default_factory=dict)
+    joint_fault: str | None = None  # e.g. 'stale_joint:gripper', from the joint-state merger
 
 
 @dataclass
@@ -49,6 +54,8 @@ class ControlLoop:
         ensemble_decay: float = 0.1,
         max_obs_age_s: float = 0.2,
         rate_hz: float | None = None,
+        probation_ticks: int = 50,
+        probation_max_misses: int = 1,
     ) -> None:
         for key in robot.obs.proprio_keys:
             if key not in PROPRIO_SOURCES:
@@ -60,11 +67,19 @@ class ControlLoop:
         self.execution, self.ensemble_decay = execution, ensemble_decay
         self.max_age = max_obs_age_s
         self.safety = SafetyFilter(robot.robot, rate_hz)
+        self.deadline_ms = 1e3 / (rate_hz or robot.robot.control_rate_hz)
+        self.probation_ticks, self.probation_max_misses = probation_ticks, probation_max_misses
         self.policy: OnnxPolicy | None = None
+        self.previous: OnnxPolicy | None = None  # kept loaded for a rollback
         self.executor: ChunkExecutor | None = None
         self._pending: OnnxPolicy | None = None
         self._lock = threading.Lock()
         self.swaps = 0
+        self.rollbacks = 0
+        self.last_rollback = ""  # why the last rollback happened
+        self.last_policy_error = ""
+        self._probation = 0  # commanded ticks left in the new policy's probation
+        self._misses = 0
 
     def offer(self, policy: OnnxPolicy) -> None:
         """Queue a validated, warmed-up policy; it takes over at the start of the next tick."""
@@ -77,12 +92,33 @@ class ControlLoop:
             pending, self._pending = self._pending, None
         if pending is not None:
             first = self.policy is None
-            self.policy = pending
-            p = pending.spec.policy
-            self.executor = ChunkExecutor(
-                p.chunk_length, p.execute_steps, self.execution, self.ensemble_decay
-            )
+            self.previous = self.policy
+            self._install(pending)
+            self._probation, self._misses = self.probation_ticks, 0
             self.swaps += 0 if first else 1
+
+    def _install(self, policy: OnnxPolicy | None) -> None:
+        self.policy = policy
+        if policy is None:
+            self.executor = None
+            return
+        p = policy.spec.policy
+        self.executor = ChunkExecutor(
+            p.chunk_length, p.execute_steps, self.execution, self.ensemble_decay
+        )
+
+    def _fail(self, sensors: Sensors, status: str, reason: str, ms: float) -> TickResult:
+        """A policy failure: roll back during probation, otherwise hold."""
+        self.last_policy_error = reason
+        if self._probation > 0:
+            self.rollbacks += 1
+            back = self.previous
+            self.last_rollback = f"{reason}; rolled back to {back.path if back else 'no policy'}"
+            self.previous = None
+            self._install(back)
+            self._probation = 0
+            return TickResult(self.safety.hold(sensors.joint_pos), "rolled_back", True, ms)
+        return TickResult(self.safety.hold(sensors.joint_pos), status, True, ms)
 
     def reset(self) -> None:
         """Forget the queued chunk and the last command (e.g. after being disabled)."""
@@ -98,6 +134,8 @@ class ControlLoop:
     def tick(self, sensors: Sensors, now: float | None = None) -> TickResult:
         now = time.monotonic() if now is None else now
         self.take_pending()
+        if sensors.joint_fault:
+            return self._hold(sensors, sensors.joint_fault)
         pos = sensors.joint_pos
         if pos is None or now - sensors.joint_time > self.max_age:
             return self._hold(sensors, "stale_joint_states")
@@ -119,13 +157,34 @@ class ControlLoop:
             if "joint_vel" in self.robot.obs.proprio_keys:
                 obs["joint_vel"] = vel if vel is not None else np.zeros_like(pos)
             t0 = time.perf_counter()
-            chunk = self.policy(obs)
+            try:
+                chunk = self.policy(obs)
+            except Exception as e:  # noqa: BLE001 - a policy may raise anything
+                self.executor.reset()
+                ms = (time.perf_counter() - t0) * 1e3
+                return self._fail(sensors, "policy_error", f"{type(e).__name__}: {e}", ms)
             ms = (time.perf_counter() - t0) * 1e3
             inferred = True
             if not np.isfinite(chunk).all():
-                return TickResult(self.safety.hold(pos), "invalid_action", inferred, ms)
+                self.executor.reset()
+                return self._fail(sensors, "invalid_action", "non-finite action chunk", ms)
+            if self._probation > 0 and ms > self.deadline_ms:
+                self._misses += 1
+                if self._misses > self.probation_max_misses:
+                    self.executor.reset()
+                    return self._fail(
+                        sensors,
+                        "deadline_miss",
+                        f"inference took {ms:.1f} ms > the {self.deadline_ms:.1f} ms period "
+                        f"{self._misses} times",
+                        ms,
+                    )
             if self.policy.spec.action.type == "joint_delta":
                 chunk = chunk + pos[None, :]  # relative to this chunk's first observation
             self.executor.push(chunk)
         cmd, status = self.safety(self.executor.next_action(), pos)
+        if self._probation > 0:
+            self._probation -= 1
+            if self._probation == 0:
+                self.previous = None  # passed: release the old policy
         return TickResult(cmd, status, inferred, ms)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,9 +24,22 @@ def manifest_from_metadata(meta: Mapping[str, str], source: str) -> dict[str, An
     if MANIFEST_KEY not in meta:
         raise PolicyRejected(f"{source}: no '{MANIFEST_KEY}' in the model's metadata_props")
     try:
-        return json.loads(meta[MANIFEST_KEY])
+        manifest = json.loads(meta[MANIFEST_KEY])
     except json.JSONDecodeError as e:
         raise PolicyRejected(f"{source}: manifest is not valid JSON ({e})") from e
+    if not isinstance(manifest, dict):
+        raise PolicyRejected(
+            f"{source}: manifest is JSON {type(manifest).__name__}, expected an object"
+        )
+    return manifest
+
+
+def graph_hash(model_bytes: bytes) -> str:
+    """sha256 of the serialised graph (what export stores as the manifest's content_hash)."""
+    import onnx
+
+    model = onnx.load_from_string(model_bytes)
+    return hashlib.sha256(model.graph.SerializeToString()).hexdigest()
 
 
 def read_manifest(path: str | Path) -> dict[str, Any]:

@@ -1,24 +1,34 @@
-"""OnnxPolicy: load an exported model, check it against the robot, warm it up, run it."""
+"""OnnxPolicy: load an exported model, check it against the robot, warm it up, run it.
+
+Construction either yields a policy that has already produced finite chunks of the right
+shape, within its latency budget, on realistic inputs, or raises `PolicyRejected` with the
+reason: a bad file never raises anything else.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
+from lps_robot.runtime.loader import DEFAULT_MAX_BYTES, read_model_file
 from lps_robot.runtime.manifest import (
     PolicyRejected,
     check_manifest,
+    graph_hash,
     input_signature,
     manifest_from_metadata,
 )
 from lps_robot.spec import Spec
 
+ORT_TYPES = {"uint8": "tensor(uint8)", "float32": "tensor(float)"}
+
 
 class OnnxPolicy:
-    """One exported policy; construction either yields a runnable policy or `PolicyRejected`."""
+    """One exported policy, validated against the robot and warmed up."""
 
     def __init__(
         self,
@@ -29,14 +39,31 @@ class OnnxPolicy:
         warmup_iters: int = 20,
         max_warmup_p99_ms: float | None = None,
         seed: int = 0,
+        warmup_obs: Mapping[str, np.ndarray] | None = None,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        verify_hash: bool = True,
     ) -> None:
+        self.path = Path(path)
+        data = read_model_file(self.path, max_bytes)
+        try:
+            self._load(data, robot, threads, seed, verify_hash)
+            self.warmup_ms = self._warmup(warmup_iters, robot, warmup_obs)
+        except PolicyRejected:
+            raise
+        except Exception as e:  # noqa: BLE001 - a bad model may raise anything: reject it
+            raise PolicyRejected(f"{self.path}: {type(e).__name__}: {e}") from e
+        timed = self.warmup_ms[1:] or self.warmup_ms  # the first run also initialises
+        p99 = float(np.percentile(timed, 99)) if timed else 0.0
+        self.warmup_p99_ms = p99
+        if max_warmup_p99_ms is not None and p99 > max_warmup_p99_ms:
+            raise PolicyRejected(
+                f"{self.path}: warm-up p99 latency {p99:.2f} ms exceeds the budget of "
+                f"{max_warmup_p99_ms:.2f} ms"
+            )
+
+    def _load(self, data: bytes, robot: Spec, threads: int, seed: int, verify: bool) -> None:
         import onnxruntime as ort
 
-        self.path = Path(path)
-        try:
-            data = self.path.read_bytes()
-        except OSError as e:
-            raise PolicyRejected(f"{self.path}: cannot read model ({e.strerror})") from e
         self.file_hash = hashlib.sha256(data).hexdigest()
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
@@ -53,40 +80,81 @@ class OnnxPolicy:
         )
         self.spec = check_manifest(self.manifest, robot, str(self.path))
         self.latent_input = self.manifest["latent"] == "input"
-        self.content_hash = self.manifest["content_hash"]
+        self.content_hash = str(self.manifest["content_hash"])
+        if verify and graph_hash(data) != self.content_hash:
+            raise PolicyRejected(
+                f"{self.path}: the graph does not match the manifest's content_hash "
+                "(modified after export?)"
+            )
         self._signature = input_signature(self.spec, self.latent_input)
+        self._check_graph()
+        self._rng = np.random.default_rng(seed)
+        self._d = self.spec.policy.chunk_length * self.spec.action.dim
+        self.output_shape = (1, self.spec.policy.chunk_length, self.spec.action.dim)
+
+    def _check_graph(self) -> None:
         graph_inputs = {i.name: i for i in self.session.get_inputs()}
-        for name, _, shape in self._signature:
-            if name not in graph_inputs or tuple(graph_inputs[name].shape) != shape:
+        expected = {name for name, _, _ in self._signature}
+        extra = sorted(set(graph_inputs) - expected)
+        if extra:
+            raise PolicyRejected(f"{self.path}: unexpected graph input(s) {extra}")
+        for name, dtype, shape in self._signature:
+            got = graph_inputs.get(name)
+            if got is None or tuple(got.shape) != shape:
                 raise PolicyRejected(
                     f"{self.path}: graph input '{name}' missing or not of shape {shape}"
                 )
-        self._rng = np.random.default_rng(seed)
-        self._d = self.spec.policy.chunk_length * self.spec.action.dim
-        self.warmup_ms = self._warmup(warmup_iters)
-        p99 = float(np.percentile(self.warmup_ms, 99)) if self.warmup_ms else 0.0
-        if max_warmup_p99_ms is not None and p99 > max_warmup_p99_ms:
-            raise PolicyRejected(
-                f"{self.path}: warm-up p99 latency {p99:.2f} ms exceeds {max_warmup_p99_ms} ms"
-            )
+            if got.type != ORT_TYPES[dtype]:
+                raise PolicyRejected(
+                    f"{self.path}: graph input '{name}' is {got.type}, expected {ORT_TYPES[dtype]}"
+                )
+        outputs = [o.name for o in self.session.get_outputs()]
+        if "actions" not in outputs:
+            raise PolicyRejected(f"{self.path}: no graph output 'actions' (has {outputs})")
 
-    def _warmup(self, iters: int) -> list[float]:
-        feed = {
-            n: np.zeros(s, np.uint8 if d == "uint8" else np.float32) for n, d, s in self._signature
+    def _synthetic_obs(self, robot: Spec) -> dict[str, np.ndarray]:
+        """Plausible inputs: random images, joints inside their limits, zero velocities."""
+        r = robot.robot
+        lo, hi = np.asarray(r.position_lower), np.asarray(r.position_upper)
+        h, w = self.spec.obs.image_size
+        obs = {
+            k: self._rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+            for k in self.spec.obs.image_keys
         }
+        obs["joint_pos"] = self._rng.uniform(lo, hi)
+        obs["joint_vel"] = np.zeros(r.num_joints)
+        return obs
+
+    def _warmup(
+        self, iters: int, robot: Spec, real: Mapping[str, np.ndarray] | None
+    ) -> list[float]:
+        """Run on the latest real observation (when given) and on synthetic ones; every
+        output must be a finite chunk of the declared shape."""
+        feeds = [dict(real)] if real else []
+        feeds += [self._synthetic_obs(robot) for _ in range(2)]
         times = []
-        for _ in range(iters):
+        for i in range(max(iters, len(feeds))):
+            obs = feeds[i % len(feeds)]
             t0 = time.perf_counter()
-            self.session.run(["actions"], feed)
+            self.check_output(self.run(obs), f"warm-up input {i % len(feeds)}")
             times.append((time.perf_counter() - t0) * 1e3)
         return times
+
+    def check_output(self, out: np.ndarray, what: str) -> None:
+        if out.shape != self.output_shape:
+            raise PolicyRejected(
+                f"{self.path}: output 'actions' has shape {list(out.shape)} on {what}, "
+                f"expected {list(self.output_shape)}"
+            )
+        if not np.isfinite(out).all():
+            raise PolicyRejected(f"{self.path}: non-finite output on {what}")
 
     def sample_latent(self) -> np.ndarray:
         z = self._rng.standard_normal((1, self._d))
         return (np.sqrt(self._d) * z / np.linalg.norm(z)).astype(np.float32)
 
-    def __call__(self, obs: dict[str, np.ndarray], latent: np.ndarray | None = None) -> np.ndarray:
-        """Preprocessed observation (no batch dim) -> raw action chunk (h, A)."""
+    def run(self, obs: Mapping[str, np.ndarray], latent: np.ndarray | None = None) -> np.ndarray:
+        """The graph's raw output (batch of one), unchecked."""
         feed = {}
         for name, dtype, shape in self._signature:
             if name == "latent":
@@ -94,4 +162,15 @@ class OnnxPolicy:
                 feed[name] = np.asarray(z, np.float32).reshape(shape)
             else:
                 feed[name] = np.asarray(obs[name], dtype).reshape(shape)
-        return self.session.run(["actions"], feed)[0][0]
+        return np.asarray(self.session.run(["actions"], feed)[0])
+
+    def __call__(
+        self, obs: Mapping[str, np.ndarray], latent: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Preprocessed observation (no batch dim) -> raw action chunk (h, A)."""
+        out = self.run(obs, latent)
+        if out.shape != self.output_shape:
+            raise PolicyRejected(
+                f"{self.path}: output shape {list(out.shape)}, expected {list(self.output_shape)}"
+            )
+        return out[0]

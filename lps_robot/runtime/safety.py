@@ -7,6 +7,10 @@ import numpy as np
 from lps_robot.spec import RobotSpec
 
 
+class SafetyError(ValueError):
+    """The filter's limits or rate are invalid; it refuses to exist rather than invert."""
+
+
 class SafetyFilter:
     """Maps a policy target to a safe joint command, or holds.
 
@@ -17,8 +21,24 @@ class SafetyFilter:
     def __init__(self, robot: RobotSpec, rate_hz: float | None = None, step_scale: float = 1.0):
         self.lower = np.asarray(robot.position_lower, np.float64)
         self.upper = np.asarray(robot.position_upper, np.float64)
-        rate = rate_hz or robot.control_rate_hz
-        self.max_step = np.asarray(robot.velocity_limits, np.float64) / rate * step_scale
+        velocity = np.asarray(robot.velocity_limits, np.float64)
+        rate = robot.control_rate_hz if rate_hz is None else rate_hz
+        # A filter that can be inverted is worse than none: a negative rate once made the step
+        # bound negative, and np.clip with min > max drove every joint to its lower limit.
+        n = len(robot.joint_names)
+        if not (self.lower.shape == self.upper.shape == velocity.shape == (n,)):
+            raise SafetyError(f"limits: expected {n} values per limit (one per joint)")
+        if not (np.isfinite(self.lower).all() and np.isfinite(self.upper).all()):
+            raise SafetyError("position limits: expected finite numbers")
+        if not (self.lower < self.upper).all():
+            raise SafetyError("position limits: expected lower < upper for every joint")
+        if not (np.isfinite(velocity).all() and (velocity > 0).all()):
+            raise SafetyError(f"velocity_limits: expected finite values > 0, got {velocity}")
+        if not (np.isfinite(rate) and rate > 0):
+            raise SafetyError(f"control rate: expected a finite rate > 0 Hz, got {rate}")
+        if not (np.isfinite(step_scale) and step_scale > 0):
+            raise SafetyError(f"step_scale: expected a finite value > 0, got {step_scale}")
+        self.max_step = velocity / rate * step_scale
         self.last: np.ndarray | None = None
 
     def reset(self) -> None:

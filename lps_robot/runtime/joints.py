@@ -1,0 +1,88 @@
+"""Joint states from one or several publishers, merged by name with per-joint freshness.
+
+ros2_control's joint_state_broadcaster and a separate gripper driver commonly publish on the
+same ``/joint_states``, each naming only its own joints: a message lacking a joint must not
+wipe that joint's last value. Malformed messages (a length that does not match the names,
+duplicated names) are refused whole. A joint's freshness comes from the message's header
+stamp when the sender's clock agrees with ours within ``skew_tolerance_s`` (so transport
+delay counts), else from the time of receipt (and `update` reports the skew).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Sequence
+
+import numpy as np
+
+
+class JointStateMerger:
+    def __init__(self, names: Sequence[str], skew_tolerance_s: float = 1.0) -> None:
+        self.names = tuple(names)
+        self._index = {n: i for i, n in enumerate(self.names)}
+        n = len(self.names)
+        self.pos = np.full(n, np.nan)
+        self.vel = np.zeros(n)
+        self.has_vel = np.zeros(n, bool)  # False: the joint's publisher sends no velocity
+        self.time = np.full(n, -np.inf)  # monotonic seconds of each joint's last value
+        self.skew_tolerance_s = skew_tolerance_s
+        self.last_skew_s = 0.0  # receipt wall time - header stamp of the last skewed message
+        self._lock = threading.Lock()
+
+    def update(
+        self,
+        names: Sequence[str],
+        positions: Sequence[float],
+        velocities: Sequence[float],
+        stamp_s: float,
+        now_mono: float,
+        now_wall: float,
+    ) -> str | None:
+        """Take a JointState's fields; None if accepted, else why it was refused. A skewed
+        stamp is accepted (receipt time used) and reported as 'clock_skew:<seconds>'."""
+        names = list(names)
+        if len(positions) != len(names):
+            return f"malformed: {len(positions)} positions for {len(names)} names"
+        if len(velocities) not in (0, len(names)):
+            return f"malformed: {len(velocities)} velocities for {len(names)} names"
+        if len(set(names)) != len(names):
+            dup = sorted({n for n in names if names.count(n) > 1})
+            return f"malformed: duplicated joint name(s) {dup}"
+        note = None
+        t = now_mono
+        if stamp_s > 0 and math.isfinite(stamp_s):
+            offset = now_wall - stamp_s
+            if abs(offset) <= self.skew_tolerance_s:
+                t = now_mono - max(offset, 0.0)
+            else:
+                self.last_skew_s = offset
+                note = f"clock_skew:{offset:.3f}"
+        with self._lock:
+            for k, name in enumerate(names):
+                i = self._index.get(name)
+                if i is None:
+                    continue  # a joint this robot does not command (e.g. a passive finger)
+                self.pos[i] = positions[k]
+                self.vel[i] = velocities[k] if velocities else 0.0
+                self.has_vel[i] = bool(velocities)
+                self.time[i] = t
+        return note
+
+    def snapshot(
+        self, now: float, max_age_s: float
+    ) -> tuple[np.ndarray | None, np.ndarray | None, float, str | None]:
+        """(positions, velocities or None, oldest receipt time, fault) in spec order; fault
+        names the first joint that is missing, stale or non-finite (positions None then)."""
+        with self._lock:
+            pos, vel, t = self.pos.copy(), self.vel.copy(), self.time.copy()
+            has_vel = self.has_vel.any()
+        for i, name in enumerate(self.names):
+            if not np.isfinite(t[i]):
+                return None, None, -np.inf, f"missing_joint:{name}"
+            if now - t[i] > max_age_s:
+                return None, None, float(t.min()), f"stale_joint:{name}"
+            if not (np.isfinite(pos[i]) and np.isfinite(vel[i])):
+                return None, None, float(t.min()), f"invalid_joint:{name}"
+        # velocities a publisher does not send count as 0 (as a robot without them would)
+        return pos, (vel if has_vel else None), float(t.min()), None
