@@ -68,7 +68,7 @@ class OnnxPolicy:
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
-        opts.log_severity_level = 3
+        opts.log_severity_level = 4  # errors reach the caller as PolicyRejected, not stderr
         try:
             self.session = ort.InferenceSession(data, opts, providers=["CPUExecutionProvider"])
         except Exception as e:  # onnxruntime raises several unrelated types for bad files
@@ -135,9 +135,18 @@ class OnnxPolicy:
         times = []
         for i in range(max(iters, len(feeds))):
             obs = feeds[i % len(feeds)]
+            what = f"warm-up input {i % len(feeds)}" + (
+                " (real)" if real and i % len(feeds) == 0 else ""
+            )
             t0 = time.perf_counter()
-            self.check_output(self.run(obs), f"warm-up input {i % len(feeds)}")
+            try:
+                out = self.run(obs)
+            except Exception as e:  # noqa: BLE001 - e.g. onnxruntime's InvalidArgument
+                raise PolicyRejected(
+                    f"{self.path}: raised on {what}: {type(e).__name__}: {e}"
+                ) from e
             times.append((time.perf_counter() - t0) * 1e3)
+            self.check_output(out, what)
         return times
 
     def check_output(self, out: np.ndarray, what: str) -> None:
