@@ -22,6 +22,7 @@ import os
 import sys
 import threading
 import time
+import traceback
 from importlib import resources
 from pathlib import Path
 
@@ -207,6 +208,7 @@ class PolicyNode(LifecycleNode):
     def __init__(self) -> None:
         super().__init__(NODE_NAME)
         self._stop = threading.Event()
+        self._log_times: dict[str, float] = {}
         self._owned: list = []  # publishers/timers made at configure, destroyed at cleanup
         self._sensor_node = self._sensor_exec = self._sensor_thread = None
         self._control: threading.Thread | None = None
@@ -219,7 +221,7 @@ class PolicyNode(LifecycleNode):
         self.last_reject = ""
         self.active_path = ""
         self.config_error = ""
-        self.ticks = self.missed = self.holds = self.bad_joint_msgs = 0
+        self.ticks = self.missed = self.holds = self.bad_joint_msgs = self.tick_errors = 0
         self.last_status = "unconfigured"
         self.last_hold = ""
         self._seen_rollbacks = 0
@@ -240,6 +242,15 @@ class PolicyNode(LifecycleNode):
                 raise ParameterError(self.config_error or "configure failed")
             if self.p["autostart"] == "activate":
                 self.trigger_activate()
+
+    def _log(self, level: str, key: str, message: str, period_s: float) -> None:
+        """Log at most once per ``period_s`` per key, from any thread (rclpy's own throttle
+        raised 'Logging filter parameters cannot be changed between calls' on the control
+        thread, which turned every holding tick into a failed one)."""
+        now = time.monotonic()
+        if now - self._log_times.get(key, -1e9) >= period_s:
+            self._log_times[key] = now
+            getattr(self.get_logger(), level)(message)
 
     # --- parameters --------------------------------------------------------------------------
 
@@ -440,14 +451,16 @@ class PolicyNode(LifecycleNode):
             return
         if note.startswith("malformed"):
             self.bad_joint_msgs += 1
-            self.get_logger().warn(
-                f"{self.p['joint_states_topic']}: refused a {note}", throttle_duration_sec=5.0
+            self._log(
+                "warning", "joints", f"{self.p['joint_states_topic']}: refused a {note}", 5.0
             )
         else:
-            self.get_logger().warn(
+            self._log(
+                "warning",
+                "skew",
                 f"{self.p['joint_states_topic']}: header stamps are {self.joints.last_skew_s:.3f}"
                 " s from this clock (clock skew): using receipt times",
-                throttle_duration_sec=10.0,
+                10.0,
             )
 
     def _on_image(self, key: str, msg: Image) -> None:
@@ -455,7 +468,7 @@ class PolicyNode(LifecycleNode):
         try:
             rgb = image_to_rgb(msg, cam.width, cam.height)
         except ValueError as e:
-            self.get_logger().warn(f"camera '{key}': {e}", throttle_duration_sec=5.0)
+            self._log("warning", f"camera:{key}", f"camera '{key}': {e}", 5.0)
             return
         self.images[key] = (self.pre.images[key](rgb), time.monotonic())
 
@@ -493,7 +506,11 @@ class PolicyNode(LifecycleNode):
             except Exception as e:  # a failing tick must not kill the loop silently
                 if not rclpy.ok(context=self.context):
                     break
-                self.get_logger().error(f"control tick failed: {e}", throttle_duration_sec=1.0)
+                self.tick_errors += 1
+                if self.tick_errors == 1:  # the first with its traceback, then throttled
+                    self.get_logger().error(f"control tick failed:\n{traceback.format_exc()}")
+                else:
+                    self._log("error", "tick", f"control tick failed: {e!r}", 1.0)
 
     def _on_tick(self) -> None:
         start = time.monotonic()
@@ -520,7 +537,7 @@ class PolicyNode(LifecycleNode):
         if result.status not in RUNNING:
             self.holds += 1
             if result.status != self.last_hold:
-                self.get_logger().warn(f"holding: {result.status}", throttle_duration_sec=1.0)
+                self._log("warning", "hold", f"holding: {result.status}", 1.0)
             self.last_hold = result.status
         if result.command is not None:
             self._publish(result.command)
@@ -557,7 +574,7 @@ class PolicyNode(LifecycleNode):
         )
         trained = policy.spec.robot.control_rate_hz
         if abs(trained - self.rate) > 1e-9:
-            self.get_logger().warn(
+            self.get_logger().warning(
                 f"{path}: trained at {trained:g} Hz, runs at {self.rate:g} Hz (rate override)"
             )
         return policy
@@ -674,7 +691,7 @@ class PolicyNode(LifecycleNode):
         try:
             self._publish_diagnostics()
         except Exception as e:  # noqa: BLE001
-            self.get_logger().error(f"diagnostics failed: {e!r}", throttle_duration_sec=5.0)
+            self._log("error", "diagnostics", f"diagnostics failed: {e!r}", 5.0)
 
     def _publish_diagnostics(self) -> None:
         s = self.stats()

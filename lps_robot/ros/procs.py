@@ -189,13 +189,28 @@ class Probe:
             self.mode_pub.publish(self.String(data=mode))
             self.spin(0.05)
 
-    def set_policy(self, path: str):
-        from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
+    def set_param(self, name: str, value: object, node: str = "/lps_policy"):
+        """Set one parameter of ``node``; the SetParametersResult (successful, reason)."""
         from rcl_interfaces.srv import SetParameters
+        from rclpy.parameter import Parameter
 
-        value = ParameterValue(type=ParameterType.PARAMETER_STRING, string_value=path)
-        req = SetParameters.Request(parameters=[Parameter(name="policy_path", value=value)])
-        return self.call(SetParameters, "/lps_policy/set_parameters", req).results[0]
+        msg = Parameter(name, value=value).to_parameter_msg()
+        req = SetParameters.Request(parameters=[msg])
+        return self.call(SetParameters, f"{node}/set_parameters", req).results[0]
+
+    def set_policy(self, path: str):
+        return self.set_param("policy_path", path)
+
+    def lifecycle(self, transition: str | None = None, node: str = "/lps_policy") -> str:
+        """Trigger a lifecycle transition by label (e.g. 'configure') if given; the state label
+        afterwards."""
+        from lifecycle_msgs.srv import ChangeState, GetState
+
+        if transition is not None:
+            req = ChangeState.Request()
+            req.transition.label = transition
+            self.call(ChangeState, f"{node}/change_state", req)
+        return self.call(GetState, f"{node}/get_state", GetState.Request()).current_state.label
 
     def close(self) -> None:
         self.executor.shutdown()

@@ -1,0 +1,223 @@
+"""Fault injection against the real controller node over DDS.
+
+A corpus of bad models (hand-built, tests/bad_models.py), bad files, bad parameters and
+malformed joint states is thrown at a running node. Throughout: every published command is
+finite, inside the joint limits and within one step bound of the previous command; the node
+keeps answering its services; the policy that was running stays in charge.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import random
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from sensor_msgs.msg import JointState
+from std_srvs.srv import SetBool
+
+from lps_robot.runtime.manifest import read_manifest
+from lps_robot.spec import Spec
+from tests.bad_models import KINDS, make_model
+from tests.conftest import small_spec
+from tests.ros_helpers import Probe, ros_env, start_robot_and_policy, stop
+
+pytestmark = pytest.mark.slow
+
+
+def _spec() -> Spec:
+    base = small_spec()
+    return base.replace(robot=dataclasses.replace(base.robot, control_rate_hz=50.0))
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("faults")
+    spec = _spec()
+    spec.save(tmp / "robot.yaml")
+    lo, hi = np.asarray(spec.robot.position_lower), np.asarray(spec.robot.position_upper)
+    make_model(spec, tmp / "a.onnx", target=lo + 0.6 * (hi - lo))
+    make_model(spec, tmp / "b.onnx", target=lo + 0.4 * (hi - lo))
+    for kind in KINDS:
+        make_model(spec, tmp / f"{kind}.onnx", kind)
+    os.mkfifo(tmp / "fifo.onnx")
+    os.mkdir(tmp / "dir.onnx")
+    os.symlink(tmp / "a.onnx", tmp / "current.onnx")
+    hashes = {n: read_manifest(tmp / f"{n}.onnx")["content_hash"] for n in ("a", "b")}
+    return tmp, spec, hashes
+
+
+def _assert_safe(spec: Spec, commands: list) -> None:
+    cmds = np.asarray([c for _, c in commands])
+    assert len(cmds) > 0 and np.isfinite(cmds).all()
+    assert (cmds >= np.asarray(spec.robot.position_lower) - 1e-9).all()
+    assert (cmds <= np.asarray(spec.robot.position_upper) + 1e-9).all()
+    step = np.asarray(spec.robot.velocity_limits) / spec.robot.control_rate_hz
+    assert (np.abs(np.diff(cmds, axis=0)) <= step + 1e-9).all()
+
+
+def _answers(probe: Probe) -> bool:
+    """The node answers a service call within 5 s."""
+    return probe.call(SetBool, "/lps_policy/enable", SetBool.Request(data=True), 5.0).success
+
+
+def test_the_node_survives_every_fault(corpus):
+    tmp, spec, hashes = corpus
+    domain = random.randint(100, 200)
+    robot, node = start_robot_and_policy(
+        tmp,
+        domain,
+        {
+            "policy_path": str(tmp / "a.onnx"),
+            "watch_path": str(tmp / "current.onnx"),
+            "watch_period_s": 0.2,
+        },
+    )
+    probe = Probe(domain)
+    joints = probe.node.create_publisher(JointState, "/joint_states", 10)
+    try:
+        probe.wait_for(lambda: probe.diag.get("policy_hash") == hashes["a"], 60, "a loaded")
+        assert _answers(probe)
+        probe.wait_for(lambda: probe.diag.get("last_status") in ("ok", "clamped"), 10, "running")
+        assert probe.diag_level == 0  # OK
+
+        # every bad model and file is refused with its reason; the node keeps answering
+        bad = {tmp / f"{k}.onnx": why for k, why in KINDS.items()}
+        bad |= {
+            tmp / "fifo.onnx": "is a FIFO",
+            tmp / "dir.onnx": "is a directory",
+            "/dev/zero": "is a character device",
+            tmp / "missing.onnx": "cannot read model",
+        }
+        for path, why in bad.items():
+            t0 = time.monotonic()
+            result = probe.set_policy(str(path))
+            assert not result.successful and why in result.reason, (path, result.reason)
+            assert time.monotonic() - t0 < 15 and _answers(probe), path
+        probe.spin(1.0)
+        assert probe.diag["policy_hash"] == hashes["a"]
+        assert probe.diag["rejected_swaps"] == len(bad) and probe.diag["swaps"] == 0
+        assert probe.diag["last_status"] in ("ok", "clamped")
+
+        # bad parameters are refused with the reason; nothing changes
+        for name, value in (("control_rate_hz", -50.0), ("execution", "open-loop")):
+            result = probe.set_param(name, value)
+            assert not result.successful and name in result.reason, result.reason
+        result = probe.set_param("policy_path", 3)
+        assert not result.successful
+
+        # the watched link pointing at a bad model: refused in the background
+        os.remove(tmp / "current.onnx")
+        os.symlink(tmp / "nan.onnx", tmp / "current.onnx")
+        n_rejected = len(bad) + 1
+        probe.wait_for(
+            lambda: probe.diag.get("rejected_swaps") == n_rejected, 10, "watched nan refused"
+        )
+        # a good model swaps in, by parameter and by the watched link
+        assert probe.set_policy(str(tmp / "b.onnx")).successful
+        probe.wait_for(lambda: probe.diag.get("policy_hash") == hashes["b"], 10, "b active")
+        os.remove(tmp / "current.onnx")
+        os.symlink(tmp / "a.onnx", tmp / "current.onnx")
+        probe.wait_for(lambda: probe.diag.get("policy_hash") == hashes["a"], 10, "watch swap")
+
+        # malformed joint states are refused; a second publisher naming only some joints
+        # (a gripper driver) merges by name and never makes the arm hold
+        holds = probe.diag["holds"]
+        for _ in range(20):
+            joints.publish(JointState(name=["j0", "j1", "j2"], position=[0.0, 0.0]))
+            joints.publish(JointState(name=["j0", "j0", "j2"], position=[1.0, 1.0, 1.0]))
+            probe.spin(0.02)
+        target_j2 = spec.robot.position_lower[2] + 0.6 * (
+            spec.robot.position_upper[2] - spec.robot.position_lower[2]
+        )
+        end = time.monotonic() + 1.5
+        while time.monotonic() < end:
+            msg = JointState(name=["j2"], position=[target_j2])
+            msg.header.stamp = probe.node.get_clock().now().to_msg()
+            joints.publish(msg)
+            probe.spin(0.01)
+        probe.spin(1.2)
+        assert probe.diag["bad_joint_msgs"] >= 20
+        assert probe.diag["holds"] == holds, probe.diag["last_hold_reason"]
+        assert probe.diag["last_status"] in ("ok", "clamped")
+
+        # a joint going NaN holds, names the joint, and reports ERROR
+        probe.set_mode("nan_joints")
+        probe.wait_for(
+            lambda: probe.diag.get("last_hold_reason") == "invalid_joint:j2", 10, "nan hold"
+        )
+        assert probe.diag_level == 2
+        probe.set_mode("normal")
+        probe.wait_for(lambda: probe.diag.get("last_status") in ("ok", "clamped"), 10, "resume")
+
+        assert node.poll() is None and _answers(probe)
+        _assert_safe(spec, probe.commands)
+    finally:
+        probe.close()
+        stop(node)
+        stop(robot)
+        print((tmp / "node.log").read_text()[-4000:])
+
+
+def test_lifecycle_transitions(corpus):
+    tmp, spec, hashes = corpus
+    domain = random.randint(100, 200)
+    robot, node = start_robot_and_policy(
+        tmp, domain, {"policy_path": str(tmp / "a.onnx"), "autostart": "none"}
+    )
+    probe = Probe(domain)
+    try:
+        assert probe.lifecycle() == "unconfigured"
+        assert probe.lifecycle("configure") == "inactive"
+        probe.wait_for(lambda: probe.diag.get("policy_hash") == hashes["a"], 10, "loaded")
+        probe.spin(0.5)
+        assert probe.commands == [] and probe.diag_level == 1  # WARN: not commanding
+        assert probe.lifecycle("activate") == "active"
+        probe.wait_for(lambda: len(probe.commands) > 20, 10, "commands")
+        assert probe.lifecycle("deactivate") == "inactive"
+        probe.spin(0.3)
+        n = len(probe.commands)
+        probe.spin(0.5)
+        assert len(probe.commands) == n, "commanded while inactive"
+        assert probe.lifecycle("cleanup") == "unconfigured"
+        probe.wait_for(lambda: probe.diag.get("state") == "unconfigured", 5, "cleanup")
+        assert probe.diag["policy_hash"] is None  # dropped
+        # ~/enable configures and activates again
+        assert probe.call(SetBool, "/lps_policy/enable", SetBool.Request(data=True)).success
+        probe.wait_for(lambda: len(probe.commands) > n + 20, 10, "commands again")
+        assert probe.lifecycle() == "active"
+        _assert_safe(spec, probe.commands[n:])
+    finally:
+        probe.close()
+        stop(node)
+        stop(robot)
+
+
+@pytest.mark.parametrize(
+    "param, words",
+    [
+        ("control_rate_hz:=-50.0", "control_rate_hz"),
+        ("control_rate_hz:=40.0", "differs from the robot spec's 50 Hz"),
+        ("execution:=open-loop", "execution: expected one of"),
+        ("max_obs_age_s:=-1.0", "max_obs_age_s"),
+        ("watch_period_s:=0.0", "watch_period_s"),
+    ],
+)
+def test_invalid_parameters_refuse_to_start(corpus, param, words):
+    tmp, _, _ = corpus
+    out = subprocess.run(
+        [sys.executable, "-m", "lps_robot.cli", "node", "policy", "--ros-args"]
+        + ["-p", f"robot_spec:={tmp / 'robot.yaml'}", "-p", param],
+        env=ros_env(random.randint(100, 200)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 2, out.stderr
+    assert "Traceback" not in out.stderr and words in out.stderr, out.stderr
+    errors = [ln for ln in out.stderr.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1
