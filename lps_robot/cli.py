@@ -54,7 +54,7 @@ def _data_inspect(args: argparse.Namespace) -> int:
 def _data_validate(args: argparse.Namespace) -> int:
     from lps_robot.data.reader import validate
 
-    problems = validate(args.path)
+    problems = validate(args.path, quick=args.quick)
     for p in problems:
         print(f"invalid: {p}", file=sys.stderr)
     if problems:
@@ -395,8 +395,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", help="dataset: an .h5 file or a directory of episode files")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_data_inspect)
-    p = dsub.add_parser("validate", help="check a dataset against its schema; exit 1 if invalid")
+    p = dsub.add_parser(
+        "validate",
+        help="check a dataset against its schema, reading back every chunk (checksums); "
+        "exit 1 if invalid",
+    )
     p.add_argument("path", help="dataset: an .h5 file or a directory of episode files")
+    p.add_argument(
+        "--quick", action="store_true", help="read only the last frame of each image stream"
+    )
     p.set_defaults(func=_data_validate)
     p = dsub.add_parser("recover", help="salvage unfinished (*.partial) episodes of a directory")
     p.add_argument("path", help="dataset directory")

@@ -17,7 +17,13 @@ from pathlib import Path
 import numpy as np
 
 from lps_robot.data import stats as stats_mod
-from lps_robot.data.reader import dataset_files, list_episodes, load_episode, read_spec
+from lps_robot.data.reader import (
+    DataError,
+    dataset_files,
+    list_episodes,
+    load_episode,
+    read_spec,
+)
 from lps_robot.preprocess import ACTION_CLIP, Preprocessor, normalize_action
 from lps_robot.spec import Spec
 
@@ -57,7 +63,13 @@ class ChunkDataset:
         obs: dict[str, list[np.ndarray]] = {k: [] for k in obs_keys}
         actions, rewards, terminals, lengths, success = [], [], [], [], []
         for ref in refs:
-            ep = load_episode(ref, keys=obs_keys)
+            try:
+                ep = load_episode(ref, keys=obs_keys)
+            except (OSError, KeyError, ValueError) as e:
+                raise DataError(
+                    f"{ref}: cannot read the episode "
+                    f"(corrupt or incomplete; `lps data validate` lists every problem): {e}"
+                ) from e
             for k in spec.obs.image_keys:
                 obs[k].append(pre.batch_images(k, ep[f"obs/{k}"]))
             for k in spec.obs.proprio_keys:

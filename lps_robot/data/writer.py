@@ -72,6 +72,7 @@ class EpisodeWriter:
                 chunks=(1, *shape),
                 dtype=schema.IMAGE_DTYPE,
                 compression=compression,
+                fletcher32=True,
             )
         for key, dim in zip(spec.obs.proprio_keys, spec.obs.proprio_dims, strict=True):
             self._ds[f"obs/{key}"] = self._create(obs, key, (dim,), schema.PROPRIO_DTYPE)
@@ -82,7 +83,12 @@ class EpisodeWriter:
 
     def _create(self, group: h5py.Group, name: str, shape: tuple, dtype: str) -> h5py.Dataset:
         return group.create_dataset(
-            name, shape=(0, *shape), maxshape=(None, *shape), chunks=(256, *shape), dtype=dtype
+            name,
+            shape=(0, *shape),
+            maxshape=(None, *shape),
+            chunks=(256, *shape),
+            dtype=dtype,
+            fletcher32=True,
         )
 
     def append(
@@ -151,7 +157,7 @@ class EpisodeWriter:
         (terminals if success else timeouts)[-1] = 1
         dones = terminals | timeouts
         for name, arr in (("terminals", terminals), ("timeouts", timeouts), ("dones", dones)):
-            self._demo.create_dataset(name, data=arr)
+            self._demo.create_dataset(name, data=arr, chunks=True, fletcher32=True)
         self._demo.attrs.update(
             num_samples=n,
             partial=False,
@@ -209,8 +215,9 @@ class DatasetWriter:
 def recover_partial(partial_path: str | Path) -> Path:
     """Salvage the flushed steps of an unfinished episode into ``demo_<i>.recovered.h5``.
 
-    The recovered episode keeps ``partial = True``, counts as a failure and ends in a timeout
-    (its true outcome is unknown). Raises `OSError` if HDF5 cannot read the file at all.
+    The recovered episode is complete as far as it goes (``partial = False``) and marked
+    ``recovered = True``; it counts as a failure and ends in a timeout (its true outcome is
+    unknown), and it validates. Raises `OSError` if HDF5 cannot read the file at all.
     """
     partial_path = Path(partial_path)
     stem = partial_path.name.removesuffix(schema.PARTIAL_SUFFIX).removesuffix(".h5")
@@ -227,19 +234,26 @@ def recover_partial(partial_path: str | Path) -> Path:
                 dst.attrs[k] = v
             g = dst.create_group(f"{schema.DATA_GROUP}/{name}")
             g.attrs.update(dict(demo.attrs))
-            g.attrs.update(num_samples=n, partial=True, success=False)
+            g.attrs.update(num_samples=n, partial=False, recovered=True, success=False)
             for key in ("actions", "rewards", "timestamps"):
-                g.create_dataset(key, data=demo[key][:n])
+                g.create_dataset(key, data=demo[key][:n], chunks=True, fletcher32=True)
             for key, ds in demo["obs"].items():
-                chunks = (1, *ds.shape[1:]) if ds.ndim == 4 else None  # images: frame chunks
+                chunks = (1, *ds.shape[1:]) if ds.ndim == 4 else True  # images: frame chunks
                 g.create_dataset(
-                    f"obs/{key}", data=ds[:n], chunks=chunks, compression=ds.compression
+                    f"obs/{key}",
+                    data=ds[:n],
+                    chunks=chunks,
+                    compression=ds.compression,
+                    fletcher32=True,
                 )
             end = np.zeros(n, np.uint8)
             end[-1] = 1
-            g.create_dataset("terminals", data=np.zeros(n, np.uint8))
-            g.create_dataset("timeouts", data=end)
-            g.create_dataset("dones", data=end)
+            for key, arr in (
+                ("terminals", np.zeros(n, np.uint8)),
+                ("timeouts", end),
+                ("dones", end),
+            ):
+                g.create_dataset(key, data=arr, chunks=True, fletcher32=True)
             dst[schema.DATA_GROUP].attrs["total"] = n
     os.replace(tmp, out)
     return out
