@@ -166,14 +166,20 @@ def test_the_node_survives_every_fault(corpus):
 def test_lifecycle_transitions(corpus):
     tmp, spec, hashes = corpus
     domain = random.randint(100, 200)
+    link = tmp / "restart.onnx"  # a hot-swap before a restart repointed the watched link
+    link.unlink(missing_ok=True)
+    os.symlink(tmp / "b.onnx", link)
     robot, node = start_robot_and_policy(
-        tmp, domain, {"policy_path": str(tmp / "a.onnx"), "autostart": "none"}
+        tmp,
+        domain,
+        {"policy_path": str(tmp / "a.onnx"), "watch_path": str(link), "autostart": "none"},
     )
     probe = Probe(domain)
     try:
         assert probe.lifecycle() == "unconfigured"
         assert probe.lifecycle("configure") == "inactive"
-        probe.wait_for(lambda: probe.diag.get("policy_hash") == hashes["a"], 10, "loaded")
+        # the watched link wins over policy_path: the node resumes what was running
+        probe.wait_for(lambda: probe.diag.get("policy_hash") == hashes["b"], 10, "loaded")
         probe.spin(0.5)
         assert probe.commands == [] and probe.diag_level == 1  # WARN: not commanding
         assert probe.lifecycle("activate") == "active"

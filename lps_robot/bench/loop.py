@@ -25,7 +25,10 @@ from lps_robot.ros.procs import Probe, start_robot_and_policy, stop
 
 
 def run(
-    seconds: float = 60.0, rate_hz: float = 50.0, swaps: int = 10, gil_switch_ms: float = 0.5
+    seconds: float = 60.0,
+    rate_hz: float = 50.0,
+    swaps: int = 10,
+    gil_switch_ms: float = 0.5,
 ) -> dict:
     from std_srvs.srv import SetBool
 
@@ -72,11 +75,13 @@ def run(
                     tried_bad = True
                 probe.spin(0.05)
             probe.spin(1.5)
+            after = dict(probe.diag)
         finally:
             probe.close()
             stop(node)
             stop(robot)
         stats = json.loads((tmp / "stats.json").read_text())
+    holds = after["holds"] - before.get("holds", 0)
     return {
         "seconds": seconds,
         "gil_switch_ms": gil_switch_ms,
@@ -94,5 +99,7 @@ def run(
         "rejected_swaps": stats["rejected_swaps"],
         "bad_model_refused": refused_bad,
         "good_swaps_refused": failed_swaps,
-        "holds": stats["holds"],
+        "holds": holds,
+        "holds_per_swap": round(holds / max(1, done_swaps + tried_bad), 3),
+        "rollbacks": stats["rollbacks"],
     }
