@@ -43,9 +43,11 @@ bench: setup  ## benchmarks (each prints one JSON line; copies under runs/bench/
 	$(VENV)/bin/lps bench inference --json | tee runs/bench/inference.json
 	$(VENV)/bin/lps bench loop --json --seconds 60 | tee runs/bench/loop.json
 
-ogbench: setup  ## LPS vs MF-BC on OGBench cube-single (state; dataset generated with its oracles)
+ogbench: setup  ## LPS vs MF-BC on OGBench cube-single, seeds 0 and 1 (state; oracle-generated data)
+	mkdir -p runs
 	$(VENV)/bin/lps bench ogbench --env cube-single-play-singletask-task1-v0 --steps 15000 \
-		--data-episodes 100 --eval-every 3000 --out-dir runs/ogbench | tee runs/ogbench.json
+		--data-episodes 100 --eval-episodes 50 --eval-every 3000 --seeds 0 1 \
+		--out-dir runs/ogbench --json | tee runs/ogbench.json
 
 demo: setup  ## the main job end to end on the simulated robot
 	$(VENV)/bin/lps demo

@@ -50,9 +50,11 @@ class LPSAgent(nn.Module):
             spec, cfg.image_channels, cfg.image_feat_dim, cfg.aug_pad, cfg.aug_prob, cfg.image_head
         )
         f = self.encoder.out_dim
-        self.decoder = MeanFlowDecoder(f, self.d, cfg.decoder_hidden)
-        self.actor = LatentActor(f, self.d, cfg.actor_hidden)
-        self.critic = CriticEnsemble(f, self.d, cfg.critic_hidden, cfg.num_critics)
+        self.decoder = MeanFlowDecoder(f, self.d, cfg.decoder_hidden, cfg.init)
+        self.actor = LatentActor(f, self.d, cfg.actor_hidden, cfg.init)
+        self.critic = CriticEnsemble(
+            f, self.d, cfg.critic_hidden, cfg.num_critics, cfg.mlp_block, cfg.init
+        )
         self.target_critic = self.critic.make_target()
         # Each loss touches only its own module: L_Q -> critic (+ encoder), L_MF -> decoder
         # (+ encoder), L_f -> actor only.

@@ -345,17 +345,22 @@ def _bench_toy(args: argparse.Namespace) -> int:
 def _bench_ogbench(args: argparse.Namespace) -> int:
     from lps_robot.bench.ogbench_run import run
 
+    overrides = {"threads": args.threads} if args.threads else {}
+    if args.preset:
+        overrides["preset"] = args.preset
     result = run(
         args.env,
         args.steps,
-        args.dataset,
-        args.data_episodes,
-        args.eval_episodes,
-        args.eval_every,
-        seed=args.seed,
+        seeds=tuple(args.seeds),
+        dataset=args.dataset,
+        data_episodes=args.data_episodes,
+        data_seed=args.data_seed,
+        eval_episodes=args.eval_episodes,
+        eval_every=args.eval_every,
         out_dir=args.out_dir,
-        overrides={"threads": args.threads} if args.threads else None,
+        overrides=overrides,
         progress=not args.json,
+        normalize_obs=args.normalize_obs,
     )
     print(json.dumps(result))
     return 0
@@ -447,9 +452,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=5000, help="training steps per algorithm")
     p.add_argument("--dataset", default=None, help="official-layout npz; generated if omitted")
     p.add_argument("--data-episodes", type=int, default=100, help="episodes to generate")
-    p.add_argument("--eval-episodes", type=int, default=50, help="final evaluation episodes")
-    p.add_argument("--eval-every", type=int, default=0, help="steps between curve points")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--eval-episodes", type=int, default=50, help="episodes per evaluation")
+    p.add_argument(
+        "--eval-every", type=int, default=0, help="steps between evaluations (0: end only)"
+    )
+    p.add_argument("--seeds", type=int, nargs="+", default=[0], help="training seeds")
+    p.add_argument("--data-seed", type=int, default=0, help="seed of the generated dataset")
+    p.add_argument("--preset", default="", help="network sizes (default: the reference's)")
+    p.add_argument("--normalize-obs", action="store_true", help="mean/std-normalise observations")
     p.add_argument("--out-dir", default="runs/ogbench", help="data, checkpoints, logs")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads; 0: default")
     p.add_argument("--json", action="store_true", help="no progress bars; JSON line only")

@@ -29,7 +29,21 @@ class LPSConfig:
         default=(256, 256, 256, 256), metadata={"help": "critic MLP widths (LayerNorm)"}
     )
     num_critics: int = field(default=2, metadata={"help": "critic ensemble size K"})
-    q_agg: str = field(default="mean", metadata={"help": "target aggregation over K: mean | min"})
+    q_agg: str = field(
+        default="min",
+        metadata={"help": "target aggregation over K: min (reference) | mean"},
+    )
+    mlp_block: str = field(
+        default="reference",
+        metadata={
+            "help": "critic MLP block: reference (Linear-GELU-LayerNorm) | legacy "
+            "(Linear-LayerNorm-GELU)"
+        },
+    )
+    init: str = field(
+        default="xavier",
+        metadata={"help": "MLP init: xavier (reference: Xavier-uniform, zero bias) | torch"},
+    )
     lr: float = field(default=3e-4, metadata={"help": "Adam learning rate for every module"})
     gamma: float = field(default=0.99, metadata={"help": "discount per environment step"})
     tau: float = field(default=0.005, metadata={"help": "Polyak rate of the target critic"})
@@ -67,6 +81,12 @@ class LPSConfig:
             )
         if not 0.0 <= self.frac_r_neq_t <= 1.0:
             raise ValueError(f"frac_r_neq_t: expected 0..1, got {self.frac_r_neq_t}")
+        if self.mlp_block not in ("reference", "legacy"):
+            raise ValueError(
+                f"mlp_block: expected 'reference' or 'legacy', got {self.mlp_block!r}"
+            )
+        if self.init not in ("xavier", "torch"):
+            raise ValueError(f"init: expected 'xavier' or 'torch', got {self.init!r}")
         if self.num_critics < 1:
             raise ValueError(f"num_critics: expected >= 1, got {self.num_critics}")
 
@@ -89,7 +109,9 @@ class TrainConfig:
     dataset: str = field(default="", metadata={"help": "HDF5 dataset: .h5 file or episode dir"})
     out_dir: str = field(default="runs/train", metadata={"help": "checkpoints and logs go here"})
     algo: str = field(default="lps", metadata={"help": "lps | bc (MeanFlow prior alone)"})
-    preset: str = field(default="cpu", metadata={"help": f"network sizes: {' | '.join(PRESETS)}"})
+    preset: str = field(
+        default="reference", metadata={"help": f"network sizes: {' | '.join(PRESETS)}"}
+    )
     steps: int = field(default=10_000, metadata={"help": "gradient steps in total"})
     batch_size: int = field(default=256, metadata={"help": "chunks per batch"})
     seed: int = field(default=0, metadata={"help": "seed for torch, numpy and sampling"})

@@ -26,6 +26,12 @@ from lps_robot.configs import make_config
 # loss only, a slightly higher learning rate than the reference's 3e-4. Because the encoder
 # and decoder never see RL gradients here, the MF-BC baseline can be the LPS run's own prior.
 DEMO_TRAINING = {
+    # the demo's recipe as measured in sessions 2-3 (CPU sizes, mean aggregation, the old MLP
+    # block and init); moving it to the reference's settings is decided by measurement
+    "preset": "cpu",
+    "agent.q_agg": "mean",
+    "agent.mlp_block": "legacy",
+    "agent.init": "torch",
     "action_type": "joint_delta",
     "agent.image_channels": [16, 16, 32, 32],
     "agent.critic_trains_encoder": False,

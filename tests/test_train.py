@@ -100,8 +100,8 @@ def test_bc_baseline_trains_only_the_prior(dataset, tmp_path):
 
 
 def test_config_precedence_and_errors(tmp_path):
-    assert make_config().agent.decoder_hidden == (256, 256, 256)  # cpu preset
-    assert make_config(overrides={"preset": "reference"}).agent.decoder_hidden == (512,) * 4
+    assert make_config().agent.decoder_hidden == (512,) * 4  # the reference's sizes
+    assert make_config(overrides={"preset": "cpu"}).agent.decoder_hidden == (256, 256, 256)
     f = tmp_path / "c.yaml"
     f.write_text("steps: 7\nagent: {lr: 0.001}\n")
     cfg = make_config(f, {"agent.lr": 0.002})

@@ -28,7 +28,7 @@ def _percentiles(ms: list[float]) -> tuple[float, float]:
 def measure(with_image: bool, iters: int, tmp: Path) -> dict:
     spec = bench_spec(with_image)
     torch.manual_seed(0)
-    agent = LPSAgent(spec, make_config().agent).eval()
+    agent = LPSAgent(spec, make_config(overrides={"preset": "cpu"}).agent).eval()
     path = tmp / f"{'image' if with_image else 'state'}.onnx"
     export(agent, path)
     policy = OnnxPolicy(path, spec, threads=1, warmup_iters=50)

@@ -40,7 +40,8 @@ def run(
         spec.save(tmp / "robot.yaml")
         torch.manual_seed(0)
         for name in ("a", "b"):
-            export(LPSAgent(spec, make_config().agent).eval(), tmp / f"{name}.onnx")
+            agent = LPSAgent(spec, make_config(overrides={"preset": "cpu"}).agent)
+            export(agent.eval(), tmp / f"{name}.onnx")
         (tmp / "bad.onnx").write_bytes(b"not a model")
         robot, node = start_robot_and_policy(
             tmp,

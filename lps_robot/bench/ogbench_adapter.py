@@ -160,7 +160,8 @@ class ChunkSampler:
             [np.arange(s, e - h + 2) for s, e in zip(starts, ends, strict=True) if e - s + 1 >= h]
         )
         mean = self.obs.mean(0)
-        std = np.maximum(self.obs.std(0), 1e-3)
+        std = self.obs.std(0)
+        std = np.where(std < 1e-3, 1.0, std)  # constant dims: never amplified
         self.stats = (tuple(mean.tolist()), tuple(std.tolist()))
 
     def __call__(self, n: int, rng: np.random.Generator) -> dict[str, Any]:

@@ -1,4 +1,10 @@
-"""`lps bench ogbench`: LPS beside MF-BC on a state-based OGBench single task."""
+"""`lps bench ogbench`: LPS beside MF-BC on a state-based OGBench single task.
+
+The protocol of the fidelity issue: one dataset generated with OGBench's oracles (data seed
+0), then for each training seed LPS and MF-BC trained for ``steps`` with an evaluation of
+``eval_episodes`` episodes every ``eval_every`` steps (the last one at ``steps``), the same
+evaluation seeds for both algorithms. Observations are fed raw, as the reference does.
+"""
 
 from __future__ import annotations
 
@@ -6,39 +12,34 @@ import dataclasses
 import time
 from pathlib import Path
 
+import numpy as np
+
 from lps_robot.bench import ogbench_adapter as og
 from lps_robot.configs import make_config
 from lps_robot.spec import NormStats
 from lps_robot.train import train
 
+EVAL_SEED = 10_000  # evaluation episodes use env seeds EVAL_SEED + i for every run
 
-def run(
+
+def dataset_path(task: str, out_dir: str, data_episodes: int, data_seed: int) -> Path:
+    _, name = og.split_name(task)
+    return Path(out_dir) / "data" / f"{name}-{data_episodes}ep-seed{data_seed}.npz"
+
+
+def run_seed(
     task: str,
     steps: int,
-    dataset: str | None = None,
-    data_episodes: int = 100,
-    eval_episodes: int = 50,
-    eval_every: int = 0,
-    curve_episodes: int = 10,
-    seed: int = 0,
-    out_dir: str = "runs/ogbench",
+    path: Path,
+    seed: int,
+    eval_episodes: int,
+    eval_every: int,
+    out_dir: str,
     overrides: dict | None = None,
     progress: bool = True,
+    normalize_obs: bool = False,
 ) -> dict:
-    t0 = time.perf_counter()
-    data_env, dataset_name = og.split_name(task)
-    path = (
-        Path(dataset)
-        if dataset
-        else Path(out_dir) / "data" / f"{dataset_name}-{data_episodes}ep.npz"
-    )
-    generated = False
-    if not path.exists():
-        if dataset:
-            raise FileNotFoundError(f"dataset: {path} does not exist")
-        og.generate(data_env, path, data_episodes, seed=seed, progress=progress)
-        generated = True
-    gen_s = time.perf_counter() - t0
+    """Both algorithms on one training seed: curves of (step, success)."""
     env, data = og.load(task, path)
     sparse = any(task.startswith(e) for e in og.SPARSE_ENVS)
     base = make_config(
@@ -53,37 +54,96 @@ def run(
     )
     sampler = og.ChunkSampler(data, 5)
     spec = og.ogbench_spec(data["observations"].shape[1], data["actions"].shape[1])
-    spec = spec.replace(stats=NormStats(*sampler.stats))
-    result: dict = {
-        "env": task,
-        "dataset": str(path),
-        "dataset_generated": generated,
-        "dataset_transitions": int(len(data["observations"])),
-        "steps": steps,
-        "eval_episodes": eval_episodes,
-        "sparse_reward": sparse,
-    }
+    if normalize_obs:  # the reference feeds OGBench observations raw
+        spec = spec.replace(stats=NormStats(*sampler.stats))
+    every = eval_every or steps
+    out: dict = {"seed": seed}
     for algo in ("lps", "bc"):
-        curve: list[tuple[int, float]] = []
+        curve: list[list] = []
 
         def hook(agent, step, algo=algo, curve=curve):
-            if step == steps:
+            if step % every and step != steps:
                 return {}
-            r = og.evaluate(agent, env, curve_episodes, seed + 1000, policy=algo)
-            curve.append((step, r["success"]))
+            r = og.evaluate(agent, env, eval_episodes, EVAL_SEED, policy=algo)
+            curve.append([step, r["success"]])
             return {"success": r["success"]}
 
         cfg = dataclasses.replace(
-            base, algo=algo, out_dir=f"{out_dir}/{algo}", eval_every=eval_every
+            base, algo=algo, out_dir=f"{out_dir}/seed{seed}/{algo}", eval_every=every
         )
         t1 = time.perf_counter()
-        agent, rows = train(cfg, spec, sampler, hook if eval_every else None)
-        train_s = time.perf_counter() - t1
-        final = og.evaluate(agent, env, eval_episodes, seed, policy=algo)
-        result[f"{algo}_success"] = final["success"]
-        result[f"{algo}_train_s"] = round(train_s, 1)
-        result[f"{algo}_steps_per_s"] = round(steps / train_s, 2)
-        result[f"{algo}_curve"] = curve
-    result["generate_s"] = round(gen_s, 1)
-    result["wall_s"] = round(time.perf_counter() - t0, 1)
-    return result
+        train(cfg, spec, sampler, hook)
+        out[f"{algo}_curve"] = curve
+        out[f"{algo}_wall_s"] = round(time.perf_counter() - t1, 1)
+    return out
+
+
+def summarize(runs: list[dict], window: tuple[int, ...]) -> dict:
+    """Means of each algorithm's evaluations at the ``window`` steps, per seed and overall."""
+    per_seed = []
+    for r in runs:
+        row = {"seed": r["seed"]}
+        for algo in ("lps", "bc"):
+            vals = [s for step, s in r[f"{algo}_curve"] if step in window]
+            row[f"{algo}_mean"] = round(float(np.mean(vals)), 3) if vals else None
+        per_seed.append(row)
+    means = {
+        f"{algo}_mean": round(float(np.mean([p[f"{algo}_mean"] for p in per_seed])), 3)
+        for algo in ("lps", "bc")
+        if all(p[f"{algo}_mean"] is not None for p in per_seed)
+    }
+    return {"window": list(window), "per_seed": per_seed, **means}
+
+
+def run(
+    task: str,
+    steps: int,
+    seeds: tuple[int, ...] = (0,),
+    dataset: str | None = None,
+    data_episodes: int = 100,
+    data_seed: int = 0,
+    eval_episodes: int = 50,
+    eval_every: int = 0,
+    out_dir: str = "runs/ogbench",
+    overrides: dict | None = None,
+    progress: bool = True,
+    normalize_obs: bool = False,
+) -> dict:
+    t0 = time.perf_counter()
+    data_env, _ = og.split_name(task)
+    path = Path(dataset) if dataset else dataset_path(task, out_dir, data_episodes, data_seed)
+    generated = False
+    if not path.exists():
+        if dataset:
+            raise FileNotFoundError(f"dataset: {path} does not exist")
+        og.generate(data_env, path, data_episodes, seed=data_seed, progress=progress)
+        generated = True
+    runs = [
+        run_seed(
+            task,
+            steps,
+            path,
+            seed,
+            eval_episodes,
+            eval_every,
+            out_dir,
+            overrides,
+            progress,
+            normalize_obs,
+        )
+        for seed in seeds
+    ]
+    every = eval_every or steps
+    window = tuple(s for s in range(every, steps + 1, every) if s >= 0.6 * steps) or (steps,)
+    return {
+        "env": task,
+        "dataset": str(path),
+        "dataset_generated": generated,
+        "steps": steps,
+        "eval_episodes": eval_episodes,
+        "eval_every": every,
+        "normalize_obs": normalize_obs,
+        "runs": runs,
+        "summary": summarize(runs, window),
+        "wall_s": round(time.perf_counter() - t0, 1),
+    }

@@ -17,9 +17,12 @@ BOUND_PERCENTILE = 0.5  # bounds from the 0.5 / 99.5 percentiles: rare outliers 
 
 
 def compute_stats(proprio: np.ndarray) -> NormStats:
-    """Mean and floored std of the concatenated proprio vectors (N, P)."""
+    """Mean and std of the concatenated proprio vectors (N, P). A dimension that (almost)
+    never varies gets std 1, not the floor: a value it never took in the data must not be
+    amplified 1/STD_FLOOR-fold at test time."""
     mean = proprio.mean(axis=0, dtype=np.float64)
-    std = np.maximum(proprio.std(axis=0, dtype=np.float64), STD_FLOOR)
+    std = proprio.std(axis=0, dtype=np.float64)
+    std = np.where(std < STD_FLOOR, 1.0, std)
     return NormStats(tuple(mean.tolist()), tuple(std.tolist()))
 
 

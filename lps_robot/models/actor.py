@@ -30,9 +30,15 @@ def sphere_sample(
 class LatentActor(nn.Module):
     """Deterministic latent policy: observation features -> a point on the latent sphere."""
 
-    def __init__(self, feat_dim: int, latent_dim: int, hidden: Sequence[int] = (256, 256)):
+    def __init__(
+        self,
+        feat_dim: int,
+        latent_dim: int,
+        hidden: Sequence[int] = (256, 256),
+        init: str = "xavier",
+    ):
         super().__init__()
-        self.net = mlp(feat_dim, hidden, latent_dim)
+        self.net = mlp(feat_dim, hidden, latent_dim, init=init)
 
     def forward(self, feat: torch.Tensor) -> torch.Tensor:
         return sphere_project(self.net(feat))

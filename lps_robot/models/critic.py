@@ -15,11 +15,18 @@ class CriticEnsemble(nn.Module):
     """K independent Q networks on [s_feat, a] (GELU MLP with LayerNorm)."""
 
     def __init__(
-        self, feat_dim: int, action_dim: int, hidden: Sequence[int] = (256,) * 4, k: int = 2
+        self,
+        feat_dim: int,
+        action_dim: int,
+        hidden: Sequence[int] = (256,) * 4,
+        k: int = 2,
+        block: str = "reference",
+        init: str = "xavier",
     ):
         super().__init__()
         self.qs = nn.ModuleList(
-            mlp(feat_dim + action_dim, hidden, 1, layer_norm=True) for _ in range(k)
+            mlp(feat_dim + action_dim, hidden, 1, layer_norm=True, block=block, init=init)
+            for _ in range(k)
         )
 
     def forward(self, feat: torch.Tensor, action: torch.Tensor) -> torch.Tensor:

@@ -25,10 +25,16 @@ LOSS_ADAPTIVE_EPS = 1e-3
 class MeanFlowDecoder(nn.Module):
     """g(s_feat, z, t, dt) -> R^d; inputs concatenated as [s_feat, z, t, dt] (reference)."""
 
-    def __init__(self, feat_dim: int, action_dim: int, hidden: Sequence[int] = (512,) * 4):
+    def __init__(
+        self,
+        feat_dim: int,
+        action_dim: int,
+        hidden: Sequence[int] = (512,) * 4,
+        init: str = "xavier",
+    ):
         super().__init__()
         self.action_dim = action_dim
-        self.net = mlp(feat_dim + action_dim + 2, hidden, action_dim)
+        self.net = mlp(feat_dim + action_dim + 2, hidden, action_dim, init=init)
 
     def forward(
         self, feat: torch.Tensor, z: torch.Tensor, t: torch.Tensor, dt: torch.Tensor

@@ -354,8 +354,9 @@ class PolicyNode(LifecycleNode):
         self._start_sensors(robot)
         self.watch_path = p["watch_path"]
         self._watch_seen = self._watch_key() if self.watch_path else None
-        first = self._watch_seen[0] if self._watch_seen else p["policy_path"]
-        if self._watch_seen and p["policy_path"] and first != os.path.realpath(p["policy_path"]):
+        policy_path = self.get_parameter("policy_path").value  # may have been set since start
+        first = self._watch_seen[0] if self._watch_seen else policy_path
+        if self._watch_seen and policy_path and first != os.path.realpath(policy_path):
             self.get_logger().info(f"the watched {self.watch_path} wins over policy_path")
         if first:
             self._load_now(first)
