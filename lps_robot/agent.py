@@ -9,7 +9,7 @@ generator, so updates are reproducible.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
@@ -63,6 +63,9 @@ class LPSAgent(nn.Module):
             lr=cfg.lr,
         )
         self.opt_actor = torch.optim.Adam(self.actor.parameters(), lr=cfg.lr)
+        # called after the gradients are computed, before the optimisers step (data-parallel
+        # training averages gradients across ranks here)
+        self.grad_hook: Callable[[], None] | None = None
 
     # --- acting ------------------------------------------------------------------------------
 
@@ -158,6 +161,8 @@ class LPSAgent(nn.Module):
         (l_q + l_mf).backward()
         for p, g in zip(actor_params, actor_grads, strict=True):
             p.grad = g
+        if self.grad_hook is not None:
+            self.grad_hook()
         self.opt_model.step()
         self.opt_actor.step()
         polyak_update(self.target_critic, self.critic, self.config.tau)
@@ -171,6 +176,8 @@ class LPSAgent(nn.Module):
         loss, info = self.bc_loss(feat, batch, generator)
         self.opt_model.zero_grad(set_to_none=True)
         loss.backward()
+        if self.grad_hook is not None:
+            self.grad_hook()
         self.opt_model.step()
         return info
 

@@ -132,9 +132,9 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
+    from lps_robot.checkpoint import load_checkpoint
     from lps_robot.dcio import ConfigError
     from lps_robot.export import ExportError, export
-    from lps_robot.train import load_checkpoint
 
     try:
         agent, ckpt = load_checkpoint(args.checkpoint)
@@ -486,7 +486,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_bench_train)
 
     p = sub.add_parser("export", help="export a checkpoint to ONNX with its manifest + parity")
-    p.add_argument("checkpoint", help="checkpoint (.pt) written by lps train")
+    p.add_argument("checkpoint", help="checkpoint (.safetensors) written by lps train")
     p.add_argument("-o", "--output", required=True, help="e.g. policies/NAME.onnx")
     p.add_argument(
         "--real-inputs",

@@ -5,6 +5,7 @@ Torch-free, so the CLI can build `lps train --help` from them without importing 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,8 +127,14 @@ class TrainConfig:
     log_every: int = field(default=100, metadata={"help": "steps between CSV log rows"})
     eval_every: int = field(default=0, metadata={"help": "steps between eval hooks; 0: end only"})
     ckpt_every: int = field(default=5_000, metadata={"help": "steps between checkpoints"})
-    resume: bool = field(default=False, metadata={"help": "continue from out_dir/last.pt"})
+    resume: bool = field(
+        default=False, metadata={"help": "continue from out_dir/last.safetensors"}
+    )
     threads: int = field(default=0, metadata={"help": "torch CPU threads; 0: torch default"})
+    device: str = field(
+        default="auto",
+        metadata={"help": "auto (CUDA when present) | cpu | cuda | cuda:N"},
+    )
     max_episodes: int = field(default=0, metadata={"help": "use the first N episodes; 0: all"})
     progress: bool = field(default=True, metadata={"help": "show a progress bar"})
     agent: LPSConfig = field(default_factory=LPSConfig)
@@ -146,6 +153,8 @@ class TrainConfig:
             raise ValueError(
                 f"reward_transform: expected 'none' or 'sparse', got {self.reward_transform!r}"
             )
+        if not re.match(r"^(auto|cpu|cuda(:\d+)?)$", self.device):
+            raise ValueError(f"device: expected auto | cpu | cuda | cuda:N, got {self.device!r}")
         for name in ("steps", "batch_size", "log_every"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name}: expected > 0, got {getattr(self, name)}")

@@ -10,6 +10,7 @@ matches torch within 1e-5 on random and (when given) real inputs.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import subprocess
@@ -101,6 +102,8 @@ def export(
 
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
+    if next(agent.parameters()).device.type != "cpu":  # e.g. trained on a GPU
+        agent = copy.deepcopy(agent).cpu()
     latent_input = algo == "bc"  # BC samples its latent; the node feeds sphere noise
     graph = PolicyGraph(agent, latent_input).eval()
     names = [n for n, _, _ in input_signature(agent.spec, latent_input)]

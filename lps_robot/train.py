@@ -20,59 +20,18 @@ import numpy as np
 import torch
 import yaml
 
+from lps_robot import parallel
 from lps_robot.agent import LPSAgent, to_torch
-from lps_robot.configs import LPSConfig, TrainConfig
-from lps_robot.dcio import ConfigError, from_plain, to_plain
+from lps_robot.checkpoint import SUFFIX, load_checkpoint, save_checkpoint
+from lps_robot.configs import TrainConfig
+from lps_robot.dcio import ConfigError, to_plain
 from lps_robot.spec import Spec
 
-CHECKPOINT_FORMAT = 1
 
-
-def seed_everything(seed: int) -> torch.Generator:
+def seed_everything(seed: int, device: torch.device | str = "cpu") -> torch.Generator:
     random.seed(seed)
     torch.manual_seed(seed)
-    return torch.Generator().manual_seed(seed)
-
-
-# --- checkpoints ------------------------------------------------------------------------------
-
-
-def save_checkpoint(
-    path: Path, agent: LPSAgent, cfg: TrainConfig, step: int, extra: dict | None = None
-) -> None:
-    state = {
-        "format": CHECKPOINT_FORMAT,
-        "algo": cfg.algo,
-        "step": step,
-        "spec": agent.spec.to_dict(),
-        "agent_config": to_plain(agent.config),
-        "train_config": to_plain(cfg),
-        "model": agent.state_dict(),
-        "opt_model": agent.opt_model.state_dict(),
-        "opt_actor": agent.opt_actor.state_dict(),
-        "rng": {"torch": torch.get_rng_state()},
-        **(extra or {}),
-    }
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    tmp.replace(path)
-
-
-def load_checkpoint(path: str | Path) -> tuple[LPSAgent, dict[str, Any]]:
-    """Rebuild the agent from a checkpoint alone; returns (agent, raw checkpoint dict)."""
-    path = Path(path)
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    except (OSError, RuntimeError, EOFError) as e:
-        raise ConfigError(f"{path}: cannot read checkpoint ({e})") from e
-    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-        raise ConfigError(f"{path}: not an lps_robot checkpoint (format {CHECKPOINT_FORMAT})")
-    spec = Spec.from_dict(ckpt["spec"])
-    agent = LPSAgent(spec, from_plain(LPSConfig, ckpt["agent_config"]))
-    agent.load_state_dict(ckpt["model"])
-    agent.opt_model.load_state_dict(ckpt["opt_model"])
-    agent.opt_actor.load_state_dict(ckpt["opt_actor"])
-    return agent, ckpt
+    return torch.Generator(device=device).manual_seed(seed)
 
 
 # --- the loop ---------------------------------------------------------------------------------
@@ -95,27 +54,42 @@ def train(
     evaluate: EvalHook | None = None,
     dataset_fingerprint: str = "",
 ) -> tuple[LPSAgent, list[dict[str, float]]]:
-    """Run ``cfg.steps`` updates from ``sample``; returns the agent and the logged rows."""
+    """Run ``cfg.steps`` updates from ``sample``; returns the agent and the logged rows.
+
+    On ``cfg.device``; data parallel across ranks when launched by torchrun (rank 0 logs,
+    evaluates and writes checkpoints; every rank returns its identical agent)."""
+    world, device = parallel.init_world(cfg.device)
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    gen = seed_everything(cfg.seed)
-    rng = np.random.default_rng(cfg.seed)
+    seed_everything(cfg.seed)  # identical initial weights on every rank
     agent = LPSAgent(spec, cfg.agent)
     start = 0
-    last = out / "last.pt"
+    last = out / f"last{SUFFIX}"
     if cfg.resume and last.exists():
         agent, ckpt = load_checkpoint(last)
         start = int(ckpt["step"])
         torch.set_rng_state(ckpt["rng"]["torch"])
-        gen.manual_seed(cfg.seed + start)
-        rng = np.random.default_rng(cfg.seed + start)
-    (out / "config.yaml").write_text(yaml.safe_dump(to_plain(cfg), sort_keys=False))
+    agent.to(device)
+    if start:  # optimiser state follows the parameters to the device
+        agent.opt_model.load_state_dict(agent.opt_model.state_dict())
+        agent.opt_actor.load_state_dict(agent.opt_actor.state_dict())
+    parallel.broadcast_state(agent, world)
+    params = [p for p in agent.parameters() if p.requires_grad]
+    if world.size > 1:
+        agent.grad_hook = lambda: parallel.average_gradients(params, world)
+    # per-rank streams of batches and noise, continuing after a resume
+    rank_seed = [cfg.seed, start, world.rank]
+    noise_seed = int(np.random.SeedSequence(rank_seed).generate_state(1)[0])
+    gen = torch.Generator(device=device).manual_seed(noise_seed)
+    rng = np.random.default_rng(rank_seed)
+    if world.main:
+        (out / "config.yaml").write_text(yaml.safe_dump(to_plain(cfg), sort_keys=False))
     rows: list[dict[str, float]] = []
     log_path = out / "metrics.csv"
     writer = None
-    log_file = log_path.open("a" if start else "w", newline="")
+    log_file = log_path.open("a" if start else "w", newline="") if world.main else None
     step_fn = agent.update if cfg.algo == "lps" else agent.update_bc
     extra = {"dataset_fingerprint": dataset_fingerprint}
 
@@ -125,7 +99,7 @@ def train(
         range(start, cfg.steps),
         initial=start,
         total=cfg.steps,
-        disable=not cfg.progress,
+        disable=not (cfg.progress and world.main),
         desc=f"train {cfg.algo}",
         dynamic_ncols=True,
     )
@@ -134,14 +108,19 @@ def train(
     try:
         for step in bar:
             batch = to_torch(
-                transform_rewards(dict(sample(cfg.batch_size, rng)), cfg.reward_transform)
+                transform_rewards(dict(sample(cfg.batch_size, rng)), cfg.reward_transform),
+                device,
             )
             info = step_fn(batch, gen)
             window_n += 1
             done = step + 1
-            is_eval = evaluate is not None and (
-                done == cfg.steps or (cfg.eval_every and done % cfg.eval_every == 0)
+            is_eval = (
+                world.main
+                and evaluate is not None
+                and (done == cfg.steps or (cfg.eval_every and done % cfg.eval_every == 0))
             )
+            if not world.main:
+                continue
             if done % cfg.log_every == 0 or done == cfg.steps or is_eval:
                 now = time.perf_counter()
                 row = {
@@ -166,9 +145,15 @@ def train(
             if done % cfg.ckpt_every == 0 or done == cfg.steps:
                 save_checkpoint(last, agent, cfg, done, extra)
     finally:
-        log_file.close()
-    save_checkpoint(out / "final.pt", agent, cfg, cfg.steps, extra)
-    (out / "summary.json").write_text(json.dumps(rows[-1] if rows else {}, indent=1))
+        if log_file is not None:
+            log_file.close()
+    if world.size > 1:  # every replica's weights, for anyone to compare
+        digest = parallel.weights_digest(agent)
+        (out / f"rank{world.rank}.weights.sha256").write_text(digest + "\n")
+    if world.main:
+        save_checkpoint(out / f"final{SUFFIX}", agent, cfg, cfg.steps, extra)
+        (out / "summary.json").write_text(json.dumps(rows[-1] if rows else {}, indent=1))
+    parallel.finish_world(world)
     return agent, rows
 
 

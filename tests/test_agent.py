@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 import numpy as np
 import pytest
@@ -159,3 +160,55 @@ def test_critic_can_be_kept_out_of_the_shared_encoder():
     b.opt_model.step()
     for pa, pb in zip(a.encoder.parameters(), b.encoder.parameters(), strict=True):
         torch.testing.assert_close(pa, pb)
+
+
+# --- reference fidelity (each config field pinned by a small numeric check) -------------------
+
+
+def test_min_target_aggregation():
+    """y uses min over the K target critics (the reference), mean only when asked."""
+    spec = small_spec()
+    batch = _batch(spec, n=2)
+    targets = {}
+    for agg in ("min", "mean"):
+        agent = LPSAgent(spec, dataclasses.replace(SMALL, q_agg=agg))
+        agent.target_critic.forward = lambda feat, a: torch.tensor([[1.0, 5.0], [3.0, 2.0]])
+        feat = agent.features(batch["obs"])
+        _, info = agent.critic_loss(feat, feat, batch)
+        targets[agg] = info["target_mean"]
+    h, gamma = spec.policy.chunk_length, SMALL.gamma
+    ret = -sum(gamma**i for i in range(h))
+    assert targets["min"] == pytest.approx(ret + gamma**h * (1.0 + 2.0) / 2, rel=1e-5)
+    assert targets["mean"] == pytest.approx(ret + gamma**h * (2.0 + 3.5) / 2, rel=1e-5)
+
+
+def test_mlp_block_order_and_init():
+    from torch import nn
+
+    from lps_robot.models.mlp import mlp
+
+    kinds = [type(m) for m in mlp(4, (8, 8), 1, layer_norm=True, block="reference")]
+    assert kinds[:3] == [nn.Linear, nn.GELU, nn.LayerNorm]  # Dense -> GELU -> LayerNorm
+    kinds = [type(m) for m in mlp(4, (8, 8), 1, layer_norm=True, block="legacy")]
+    assert kinds[:3] == [nn.Linear, nn.LayerNorm, nn.GELU]
+    torch.manual_seed(0)
+    net = mlp(300, (500,), 200, init="xavier")
+    w = net[0].weight
+    bound = (6 / (300 + 500)) ** 0.5  # Xavier-uniform: U(-b, b), std b / sqrt(3)
+    assert w.abs().max() <= bound and w.std().item() == pytest.approx(bound / 3**0.5, rel=0.02)
+    assert all((layer.bias == 0).all() for layer in net if isinstance(layer, nn.Linear))
+    torch_init = mlp(300, (500,), 200, init="torch")
+    assert torch_init[0].bias.abs().max() > 0  # PyTorch's default: non-zero biases
+
+
+def test_reference_defaults():
+    from lps_robot.configs import make_config
+
+    cfg = make_config()
+    assert cfg.preset == "reference" and cfg.agent.q_agg == "min"
+    assert cfg.agent.mlp_block == "reference" and cfg.agent.init == "xavier"
+    assert (cfg.agent.decoder_hidden, cfg.agent.actor_hidden, cfg.agent.critic_hidden) == (
+        (512,) * 4,
+        (256,) * 2,
+        (256,) * 4,
+    )

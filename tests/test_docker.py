@@ -35,3 +35,11 @@ def test_robot_image_is_deploy_only_and_launches_the_policy():
     assert "colcon build" in text and "ros2 launch lps_robot policy.launch.py" in text
     for path in ("docker/robot-requirements.txt", "pyproject.toml", "lps_robot", "ros_ws"):
         assert (ROOT / path).exists()
+
+
+def test_train_image_trains_on_cuda():
+    text = (ROOT / "docker" / "train.Dockerfile").read_text()
+    assert 'ENTRYPOINT ["lps", "train", "--device", "cuda"]' in text
+    lines = (ROOT / "docker" / "train-requirements.txt").read_text().splitlines()
+    packages = {ln.split("==")[0] for ln in lines if ln and not ln.startswith("#")}
+    assert {"safetensors", "onnx", "h5py"} <= packages and "torch" not in packages

@@ -57,7 +57,7 @@ def test_cli_smoke_run_writes_logs_and_checkpoints(dataset, tmp_path, capsys):
     rows = list(csv.DictReader((out / "metrics.csv").open()))
     assert [int(r["step"]) for r in rows] == [5, 10]
     assert {"critic_loss", "mf_loss", "actor_loss", "steps_per_s"} <= set(rows[0])
-    agent, ckpt = load_checkpoint(out / "final.pt")
+    agent, ckpt = load_checkpoint(out / "final.safetensors")
     assert ckpt["step"] == 10 and ckpt["dataset_fingerprint"]
     assert agent.config.decoder_hidden == (32, 32)
     assert agent.spec.stats is not None  # the dataset's normalisation travels with it
@@ -68,7 +68,7 @@ def test_checkpoint_rebuilds_the_same_policy(dataset, tmp_path):
         overrides={**TINY, "dataset": str(dataset), "out_dir": str(tmp_path / "r"), "steps": 5}
     )
     agent, _ = train_from_dataset(cfg)
-    loaded, _ = load_checkpoint(tmp_path / "r" / "final.pt")
+    loaded, _ = load_checkpoint(tmp_path / "r" / "final.safetensors")
     obs = {
         "front": torch.randint(0, 256, (2, 16, 16, 3), dtype=torch.uint8),
         "joint_pos": torch.randn(2, 3),
@@ -81,7 +81,7 @@ def test_resume_continues_from_the_last_checkpoint(dataset, tmp_path):
     train_from_dataset(make_config(overrides={**base, "steps": 5}))
     _, rows = train_from_dataset(make_config(overrides={**base, "steps": 10, "resume": True}))
     assert [r["step"] for r in rows] == [10]
-    _, ckpt = load_checkpoint(tmp_path / "r" / "last.pt")
+    _, ckpt = load_checkpoint(tmp_path / "r" / "last.safetensors")
     assert ckpt["step"] == 10
 
 

@@ -182,16 +182,17 @@ def evaluate(
     """Success rate over ``episodes`` single-task episodes; chunks run open loop."""
     import torch
 
-    gen = torch.Generator().manual_seed(seed)
+    device = next(agent.parameters()).device
+    gen = torch.Generator(device=device).manual_seed(seed)
     successes, lengths = [], []
     t0 = time.perf_counter()
     for ep in range(episodes):
         ob, info = env.reset(seed=seed + ep)
         done, success, n = False, False, 0
         while not done:
-            obs = {"state": torch.as_tensor(ob, dtype=torch.float32)[None]}
+            obs = {"state": torch.as_tensor(ob, dtype=torch.float32, device=device)[None]}
             chunk = agent.act(obs) if policy == "lps" else agent.act_bc(obs, gen)
-            for a in chunk[0].numpy():
+            for a in chunk[0].cpu().numpy():
                 ob, _, terminated, truncated, info = env.step(a)
                 n += 1
                 success = success or bool(info.get("success", False))

@@ -78,10 +78,13 @@ def random_shift(
     """DrQ-style augmentation on (B, H, W, C) images of any dtype: replicate-pad by ``pad``
     and crop back at a random integer offset per image."""
     b, h, w, _ = images.shape
-    rows = torch.arange(h)[None, :] + torch.randint(0, 2 * pad + 1, (b, 1), generator=generator)
-    cols = torch.arange(w)[None, :] + torch.randint(0, 2 * pad + 1, (b, 1), generator=generator)
-    rows = (rows - pad).clamp(0, h - 1).to(images.device)  # replicate padding == clamping
-    cols = (cols - pad).clamp(0, w - 1).to(images.device)
+    dev = generator.device if generator is not None else images.device
+    shift = torch.randint(0, 2 * pad + 1, (b, 2), generator=generator, device=dev)
+    shift = shift.to(images.device)
+    rows = torch.arange(h, device=images.device)[None, :] + shift[:, :1]
+    cols = torch.arange(w, device=images.device)[None, :] + shift[:, 1:]
+    rows = (rows - pad).clamp(0, h - 1)  # replicate padding == clamping
+    cols = (cols - pad).clamp(0, w - 1)
     idx_b = torch.arange(b, device=images.device)[:, None, None]
     return images[idx_b, rows[:, :, None], cols[:, None, :]]
 
@@ -129,7 +132,9 @@ class ObsEncoder(nn.Module):
         for k in self.image_keys:
             img = obs[k]
             if augment and self.aug_pad > 0:  # shift the uint8 pixels of the picked samples
-                pick = torch.rand(img.shape[0], generator=generator) < self.aug_prob
+                dev = generator.device if generator is not None else img.device
+                pick = torch.rand(img.shape[0], generator=generator, device=dev) < self.aug_prob
+                pick = pick.to(img.device)
                 if pick.any():
                     img = img.clone()
                     img[pick] = random_shift(img[pick], self.aug_pad, generator)
