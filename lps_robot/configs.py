@@ -124,6 +124,19 @@ class TrainConfig:
     reward_transform: str = field(
         default="none", metadata={"help": "none | sparse (r' = -1 if r != 0 else 0)"}
     )
+    reward_convention: str = field(
+        default="recorded",
+        metadata={
+            "help": "recorded (the episodes' rewards) | reference (success-only, -1 per step, "
+            "0 and masks 0 over the last h steps)"
+        },
+    )
+    keep_failures: bool = field(
+        default=False, metadata={"help": "reference convention: keep failed episodes"}
+    )
+    failure_penalty: float = field(
+        default=-100.0, metadata={"help": "reference convention: a kept failure's last reward"}
+    )
     log_every: int = field(default=100, metadata={"help": "steps between CSV log rows"})
     eval_every: int = field(default=0, metadata={"help": "steps between eval hooks; 0: end only"})
     ckpt_every: int = field(default=5_000, metadata={"help": "steps between checkpoints"})
@@ -155,6 +168,11 @@ class TrainConfig:
             )
         if not re.match(r"^(auto|cpu|cuda(:\d+)?)$", self.device):
             raise ValueError(f"device: expected auto | cpu | cuda | cuda:N, got {self.device!r}")
+        if self.reward_convention not in ("recorded", "reference"):
+            raise ValueError(
+                "reward_convention: expected 'recorded' or 'reference', "
+                f"got {self.reward_convention!r}"
+            )
         for name in ("steps", "batch_size", "log_every"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name}: expected > 0, got {getattr(self, name)}")

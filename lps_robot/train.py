@@ -177,6 +177,13 @@ def train_from_dataset(
             execute_steps=min(spec.policy.execute_steps, cfg.chunk_length),
         )
         spec = spec.replace(policy=policy)
-    data = ChunkDataset(cfg.dataset, spec=spec, max_episodes=cfg.max_episodes or None)
+    data = ChunkDataset(
+        cfg.dataset,
+        spec=spec,
+        max_episodes=cfg.max_episodes or None,
+        rewards=cfg.reward_convention,
+        keep_failures=cfg.keep_failures,
+        failure_penalty=cfg.failure_penalty,
+    )
     spec = data.spec
     return train(cfg, spec, data.sample, evaluate, fingerprint(dataset_files(cfg.dataset)))

@@ -82,3 +82,23 @@ def test_joint_delta_chunks_are_relative_to_the_first_observation(tmp_path):
     absolute = ChunkDataset(tmp_path)
     assert absolute.spec.action.low != ds.spec.action.low
     assert ChunkDataset(tmp_path, spec=delta).spec == ds.spec
+
+
+def test_reference_reward_convention_on_hand_made_episodes(tmp_path):
+    """Success-only; r = -1 per step, 0 over the last h; masks 0 over the last h steps."""
+    spec = small_spec(chunk_length=2)
+    write_episodes(tmp_path, spec, [5, 4], [True, False], seed=1)
+    ds = ChunkDataset(tmp_path, rewards="reference")
+    assert ds.lengths.tolist() == [5]  # the failure is dropped
+    np.testing.assert_array_equal(ds.rewards, [-1, -1, -1, 0, 0])
+    np.testing.assert_array_equal(ds.step_masks, [1, 1, 1, 0, 0])
+    batch = ds.chunks(ds.starts)
+    assert ds.starts.tolist() == [0, 1, 2, 3]  # every chunk inside the episode
+    assert batch["masks"].tolist() == [1.0, 1.0, 0.0, 0.0]  # product over the chunk
+    np.testing.assert_array_equal(batch["rewards"], [[-1, -1], [-1, -1], [-1, 0], [0, 0]])
+    kept = ChunkDataset(tmp_path, rewards="reference", keep_failures=True, failure_penalty=-50)
+    assert kept.lengths.tolist() == [5, 4]
+    np.testing.assert_array_equal(kept.rewards[5:], [-1, -1, -1, -50])
+    np.testing.assert_array_equal(kept.step_masks[5:], [1, 1, 0, 0])
+    with pytest.raises(ValueError, match="rewards: expected one of"):
+        ChunkDataset(tmp_path, rewards="sparse")

@@ -7,6 +7,14 @@ m = 1 - terminal_{t+h-1} and the next observation s_{t+h}. A start is valid when
 chunk lies inside the episode and s_{t+h} exists, or when the chunk ends on a terminal step
 (then m = 0 and s_{t+h} is a placeholder copy of the last step). Chunks that end on a timeout
 with no following observation are dropped: their bootstrap target is unknown.
+
+Reward conventions (``rewards``): ``recorded`` uses the episode's stored rewards and
+terminals (by default -1 per step, 0 on the last step of a success; failures kept and their
+timeouts bootstrapped). ``reference`` is the LPS reference's real-robot convention: only
+successful episodes, r = -1 per step and 0 over the last h steps, per-step masks 0 over the
+last h steps (a chunk's mask is the product of its steps' masks); with ``keep_failures`` a
+failed episode stays with r = -1 per step, ``failure_penalty`` on its last step and the same
+masks.
 """
 
 from __future__ import annotations
@@ -26,6 +34,23 @@ from lps_robot.data.reader import (
 )
 from lps_robot.preprocess import ACTION_CLIP, Preprocessor, normalize_action
 from lps_robot.spec import Spec
+
+
+REWARD_CONVENTIONS = ("recorded", "reference")
+
+
+def reference_rewards(
+    n: int, h: int, success: bool, failure_penalty: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(rewards, masks) of an n-step episode under the reference's real-robot convention."""
+    r = np.full(n, -1.0, np.float32)
+    m = np.ones(n, np.float32)
+    m[-h:] = 0.0
+    if success:
+        r[-h:] = 0.0
+    else:
+        r[-1] = failure_penalty
+    return r, m
 
 
 def valid_starts(lengths: np.ndarray, terminal_last: np.ndarray, h: int) -> np.ndarray:
@@ -50,8 +75,14 @@ class ChunkDataset:
         spec: Spec | None = None,
         max_episodes: int | None = None,
         preprocessor: Preprocessor | None = None,
+        rewards: str = "recorded",
+        keep_failures: bool = False,
+        failure_penalty: float = -100.0,
     ) -> None:
+        if rewards not in REWARD_CONVENTIONS:
+            raise ValueError(f"rewards: expected one of {REWARD_CONVENTIONS}, got {rewards!r}")
         self.path = Path(path)
+        self.convention = rewards
         stored = read_spec(path)
         spec = spec or stored
         self.h = chunk_length or spec.policy.chunk_length
@@ -61,7 +92,7 @@ class ChunkDataset:
         pre = preprocessor or Preprocessor(stored)
         obs_keys = (*spec.obs.image_keys, *spec.obs.proprio_keys)
         obs: dict[str, list[np.ndarray]] = {k: [] for k in obs_keys}
-        actions, rewards, terminals, lengths, success = [], [], [], [], []
+        actions, rew, terminals, masks, lengths, success = [], [], [], [], [], []
         for ref in refs:
             try:
                 ep = load_episode(ref, keys=obs_keys)
@@ -70,19 +101,35 @@ class ChunkDataset:
                     f"{ref}: cannot read the episode "
                     f"(corrupt or incomplete; `lps data validate` lists every problem): {e}"
                 ) from e
+            ok = bool(ep["attrs"].get("success", False))
+            n = len(ep["actions"])
+            if rewards == "reference":
+                if not ok and not keep_failures:
+                    continue
+                r, m = reference_rewards(n, self.h, ok, failure_penalty)
+                term = np.zeros(n, bool)
+                term[-1] = True  # every chunk inside the episode is usable (mask 0 at the end)
+            else:
+                r = ep["rewards"].astype(np.float32)
+                term = ep["terminals"].astype(bool)
+                m = np.ones(n, np.float32)
             for k in spec.obs.image_keys:
                 obs[k].append(pre.batch_images(k, ep[f"obs/{k}"]))
             for k in spec.obs.proprio_keys:
                 obs[k].append(ep[f"obs/{k}"].astype(np.float32))
             actions.append(ep["actions"].astype(np.float32))
-            rewards.append(ep["rewards"].astype(np.float32))
-            terminals.append(ep["terminals"].astype(bool))
-            lengths.append(len(ep["actions"]))
-            success.append(bool(ep["attrs"].get("success", False)))
+            rew.append(r)
+            terminals.append(term)
+            masks.append(m)
+            lengths.append(n)
+            success.append(ok)
+        if not lengths:
+            raise ValueError(f"{path}: no successful episode to train on (rewards=reference)")
         self.obs = {k: np.concatenate(v) for k, v in obs.items()}
         self.raw_actions = np.concatenate(actions)
-        self.rewards = np.concatenate(rewards)
+        self.rewards = np.concatenate(rew)
         self.terminals = np.concatenate(terminals)
+        self.step_masks = np.concatenate(masks)
         self.lengths = np.asarray(lengths)
         self.episode_success = np.asarray(success)
         self.ends = np.cumsum(self.lengths)  # exclusive end index of each episode
@@ -145,7 +192,11 @@ class ChunkDataset:
                 normalize_action(self._raw_chunks(starts), self.spec), -ACTION_CLIP, ACTION_CLIP
             ),
             "rewards": self.rewards[idx],
-            "masks": 1.0 - self.terminals[idx[:, -1]].astype(np.float32),
+            "masks": (
+                self.step_masks[idx].prod(axis=1)
+                if self.convention == "reference"
+                else 1.0 - self.terminals[idx[:, -1]].astype(np.float32)
+            ),
             "next_obs": self._obs_at(next_idx),
         }
 
