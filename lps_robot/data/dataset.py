@@ -35,7 +35,6 @@ from lps_robot.data.reader import (
 from lps_robot.preprocess import ACTION_CLIP, Preprocessor, normalize_action
 from lps_robot.spec import Spec
 
-
 REWARD_CONVENTIONS = ("recorded", "reference")
 
 
