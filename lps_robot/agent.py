@@ -9,6 +9,7 @@ generator, so updates are reproducible.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -25,6 +26,7 @@ from lps_robot.models import (
     sphere_sample,
 )
 from lps_robot.models.critic import polyak_update
+from lps_robot.models.encoders import apply_augmentation, plan_augmentation
 from lps_robot.models.meanflow import sample_times
 from lps_robot.spec import Spec
 
@@ -46,9 +48,25 @@ class LPSAgent(nn.Module):
         self.h = spec.policy.chunk_length
         self.action_dim = spec.action.dim
         self.d = self.h * self.action_dim
-        self.encoder = ObsEncoder(
-            spec, cfg.image_channels, cfg.image_feat_dim, cfg.aug_pad, cfg.aug_prob, cfg.image_head
-        )
+
+        def encoder() -> ObsEncoder:
+            return ObsEncoder(
+                spec,
+                cfg.image_channels,
+                cfg.image_feat_dim,
+                cfg.aug_pad,
+                cfg.aug_prob,
+                cfg.image_head,
+                cfg.image_encoder,
+            )
+
+        # `encoder` feeds the decoder (and, when shared, the critic and the actor too)
+        self.encoder = encoder()
+        self.per_network = cfg.encoder_per_network
+        if self.per_network:  # the reference's robot recipe: one encoder per network
+            self.critic_encoder = encoder()
+            self.actor_encoder = encoder()
+            self.target_critic_encoder = copy.deepcopy(self.critic_encoder).requires_grad_(False)
         f = self.encoder.out_dim
         self.decoder = MeanFlowDecoder(f, self.d, cfg.decoder_hidden, cfg.init)
         self.actor = LatentActor(f, self.d, cfg.actor_hidden, cfg.init)
@@ -56,13 +74,17 @@ class LPSAgent(nn.Module):
             f, self.d, cfg.critic_hidden, cfg.num_critics, cfg.mlp_block, cfg.init
         )
         self.target_critic = self.critic.make_target()
-        # Each loss touches only its own module: L_Q -> critic (+ encoder), L_MF -> decoder
-        # (+ encoder), L_f -> actor only.
-        self.opt_model = torch.optim.Adam(
-            [*self.encoder.parameters(), *self.decoder.parameters(), *self.critic.parameters()],
-            lr=cfg.lr,
-        )
-        self.opt_actor = torch.optim.Adam(self.actor.parameters(), lr=cfg.lr)
+        # Each loss touches only its own modules: L_Q -> critic (+ its encoder), L_MF ->
+        # decoder (+ its encoder), L_f -> actor (+ its own encoder when per network).
+        model = [*self.encoder.parameters(), *self.decoder.parameters()]
+        model += [*self.critic.parameters()]
+        actor = [*self.actor.parameters()]
+        if self.per_network:
+            model += [*self.critic_encoder.parameters()]
+            actor += [*self.actor_encoder.parameters()]
+        self.actor_params = actor
+        self.opt_model = torch.optim.Adam(model, lr=cfg.lr)
+        self.opt_actor = torch.optim.Adam(actor, lr=cfg.lr)
         # called after the gradients are computed, before the optimisers step (data-parallel
         # training averages gradients across ranks here)
         self.grad_hook: Callable[[], None] | None = None
@@ -75,7 +97,26 @@ class LPSAgent(nn.Module):
         augment: bool = False,
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
+        """The decoder's features (the shared ones unless encoders are per network)."""
         return self.encoder(obs, augment=augment, generator=generator)
+
+    def actor_features(self, obs: Mapping[str, torch.Tensor], feat: torch.Tensor) -> torch.Tensor:
+        """The actor's features: its own encoder's, or the shared ``feat``."""
+        return self.actor_encoder(obs) if self.per_network else feat
+
+    def augment(
+        self, batch: Batch, generator: torch.Generator | None
+    ) -> tuple[Mapping[str, torch.Tensor], Mapping[str, torch.Tensor]]:
+        """(s, s') with random shifts: s' shifted by the same crop when ``aug_next_obs``."""
+        cfg, keys = self.config, self.encoder.image_keys
+        obs, next_obs = batch["obs"], batch["next_obs"]
+        if cfg.aug_pad <= 0 or not keys:
+            return obs, next_obs
+        plan = plan_augmentation(obs, keys, cfg.aug_pad, cfg.aug_prob, generator)
+        obs = apply_augmentation(obs, plan, cfg.aug_pad)
+        if cfg.aug_next_obs:
+            next_obs = apply_augmentation(next_obs, plan, cfg.aug_pad)
+        return obs, next_obs
 
     def decode(
         self, feat: torch.Tensor, z: torch.Tensor, straight_through: bool = False
@@ -90,7 +131,7 @@ class LPSAgent(nn.Module):
     def act(self, obs: Mapping[str, torch.Tensor], z: torch.Tensor | None = None) -> torch.Tensor:
         """LPS action chunk (B, h, A) in [-1, 1]: z = f(s) unless a latent is given."""
         feat = self.features(obs)
-        z = self.latent(feat) if z is None else z
+        z = self.latent(self.actor_features(obs, feat)) if z is None else z
         return self.decode(feat, z).view(-1, self.h, self.action_dim)
 
     @torch.no_grad()
@@ -115,12 +156,21 @@ class LPSAgent(nn.Module):
         return meanflow_loss(self.decoder, feat, x, eps, t, r)
 
     def critic_loss(
-        self, feat: torch.Tensor, next_feat: torch.Tensor, batch: Batch
+        self,
+        feat: torch.Tensor,
+        next_feat: torch.Tensor,
+        batch: Batch,
+        next_actor_feat: torch.Tensor | None = None,
+        next_critic_feat: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, dict]:
+        """``feat``: the critic's features of s; ``next_feat``: the decoder's of s' (and, when
+        not given, the actor's and the target critic's too)."""
         cfg = self.config
+        next_actor_feat = next_feat if next_actor_feat is None else next_actor_feat
+        next_critic_feat = next_feat if next_critic_feat is None else next_critic_feat
         with torch.no_grad():
-            next_a = self.decode(next_feat, self.latent(next_feat))
-            next_q = self.target_critic(next_feat, next_a)
+            next_a = self.decode(next_feat, self.latent(next_actor_feat))
+            next_q = self.target_critic(next_critic_feat, next_a)
             next_q = next_q.mean(0) if cfg.q_agg == "mean" else next_q.min(0).values
             rewards = batch["rewards"]
             discounts = cfg.gamma ** torch.arange(
@@ -135,49 +185,82 @@ class LPSAgent(nn.Module):
             "target_mean": target.mean().item(),
         }
 
-    def actor_loss(self, feat: torch.Tensor) -> tuple[torch.Tensor, dict]:
-        """L_f = alpha * -mean(Q) / stopgrad(mean|Q|): dQ/da -> dg/dz -> sphere -> f."""
+    def actor_loss(
+        self,
+        feat: torch.Tensor,
+        actor_feat: torch.Tensor | None = None,
+        critic_feat: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, dict]:
+        """L_f = alpha * -mean(Q) / stopgrad(mean|Q|): dQ/da -> dg/dz -> sphere -> f.
+
+        Shared encoder: every feature is ``feat``, detached. Per-network encoders: the
+        actor's own features keep their gradient (its encoder learns from L_f)."""
         feat = feat.detach()
-        z = self.latent(feat)
+        actor_feat = feat if actor_feat is None else actor_feat
+        critic_feat = feat if critic_feat is None else critic_feat.detach()
+        z = self.latent(actor_feat)
         a = self.decode(feat, z, straight_through=self.config.actor_grad == "straight_through")
-        q = self.critic(feat, a).mean(0)
+        q = self.critic(critic_feat, a).mean(0)
         loss = self.config.alpha * -q.mean() / q.abs().mean().detach().clamp_min(1e-6)
         return loss, {"actor_loss": loss.item(), "actor_q": q.mean().item()}
 
     # --- one step ----------------------------------------------------------------------------
 
     def update(self, batch: Batch, generator: torch.Generator | None = None) -> dict[str, float]:
-        """L = L_Q + L_MF + L_f on one batch; each optimiser steps its own module."""
-        feat = self.features(batch["obs"], augment=True, generator=generator)
-        with torch.no_grad():  # the bootstrap target's observation is not augmented
-            next_feat = self.features(batch["next_obs"])
-        critic_feat = feat if self.config.critic_trains_encoder else feat.detach()
-        l_q, info_q = self.critic_loss(critic_feat, next_feat, batch)
+        """L = L_Q + L_MF + L_f on one batch; each optimiser steps its own modules."""
+        obs, next_obs = self.augment(batch, generator)
+        feat = self.features(obs)
+        with torch.no_grad():  # s' is augmented only with aug_next_obs (same crop as s)
+            next_feat = self.features(next_obs)
+        if self.per_network:
+            critic_feat = self.critic_encoder(obs)
+            actor_feat = self.actor_encoder(obs)
+            with torch.no_grad():
+                next_actor = self.actor_encoder(next_obs)
+                next_critic = self.target_critic_encoder(next_obs)
+            l_q, info_q = self.critic_loss(critic_feat, next_feat, batch, next_actor, next_critic)
+            l_f, info_f = self.actor_loss(feat, actor_feat, critic_feat)
+        else:
+            critic_feat = feat if self.config.critic_trains_encoder else feat.detach()
+            l_q, info_q = self.critic_loss(critic_feat, next_feat, batch)
+            l_f, info_f = self.actor_loss(feat)
         l_mf, info_mf = self.bc_loss(feat, batch, generator)
-        l_f, info_f = self.actor_loss(feat)
-        actor_params = list(self.actor.parameters())
-        actor_grads = torch.autograd.grad(l_f, actor_params)  # never touches decoder/critic
+        actor_grads = torch.autograd.grad(l_f, self.actor_params)  # never decoder/critic
         self.opt_model.zero_grad(set_to_none=True)
         (l_q + l_mf).backward()
-        for p, g in zip(actor_params, actor_grads, strict=True):
+        for p, g in zip(self.actor_params, actor_grads, strict=True):
             p.grad = g
-        if self.grad_hook is not None:
-            self.grad_hook()
+        self._before_step()
         self.opt_model.step()
         self.opt_actor.step()
         polyak_update(self.target_critic, self.critic, self.config.tau)
+        if self.per_network:
+            polyak_update(self.target_critic_encoder, self.critic_encoder, self.config.tau)
         return {**info_q, **info_mf, **info_f}
+
+    def _before_step(self) -> None:
+        """Gradient sync across ranks, then the global gradient-norm clip."""
+        if self.grad_hook is not None:
+            self.grad_hook()
+        if self.config.grad_clip > 0:
+            params = [
+                p
+                for group in (self.opt_model, self.opt_actor)
+                for g in group.param_groups
+                for p in g["params"]
+                if p.grad is not None
+            ]
+            torch.nn.utils.clip_grad_norm_(params, self.config.grad_clip)
 
     def update_bc(
         self, batch: Batch, generator: torch.Generator | None = None
     ) -> dict[str, float]:
         """MF-BC baseline step: the MeanFlow loss alone (encoder + decoder)."""
-        feat = self.features(batch["obs"], augment=True, generator=generator)
-        loss, info = self.bc_loss(feat, batch, generator)
+        obs, _ = self.augment(batch, generator)
+        loss, info = self.bc_loss(self.features(obs), batch, generator)
         self.opt_model.zero_grad(set_to_none=True)
         loss.backward()
-        if self.grad_hook is not None:
-            self.grad_hook()
+        self._before_step()
         self.opt_model.step()
         return info
 

@@ -70,8 +70,34 @@ class LPSConfig:
         default=True,
         metadata={"help": "critic gradients reach the shared image encoder (else MeanFlow only)"},
     )
+    image_encoder: str = field(
+        default="cnn",
+        metadata={"help": "per-camera image encoder: cnn (small) | impala (reference robot)"},
+    )
+    encoder_per_network: bool = field(
+        default=False,
+        metadata={
+            "help": "a separate observation encoder for the decoder, the critic (with a "
+            "Polyak target copy) and the actor (reference robot recipe); else one shared"
+        },
+    )
     aug_pad: int = field(default=3, metadata={"help": "random-shift padding in pixels (0: off)"})
     aug_prob: float = field(default=0.5, metadata={"help": "probability of shifting an image"})
+    aug_next_obs: bool = field(
+        default=False,
+        metadata={"help": "shift s' by the same crop as s (reference robot recipe)"},
+    )
+    grad_clip: float = field(
+        default=0.0, metadata={"help": "global gradient-norm clip over all networks (0: off)"}
+    )
+    lr_schedule: str = field(
+        default="constant",
+        metadata={"help": "constant | warmup_cosine (linear warmup, cosine to lr_final_frac)"},
+    )
+    warmup_steps: int = field(default=1000, metadata={"help": "warmup_cosine: warmup steps"})
+    lr_final_frac: float = field(
+        default=0.1, metadata={"help": "warmup_cosine: final lr as a fraction of lr"}
+    )
 
     def __post_init__(self) -> None:
         if self.q_agg not in ("mean", "min"):
@@ -88,6 +114,16 @@ class LPSConfig:
             )
         if self.init not in ("xavier", "torch"):
             raise ValueError(f"init: expected 'xavier' or 'torch', got {self.init!r}")
+        if self.image_encoder not in ("cnn", "impala"):
+            raise ValueError(
+                f"image_encoder: expected 'cnn' or 'impala', got {self.image_encoder!r}"
+            )
+        if self.lr_schedule not in ("constant", "warmup_cosine"):
+            raise ValueError(
+                f"lr_schedule: expected 'constant' or 'warmup_cosine', got {self.lr_schedule!r}"
+            )
+        if self.grad_clip < 0:
+            raise ValueError(f"grad_clip: expected >= 0, got {self.grad_clip}")
         if self.num_critics < 1:
             raise ValueError(f"num_critics: expected >= 1, got {self.num_critics}")
 
@@ -99,6 +135,17 @@ PRESETS: dict[str, dict[str, Any]] = {
         "decoder_hidden": [256, 256, 256],
         "actor_hidden": [128, 128],
         "critic_hidden": [256, 256, 256],
+    },
+    "robot": {  # the reference's real-robot recipe (lps_droid.sh), with an MLP decoder
+        "critic_hidden": [512, 512, 512, 512],
+        "actor_hidden": [512, 512],
+        "image_encoder": "impala",
+        "image_channels": [16, 32, 32],
+        "image_feat_dim": 512,
+        "encoder_per_network": True,
+        "aug_next_obs": True,
+        "grad_clip": 1.0,
+        "lr_schedule": "warmup_cosine",
     },
 }
 

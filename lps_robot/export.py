@@ -40,6 +40,8 @@ class PolicyGraph(nn.Module):
     def __init__(self, agent: LPSAgent, latent_input: bool):
         super().__init__()
         self.encoder, self.actor, self.decoder = agent.encoder, agent.actor, agent.decoder
+        # the actor's own encoder when the agent has one per network
+        self.actor_encoder = agent.actor_encoder if agent.per_network else None
         spec = agent.spec
         self.keys = (*spec.obs.image_keys, *spec.obs.proprio_keys)
         self.latent_input = latent_input
@@ -50,7 +52,10 @@ class PolicyGraph(nn.Module):
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
         obs = dict(zip(self.keys, inputs, strict=False))
         feat = self.encoder(obs)
-        z = inputs[len(self.keys)] if self.latent_input else self.actor(feat)
+        if self.latent_input:
+            z = inputs[len(self.keys)]
+        else:
+            z = self.actor(feat if self.actor_encoder is None else self.actor_encoder(obs))
         a = self.decoder.decode(feat, z).clamp(-1.0, 1.0).view(-1, self.h, self.a)
         return (a + 1.0) * 0.5 * (self.high - self.low) + self.low
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import math
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -38,6 +39,20 @@ def seed_everything(seed: int, device: torch.device | str = "cpu") -> torch.Gene
 
 Sampler = Callable[[int, np.random.Generator], Mapping[str, Any]]
 EvalHook = Callable[[LPSAgent, int], Mapping[str, float]]
+
+
+def lr_factor(cfg: TrainConfig) -> Callable[[int], float]:
+    """warmup_cosine: linear warmup to lr over warmup_steps, then cosine to lr_final_frac."""
+    a = cfg.agent
+    warmup = min(a.warmup_steps, max(cfg.steps - 1, 0))
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = min(1.0, (step - warmup) / max(1, cfg.steps - warmup))
+        return a.lr_final_frac + (1 - a.lr_final_frac) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    return factor
 
 
 def transform_rewards(batch: dict[str, Any], how: str) -> dict[str, Any]:
@@ -91,6 +106,14 @@ def train(
     writer = None
     log_file = log_path.open("a" if start else "w", newline="") if world.main else None
     step_fn = agent.update if cfg.algo == "lps" else agent.update_bc
+    schedules = []
+    if cfg.agent.lr_schedule != "constant":
+        for opt in (agent.opt_model, agent.opt_actor):
+            for group in opt.param_groups:
+                group.setdefault("initial_lr", cfg.agent.lr)
+            schedules.append(
+                torch.optim.lr_scheduler.LambdaLR(opt, lr_factor(cfg), last_epoch=start - 1)
+            )
     extra = {"dataset_fingerprint": dataset_fingerprint}
 
     from tqdm import tqdm
@@ -112,6 +135,8 @@ def train(
                 device,
             )
             info = step_fn(batch, gen)
+            for schedule in schedules:
+                schedule.step()
             window_n += 1
             done = step + 1
             is_eval = (

@@ -212,3 +212,85 @@ def test_reference_defaults():
         (256,) * 2,
         (256,) * 4,
     )
+
+
+# --- the robot preset: per-network IMPALA encoders, same crop for s and s', clip, schedule ---
+
+ROBOT_TINY = dataclasses.replace(
+    SMALL,
+    image_encoder="impala",
+    image_channels=(4, 8),
+    image_feat_dim=16,
+    encoder_per_network=True,
+    aug_next_obs=True,
+    aug_prob=1.0,
+    grad_clip=1.0,
+)
+
+
+def test_robot_preset_matches_the_reference_recipe():
+    from lps_robot.configs import make_config
+
+    a = make_config(overrides={"preset": "robot"}).agent
+    assert a.image_encoder == "impala" and a.image_channels == (16, 32, 32)
+    assert a.image_feat_dim == 512 and a.encoder_per_network and a.aug_next_obs
+    assert a.critic_hidden == (512,) * 4 and a.actor_hidden == (512, 512)
+    assert a.grad_clip == 1.0 and a.lr_schedule == "warmup_cosine" and a.lr_final_frac == 0.1
+
+
+def test_same_crop_for_s_and_next_s():
+    spec = small_spec()
+    agent = LPSAgent(spec, ROBOT_TINY)
+    batch = _batch(spec)
+    batch["next_obs"] = {k: v.clone() for k, v in batch["obs"].items()}
+    obs, next_obs = agent.augment(batch, torch.Generator().manual_seed(1))
+    assert not torch.equal(obs["front"], batch["obs"]["front"])  # shifted (aug_prob 1)
+    assert torch.equal(obs["front"], next_obs["front"])  # by the same crop
+
+
+def test_per_network_encoders_learn_from_their_own_losses():
+    from lps_robot.models.encoders import ImpalaEncoder
+
+    spec = small_spec()
+    agent = LPSAgent(spec, ROBOT_TINY)
+    assert isinstance(agent.actor_encoder.cnns["front"], ImpalaEncoder)
+    before = {n: copy.deepcopy(getattr(agent, n)) for n in ("encoder", "actor_encoder")}
+    target_before = _params(agent.target_critic_encoder)
+    agent.update(_batch(spec), torch.Generator().manual_seed(0))
+    for name, old in before.items():  # the decoder's encoder (L_MF) and the actor's (L_f)
+        moved = any(
+            not torch.equal(a, b)
+            for a, b in zip(old.parameters(), getattr(agent, name).parameters(), strict=True)
+        )
+        assert moved, name
+    tau = agent.config.tau
+    for t0, t1, online in zip(
+        target_before,
+        agent.target_critic_encoder.parameters(),
+        agent.critic_encoder.parameters(),
+        strict=True,
+    ):
+        torch.testing.assert_close(t1, (1 - tau) * t0 + tau * online, rtol=1e-5, atol=1e-6)
+    # the actor's loss never reaches the decoder or the critic (nor their encoders)
+    agent.opt_model.zero_grad(set_to_none=True)
+    feat = agent.features(_batch(spec)["obs"])
+    loss, _ = agent.actor_loss(
+        feat, agent.actor_encoder(_batch(spec)["obs"]), agent.critic_encoder(_batch(spec)["obs"])
+    )
+    loss.backward()
+    assert all(p.grad is None for p in agent.encoder.parameters())
+    assert all(p.grad is None for p in agent.critic_encoder.parameters())
+    assert any(p.grad is not None for p in agent.actor_encoder.parameters())
+
+
+def test_warmup_cosine_schedule():
+    from lps_robot.configs import make_config
+    from lps_robot.train import lr_factor
+
+    cfg = make_config(
+        overrides={"steps": 100, "agent.lr_schedule": "warmup_cosine", "agent.warmup_steps": 10}
+    )
+    f = lr_factor(cfg)
+    assert f(0) == pytest.approx(0.1) and f(9) == pytest.approx(1.0)
+    assert f(10) == pytest.approx(1.0) and f(100) == pytest.approx(0.1)
+    assert 0.1 < f(55) < 1.0

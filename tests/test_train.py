@@ -120,3 +120,32 @@ def test_train_help_documents_every_field(capsys):
     out = capsys.readouterr().out
     for name in ("--dataset", "--steps", "--agent.lr", "--agent.decoder_hidden", "--resume"):
         assert name in out
+
+
+def test_robot_preset_trains_resumes_and_exports(dataset, tmp_path):
+    """The robot recipe end to end at toy sizes: per-network IMPALA encoders, warmup-cosine
+    lr, gradient clipping, the reference reward convention; export passes its parity check."""
+    from lps_robot.export import export
+    from lps_robot.runtime.policy import OnnxPolicy
+
+    robot = {
+        **TINY,
+        "preset": "robot",
+        "agent.image_channels": [4, 8],
+        "agent.image_feat_dim": 16,
+        "agent.critic_hidden": [32, 32],
+        "agent.actor_hidden": [16],
+        "agent.warmup_steps": 2,
+        "reward_convention": "reference",
+        "dataset": str(dataset),
+        "out_dir": str(tmp_path / "robot"),
+        "ckpt_every": 3,
+    }
+    train_from_dataset(make_config(overrides={**robot, "steps": 3}))
+    agent, rows = train_from_dataset(make_config(overrides={**robot, "steps": 6, "resume": True}))
+    assert rows[-1]["step"] == 6 and agent.per_network
+    lr = agent.opt_model.param_groups[0]["lr"]
+    assert lr == pytest.approx(agent.config.lr * agent.config.lr_final_frac, rel=1e-6)
+    manifest = export(agent.eval(), tmp_path / "robot.onnx")
+    assert manifest["parity_max_abs_diff"] <= 1e-5
+    OnnxPolicy(tmp_path / "robot.onnx", agent.spec)

@@ -72,14 +72,12 @@ class ConvEncoder(nn.Module):
         return self.head(self.pool(self.convs(image)))
 
 
-def random_shift(
-    images: torch.Tensor, pad: int, generator: torch.Generator | None
-) -> torch.Tensor:
-    """DrQ-style augmentation on (B, H, W, C) images of any dtype: replicate-pad by ``pad``
-    and crop back at a random integer offset per image."""
+AugPlan = dict[str, tuple[torch.Tensor, torch.Tensor]]  # key -> (picked rows, shifts)
+
+
+def shift_images(images: torch.Tensor, shift: torch.Tensor, pad: int) -> torch.Tensor:
+    """Replicate-pad (B, H, W, C) images by ``pad`` and crop back at offsets ``shift`` (B, 2)."""
     b, h, w, _ = images.shape
-    dev = generator.device if generator is not None else images.device
-    shift = torch.randint(0, 2 * pad + 1, (b, 2), generator=generator, device=dev)
     shift = shift.to(images.device)
     rows = torch.arange(h, device=images.device)[None, :] + shift[:, :1]
     cols = torch.arange(w, device=images.device)[None, :] + shift[:, 1:]
@@ -87,6 +85,91 @@ def random_shift(
     cols = (cols - pad).clamp(0, w - 1)
     idx_b = torch.arange(b, device=images.device)[:, None, None]
     return images[idx_b, rows[:, :, None], cols[:, None, :]]
+
+
+def random_shift(
+    images: torch.Tensor, pad: int, generator: torch.Generator | None
+) -> torch.Tensor:
+    """DrQ-style augmentation on (B, H, W, C) images of any dtype: replicate-pad by ``pad``
+    and crop back at a random integer offset per image."""
+    dev = generator.device if generator is not None else images.device
+    shift = torch.randint(0, 2 * pad + 1, (images.shape[0], 2), generator=generator, device=dev)
+    return shift_images(images, shift, pad)
+
+
+def plan_augmentation(
+    obs: Mapping[str, torch.Tensor],
+    keys: Sequence[str],
+    pad: int,
+    prob: float,
+    generator: torch.Generator | None,
+) -> AugPlan:
+    """Which samples of each camera are shifted (probability ``prob``) and by how much."""
+    plan: AugPlan = {}
+    for k in keys:
+        b = obs[k].shape[0]
+        dev = generator.device if generator is not None else obs[k].device
+        pick = torch.rand(b, generator=generator, device=dev) < prob
+        shift = torch.randint(0, 2 * pad + 1, (b, 2), generator=generator, device=dev)
+        plan[k] = (pick.to(obs[k].device), shift)
+    return plan
+
+
+def apply_augmentation(
+    obs: Mapping[str, torch.Tensor], plan: AugPlan, pad: int
+) -> dict[str, torch.Tensor]:
+    """``obs`` with the planned shifts applied (the same plan on s and s' gives the same
+    crop to both, as the reference's real-robot recipe does)."""
+    out = dict(obs)
+    for k, (pick, shift) in plan.items():
+        if pick.any():
+            img = obs[k].clone()
+            img[pick] = shift_images(img[pick], shift[pick.to(shift.device)], pad)
+            out[k] = img
+    return out
+
+
+class ResidualBlock(nn.Module):
+    def __init__(self, c: int):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.ReLU(), nn.Conv2d(c, c, 3, padding=1), nn.ReLU(), nn.Conv2d(c, c, 3, padding=1)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+class ImpalaEncoder(nn.Module):
+    """IMPALA-style ResNet (Espeholt et al. 2018), as the reference's real-robot encoder: per
+    stage a 3x3 conv, a stride-2 3x3 max-pool and ``blocks`` residual blocks; then ReLU,
+    flatten and a linear projection (LayerNorm, tanh)."""
+
+    def __init__(
+        self,
+        image_hw: tuple[int, int],
+        channels: Sequence[int] = (16, 32, 32),
+        out_dim: int = 512,
+        blocks: int = 2,
+    ):
+        super().__init__()
+        layers: list[nn.Module] = []
+        c = 3
+        for ch in channels:
+            layers += [nn.Conv2d(c, ch, 3, padding=1), nn.MaxPool2d(3, stride=2, padding=1)]
+            layers += [ResidualBlock(ch) for _ in range(blocks)]
+            c = ch
+        layers.append(nn.ReLU())
+        self.convs = nn.Sequential(*layers)
+        with torch.no_grad():
+            n = self.convs(torch.zeros(1, 3, *image_hw)).numel()
+        self.head = nn.Sequential(
+            nn.Flatten(1), nn.Linear(n, out_dim), nn.LayerNorm(out_dim), nn.Tanh()
+        )
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        """image: float (B, 3, H, W) in [0, 1]."""
+        return self.head(self.convs(image))
 
 
 class ObsEncoder(nn.Module):
@@ -100,8 +183,11 @@ class ObsEncoder(nn.Module):
         aug_pad: int = 3,
         aug_prob: float = 0.5,
         image_head: str = "flatten",
+        image_encoder: str = "cnn",
     ):
         super().__init__()
+        if image_encoder not in ("cnn", "impala"):
+            raise ValueError(f"image_encoder: expected cnn | impala, got {image_encoder!r}")
         obs = spec.obs
         self.image_keys = tuple(obs.image_keys)
         self.proprio_keys = tuple(obs.proprio_keys)
@@ -111,9 +197,14 @@ class ObsEncoder(nn.Module):
         std = torch.tensor(stats.proprio_std if stats else [1.0] * p, dtype=torch.float32)
         self.register_buffer("proprio_mean", mean)
         self.register_buffer("proprio_std", std)
+        hw = tuple(obs.image_size)
         self.cnns = nn.ModuleDict(
             {
-                k: ConvEncoder(tuple(obs.image_size), image_channels, image_feat_dim, image_head)
+                k: (
+                    ImpalaEncoder(hw, image_channels, image_feat_dim)
+                    if image_encoder == "impala"
+                    else ConvEncoder(hw, image_channels, image_feat_dim, image_head)
+                )
                 for k in self.image_keys
             }
         )
@@ -127,16 +218,11 @@ class ObsEncoder(nn.Module):
         augment: bool = False,
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
+        if augment and self.aug_pad > 0 and self.image_keys:  # shift picked uint8 images
+            plan = plan_augmentation(obs, self.image_keys, self.aug_pad, self.aug_prob, generator)
+            obs = apply_augmentation(obs, plan, self.aug_pad)
         proprio = torch.cat([obs[k].float() for k in self.proprio_keys], dim=-1)
         parts = [(proprio - self.proprio_mean) / self.proprio_std]
         for k in self.image_keys:
-            img = obs[k]
-            if augment and self.aug_pad > 0:  # shift the uint8 pixels of the picked samples
-                dev = generator.device if generator is not None else img.device
-                pick = torch.rand(img.shape[0], generator=generator, device=dev) < self.aug_prob
-                pick = pick.to(img.device)
-                if pick.any():
-                    img = img.clone()
-                    img[pick] = random_shift(img[pick], self.aug_pad, generator)
-            parts.append(self.cnns[k](img.permute(0, 3, 1, 2).float() / 255.0))
+            parts.append(self.cnns[k](obs[k].permute(0, 3, 1, 2).float() / 255.0))
         return torch.cat(parts, dim=-1)
