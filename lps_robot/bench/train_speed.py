@@ -1,27 +1,31 @@
-"""Training throughput: LPS update steps/s at batch 256 on this CPU, state and image presets.
+"""Training throughput: LPS update steps/s at batch 256, state and image presets.
 
 Batches are synthetic tensors of the right shapes (the update cost does not depend on values);
-peak memory is the process's max RSS.
+peak memory is the process's max RSS. The reference state preset is also timed beside a busy
+loop in another process (a CPU shared with other work), with the default thread settings.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import resource
+import subprocess
+import sys
 import time
 
 import torch
 
-from lps_robot.agent import LPSAgent
+from lps_robot.agent import LPSAgent, to_torch
 from lps_robot.configs import make_config
 from lps_robot.spec import Spec
 
 
-def bench_spec(with_image: bool) -> Spec:
+def bench_spec(with_image: bool, size: int = 64) -> Spec:
     from importlib import resources
 
     spec = Spec.load(str(resources.files("lps_robot") / "specs" / "sim_arm.yaml"))
-    spec = spec.replace(obs=dataclasses.replace(spec.obs, image_size=(64, 64)))  # one 64x64 camera
+    spec = spec.replace(obs=dataclasses.replace(spec.obs, image_size=(size, size)))  # 1 camera
     if not with_image:
         spec = spec.replace(
             cameras=(), obs=spec.obs.__class__((), (64, 64), None, ("joint_pos",), (6,))
@@ -48,24 +52,56 @@ def _batch(spec: Spec, n: int) -> dict:
 
 
 def measure(
-    with_image: bool, preset: str = "cpu", batch_size: int = 256, steps: int = 30
+    with_image: bool,
+    preset: str = "cpu",
+    batch_size: int = 256,
+    steps: int = 30,
+    size: int = 64,
+    device: str = "cpu",
 ) -> float:
-    spec = bench_spec(with_image)
-    agent = LPSAgent(spec, make_config(overrides={"preset": preset}).agent)
-    batch = _batch(spec, batch_size)
-    gen = torch.Generator().manual_seed(0)
+    spec = bench_spec(with_image, size)
+    agent = LPSAgent(spec, make_config(overrides={"preset": preset}).agent).to(device)
+    batch = to_torch(_batch(spec, batch_size), device)
+    gen = torch.Generator(device=device).manual_seed(0)
     for _ in range(3):
         agent.update(batch, gen)
+    _sync(device)
     t0 = time.perf_counter()
     for _ in range(steps):
         agent.update(batch, gen)
+    _sync(device)
     return steps / (time.perf_counter() - t0)
 
 
-def run(steps: int = 30) -> dict:
-    out = {"threads": torch.get_num_threads(), "batch_size": 256}
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def run(steps: int = 30, busy: bool = True) -> dict:
+    out = {
+        "threads": torch.get_num_threads(),
+        "batch_size": 256,
+        "gomp_spincount": os.environ.get("GOMP_SPINCOUNT"),
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+    }
     out["state_cpu_steps_per_s"] = round(measure(False, "cpu", steps=steps), 2)
     out["state_reference_steps_per_s"] = round(measure(False, "reference", steps=steps), 2)
+    if busy:  # a second CPU-bound process beside training
+        loop = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        try:
+            rate = measure(False, "reference", steps=max(steps // 3, 5))
+        finally:
+            loop.kill()
+            loop.wait()
+        out["state_reference_beside_busy_loop_steps_per_s"] = round(rate, 2)
     out["image_cpu_steps_per_s"] = round(measure(True, "cpu", steps=max(steps // 3, 5)), 2)
+    out["robot_128px_steps_per_s"] = round(measure(True, "robot", steps=3, size=128), 3)
+    if torch.cuda.is_available():
+        for name, args in {
+            "gpu_state_reference": (False, "reference", 256, 200, 64),
+            "gpu_robot_128px": (True, "robot", 256, 50, 128),
+        }.items():
+            out[f"{name}_steps_per_s"] = round(measure(*args, device="cuda"), 2)
     out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     return out
