@@ -11,6 +11,7 @@ import csv
 import dataclasses
 import json
 import math
+import os
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -58,7 +59,10 @@ def lr_factor(cfg: TrainConfig) -> Callable[[int], float]:
 def transform_rewards(batch: dict[str, Any], how: str) -> dict[str, Any]:
     """TrainConfig.reward_transform on a sampled batch: "sparse" maps r -> -1 if r != 0 else 0."""
     if how == "sparse":
-        batch["rewards"] = -(batch["rewards"] != 0).astype(np.float32)
+        nonzero = batch["rewards"] != 0
+        batch["rewards"] = -(
+            nonzero.float() if torch.is_tensor(nonzero) else nonzero.astype(np.float32)
+        )
     return batch
 
 
@@ -211,4 +215,10 @@ def train_from_dataset(
         failure_penalty=cfg.failure_penalty,
     )
     spec = data.spec
-    return train(cfg, spec, data.sample, evaluate, fingerprint(dataset_files(cfg.dataset)))
+    sample = data.sample
+    device = parallel.resolve_device(cfg.device, int(os.environ.get("LOCAL_RANK", "0")))
+    if device.type == "cuda":  # batches built on the GPU from tensors moved there once
+        from lps_robot.data.resident import ResidentSampler
+
+        sample = ResidentSampler(data, device)
+    return train(cfg, spec, sample, evaluate, fingerprint(dataset_files(cfg.dataset)))

@@ -102,3 +102,25 @@ def test_reference_reward_convention_on_hand_made_episodes(tmp_path):
     np.testing.assert_array_equal(kept.step_masks[5:], [1, 1, 0, 0])
     with pytest.raises(ValueError, match="rewards: expected one of"):
         ChunkDataset(tmp_path, rewards="sparse")
+
+
+def test_resident_sampler_matches_the_dataset(tmp_path):
+    """Device-built batches (here on the CPU) equal the numpy path's for the same chunks."""
+    import torch
+
+    from lps_robot.data.resident import ResidentSampler
+
+    spec = small_spec(chunk_length=3)
+    write_episodes(tmp_path, spec, [6, 5, 7], [True, False, True], seed=2)
+    ds = ChunkDataset(tmp_path)
+    sampler = ResidentSampler(ds, "cpu")
+    j = torch.tensor([0, 3, len(ds.starts) - 1, 1])
+    got = sampler.batch_at(j)
+    want = ds.chunks(ds.starts[j.numpy()])
+    for key in ("actions", "rewards", "masks"):
+        np.testing.assert_allclose(got[key].numpy(), want[key], rtol=0, atol=1e-7)
+    for part in ("obs", "next_obs"):
+        for key, value in want[part].items():
+            np.testing.assert_array_equal(got[part][key].numpy(), value)
+    batch = sampler(8, np.random.default_rng(0))
+    assert batch["actions"].shape == (8, 3, 3) and batch["obs"]["front"].dtype == torch.uint8

@@ -24,7 +24,13 @@ from lps_robot.runtime.manifest import read_manifest
 from lps_robot.spec import Spec
 from tests.bad_models import KINDS, make_model
 from tests.conftest import small_spec
-from tests.ros_helpers import Probe, ros_env, start_robot_and_policy, stop
+from tests.ros_helpers import (
+    Probe,
+    assert_commands_safe,
+    ros_env,
+    start_robot_and_policy,
+    stop,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -49,15 +55,6 @@ def corpus(tmp_path_factory):
     os.symlink(tmp / "a.onnx", tmp / "current.onnx")
     hashes = {n: read_manifest(tmp / f"{n}.onnx")["content_hash"] for n in ("a", "b")}
     return tmp, spec, hashes
-
-
-def _assert_safe(spec: Spec, commands: list) -> None:
-    cmds = np.asarray([c for _, c in commands])
-    assert len(cmds) > 0 and np.isfinite(cmds).all()
-    assert (cmds >= np.asarray(spec.robot.position_lower) - 1e-9).all()
-    assert (cmds <= np.asarray(spec.robot.position_upper) + 1e-9).all()
-    step = np.asarray(spec.robot.velocity_limits) / spec.robot.control_rate_hz
-    assert (np.abs(np.diff(cmds, axis=0)) <= step + 1e-9).all()
 
 
 def _answers(probe: Probe) -> bool:
@@ -155,7 +152,7 @@ def test_the_node_survives_every_fault(corpus):
         probe.wait_for(lambda: probe.diag.get("last_status") in ("ok", "clamped"), 10, "resume")
 
         assert node.poll() is None and _answers(probe)
-        _assert_safe(spec, probe.commands)
+        assert_commands_safe(spec, probe.commands)
     finally:
         probe.close()
         stop(node)
@@ -196,7 +193,7 @@ def test_lifecycle_transitions(corpus):
         assert probe.call(SetBool, "/lps_policy/enable", SetBool.Request(data=True)).success
         probe.wait_for(lambda: len(probe.commands) > n + 20, 10, "commands again")
         assert probe.lifecycle() == "active"
-        _assert_safe(spec, probe.commands[n:])
+        assert_commands_safe(spec, probe.commands[n:])
     finally:
         probe.close()
         stop(node)

@@ -178,15 +178,13 @@ class ChunkDataset:
             chunk = chunk - self.obs["joint_pos"][starts][:, None, :]
         return chunk
 
-    def chunks(self, starts: np.ndarray) -> dict[str, object]:
-        """The samples for given global start indices (each must be a valid start)."""
+    def targets(self, starts: np.ndarray) -> dict[str, np.ndarray]:
+        """Everything but the observations for given valid starts: normalised actions,
+        rewards, masks and the index of s' (``next_idx``)."""
         starts = np.asarray(starts)
-        offs = np.arange(self.h)
-        idx = starts[:, None] + offs[None, :]
+        idx = starts[:, None] + np.arange(self.h)[None, :]
         ep_end = self.ends[self.episode_of[starts]]
-        next_idx = np.minimum(starts + self.h, ep_end - 1)
         return {
-            "obs": self._obs_at(starts),
             "actions": np.clip(
                 normalize_action(self._raw_chunks(starts), self.spec), -ACTION_CLIP, ACTION_CLIP
             ),
@@ -196,8 +194,17 @@ class ChunkDataset:
                 if self.convention == "reference"
                 else 1.0 - self.terminals[idx[:, -1]].astype(np.float32)
             ),
-            "next_obs": self._obs_at(next_idx),
+            "next_idx": np.minimum(starts + self.h, ep_end - 1),
         }
+
+    def chunks(self, starts: np.ndarray) -> dict[str, object]:
+        """The samples for given global start indices (each must be a valid start)."""
+        starts = np.asarray(starts)
+        out: dict[str, object] = dict(self.targets(starts))
+        next_idx = out.pop("next_idx")
+        out["obs"] = self._obs_at(starts)
+        out["next_obs"] = self._obs_at(next_idx)
+        return out
 
     def sample(self, batch_size: int, rng: np.random.Generator) -> dict[str, object]:
         return self.chunks(rng.choice(self.starts, size=batch_size))
