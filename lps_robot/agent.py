@@ -180,9 +180,9 @@ class LPSAgent(nn.Module):
         q = self.critic(feat, batch["actions"].reshape(-1, self.d))
         loss = ((q - target.unsqueeze(0)) ** 2).mean()
         return loss, {
-            "critic_loss": loss.item(),
-            "q_mean": q.mean().item(),
-            "target_mean": target.mean().item(),
+            "critic_loss": loss.detach(),
+            "q_mean": q.detach().mean(),
+            "target_mean": target.mean(),
         }
 
     def actor_loss(
@@ -202,11 +202,13 @@ class LPSAgent(nn.Module):
         a = self.decode(feat, z, straight_through=self.config.actor_grad == "straight_through")
         q = self.critic(critic_feat, a).mean(0)
         loss = self.config.alpha * -q.mean() / q.abs().mean().detach().clamp_min(1e-6)
-        return loss, {"actor_loss": loss.item(), "actor_q": q.mean().item()}
+        return loss, {"actor_loss": loss.detach(), "actor_q": q.detach().mean()}
 
     # --- one step ----------------------------------------------------------------------------
 
-    def update(self, batch: Batch, generator: torch.Generator | None = None) -> dict[str, float]:
+    def update(
+        self, batch: Batch, generator: torch.Generator | None = None
+    ) -> dict[str, torch.Tensor]:
         """L = L_Q + L_MF + L_f on one batch; each optimiser steps its own modules."""
         obs, next_obs = self.augment(batch, generator)
         feat = self.features(obs)
@@ -254,7 +256,7 @@ class LPSAgent(nn.Module):
 
     def update_bc(
         self, batch: Batch, generator: torch.Generator | None = None
-    ) -> dict[str, float]:
+    ) -> dict[str, torch.Tensor]:
         """MF-BC baseline step: the MeanFlow loss alone (encoder + decoder)."""
         obs, _ = self.augment(batch, generator)
         loss, info = self.bc_loss(self.features(obs), batch, generator)

@@ -152,6 +152,7 @@ def train(
                 continue
             if done % cfg.log_every == 0 or done == cfg.steps or is_eval:
                 now = time.perf_counter()
+                info = {k: float(v) for k, v in info.items()}  # the one host sync per row
                 row = {
                     "step": done,
                     "wall_s": round(now - t0, 2),

@@ -175,7 +175,7 @@ def test_min_target_aggregation():
         agent.target_critic.forward = lambda feat, a: torch.tensor([[1.0, 5.0], [3.0, 2.0]])
         feat = agent.features(batch["obs"])
         _, info = agent.critic_loss(feat, feat, batch)
-        targets[agg] = info["target_mean"]
+        targets[agg] = float(info["target_mean"])
     h, gamma = spec.policy.chunk_length, SMALL.gamma
     ret = -sum(gamma**i for i in range(h))
     assert targets["min"] == pytest.approx(ret + gamma**h * (1.0 + 2.0) / 2, rel=1e-5)

@@ -109,4 +109,5 @@ def meanflow_loss(
     per_sample = ((u - u_tgt) ** 2).mean(dim=-1)
     weight = (per_sample.detach() + LOSS_ADAPTIVE_EPS).rsqrt()
     loss = (weight * per_sample).mean()
-    return loss, {"mf_loss": loss.item(), "mf_mse": per_sample.mean().item()}
+    # detached tensors, not floats: a .item() per loss would sync a GPU every step
+    return loss, {"mf_loss": loss.detach(), "mf_mse": per_sample.detach().mean()}
