@@ -94,7 +94,9 @@ class LPSConfig:
         default="constant",
         metadata={"help": "constant | warmup_cosine (linear warmup, cosine to lr_final_frac)"},
     )
-    warmup_steps: int = field(default=1000, metadata={"help": "warmup_cosine: warmup steps"})
+    warmup_frac: float = field(
+        default=0.01, metadata={"help": "warmup_cosine: warmup as a fraction of the steps"}
+    )
     lr_final_frac: float = field(
         default=0.1, metadata={"help": "warmup_cosine: final lr as a fraction of lr"}
     )

@@ -43,9 +43,10 @@ EvalHook = Callable[[LPSAgent, int], Mapping[str, float]]
 
 
 def lr_factor(cfg: TrainConfig) -> Callable[[int], float]:
-    """warmup_cosine: linear warmup to lr over warmup_steps, then cosine to lr_final_frac."""
+    """warmup_cosine: linear warmup to lr over warmup_frac of the steps (the reference: 1%),
+    then cosine to lr_final_frac."""
     a = cfg.agent
-    warmup = min(a.warmup_steps, max(cfg.steps - 1, 0))
+    warmup = max(1, min(round(a.warmup_frac * cfg.steps), cfg.steps - 1))
 
     def factor(step: int) -> float:
         if step < warmup:

@@ -288,7 +288,7 @@ def test_warmup_cosine_schedule():
     from lps_robot.train import lr_factor
 
     cfg = make_config(
-        overrides={"steps": 100, "agent.lr_schedule": "warmup_cosine", "agent.warmup_steps": 10}
+        overrides={"steps": 100, "agent.lr_schedule": "warmup_cosine", "agent.warmup_frac": 0.1}
     )
     f = lr_factor(cfg)
     assert f(0) == pytest.approx(0.1) and f(9) == pytest.approx(1.0)

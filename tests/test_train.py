@@ -135,7 +135,7 @@ def test_robot_preset_trains_resumes_and_exports(dataset, tmp_path):
         "agent.image_feat_dim": 16,
         "agent.critic_hidden": [32, 32],
         "agent.actor_hidden": [16],
-        "agent.warmup_steps": 2,
+        "agent.warmup_frac": 0.3,
         "reward_convention": "reference",
         "dataset": str(dataset),
         "out_dir": str(tmp_path / "robot"),
