@@ -360,7 +360,7 @@ def _bench_ogbench(args: argparse.Namespace) -> int:
         out_dir=args.out_dir,
         overrides=overrides,
         progress=not args.json,
-        normalize_obs=args.normalize_obs,
+        normalize_obs=not args.raw_obs,
     )
     print(json.dumps(result))
     return 0
@@ -459,7 +459,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, nargs="+", default=[0], help="training seeds")
     p.add_argument("--data-seed", type=int, default=0, help="seed of the generated dataset")
     p.add_argument("--preset", default="", help="network sizes (default: the reference's)")
-    p.add_argument("--normalize-obs", action="store_true", help="mean/std-normalise observations")
+    p.add_argument(
+        "--raw-obs",
+        action="store_true",
+        help="feed observations raw, as the reference does (default: mean/std-normalised)",
+    )
     p.add_argument("--out-dir", default="runs/ogbench", help="data, checkpoints, logs")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads; 0: default")
     p.add_argument("--json", action="store_true", help="no progress bars; JSON line only")
