@@ -391,7 +391,10 @@ def _bench_train(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from lps_robot import __version__
+
     parser = argparse.ArgumentParser(prog="lps", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"lps_robot {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     data = sub.add_parser("data", help="inspect, validate and repair HDF5 episode datasets")

@@ -14,6 +14,7 @@ import random
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -224,3 +225,55 @@ def test_invalid_parameters_refuse_to_start(corpus, param, words):
     assert "Traceback" not in out.stderr and words in out.stderr, out.stderr
     errors = [ln for ln in out.stderr.splitlines() if ln.startswith("error:")]
     assert len(errors) == 1
+
+
+def test_a_namespaced_node_keeps_the_shipped_configuration(corpus):
+    """`namespace:=arm` once made the node ignore config/policy.yaml (keyed by the bare node
+    name) and silently command the default topic; the shipped file is keyed `/**`."""
+    import yaml
+    from std_msgs.msg import Float64MultiArray
+
+    from tests.ros_helpers import start_node
+
+    tmp, spec, _ = corpus
+    shipped = Path(__file__).resolve().parents[1] / "ros_ws/src/lps_robot/config/policy.yaml"
+    data = yaml.safe_load(shipped.read_text())
+    params = data["/**"]["ros__parameters"]
+    params |= {
+        "robot_spec": str(tmp / "robot.yaml"),
+        "policy_path": str(tmp / "a.onnx"),
+        "command_topic": "/custom/commands",
+        "autostart": "activate",
+    }
+    params_file = tmp / "namespaced.yaml"
+    params_file.write_text(yaml.safe_dump(data))
+    domain = random.randint(100, 200)
+    robot = start_node(
+        "fake-robot", {"robot_spec": str(tmp / "robot.yaml")}, domain, tmp / "r.log"
+    )
+    log = (tmp / "ns.log").open("w")
+    node = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "lps_robot.cli",
+            "node",
+            "policy",
+            "--params-file",
+            str(params_file),
+        ]
+        + ["--ros-args", "-r", "__ns:=/arm"],
+        env=ros_env(domain),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    probe = Probe(domain)
+    got = probe.listen(Float64MultiArray, "/custom/commands")
+    try:
+        probe.wait_for(lambda: "msg" in got, 60, "commands on the configured topic")
+        assert probe.lifecycle(node="/arm/lps_policy") == "active"
+    finally:
+        probe.close()
+        stop(node)
+        stop(robot)
+        log.close()

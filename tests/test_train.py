@@ -149,3 +149,11 @@ def test_robot_preset_trains_resumes_and_exports(dataset, tmp_path):
     manifest = export(agent.eval(), tmp_path / "robot.onnx")
     assert manifest["parity_max_abs_diff"] <= 1e-5
     OnnxPolicy(tmp_path / "robot.onnx", agent.spec)
+
+
+def test_version(capsys):
+    from lps_robot import __version__
+
+    with pytest.raises(SystemExit) as e:
+        lps(["--version"])
+    assert e.value.code == 0 and capsys.readouterr().out.strip() == f"lps_robot {__version__}"
