@@ -199,6 +199,9 @@ class TrainConfig:
     )
     max_episodes: int = field(default=0, metadata={"help": "use the first N episodes; 0: all"})
     progress: bool = field(default=True, metadata={"help": "show a progress bar"})
+    tensorboard: bool = field(
+        default=True, metadata={"help": "also log scalars for TensorBoard to out_dir/tb"}
+    )
     agent: LPSConfig = field(default_factory=LPSConfig)
 
     def __post_init__(self) -> None:

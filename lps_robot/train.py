@@ -7,7 +7,6 @@ its spec (with the dataset's normalisation), agent config and training config, s
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import json
 import math
@@ -27,6 +26,7 @@ from lps_robot.agent import LPSAgent, to_torch
 from lps_robot.checkpoint import SUFFIX, load_checkpoint, save_checkpoint
 from lps_robot.configs import TrainConfig
 from lps_robot.dcio import ConfigError, to_plain
+from lps_robot.logs import TrainLog
 from lps_robot.spec import Spec
 
 
@@ -107,9 +107,7 @@ def train(
     if world.main:
         (out / "config.yaml").write_text(yaml.safe_dump(to_plain(cfg), sort_keys=False))
     rows: list[dict[str, float]] = []
-    log_path = out / "metrics.csv"
-    writer = None
-    log_file = log_path.open("a" if start else "w", newline="") if world.main else None
+    log = TrainLog(out, resume=bool(start), tensorboard=cfg.tensorboard) if world.main else None
     step_fn = agent.update if cfg.algo == "lps" else agent.update_bc
     schedules = []
     if cfg.agent.lr_schedule != "constant":
@@ -163,11 +161,7 @@ def train(
                 window_t, window_n = now, 0
                 if is_eval:
                     row.update({f"eval/{k}": v for k, v in evaluate(agent, done).items()})
-                if writer is None or set(row) - set(writer.fieldnames):
-                    writer = csv.DictWriter(log_file, fieldnames=list(row), extrasaction="ignore")
-                    writer.writeheader()
-                writer.writerow(row)
-                log_file.flush()
+                log.write(row)
                 rows.append(row)
                 bar.set_postfix(
                     {k: f"{v:.3g}" for k, v in info.items() if k.endswith("loss")}
@@ -176,8 +170,8 @@ def train(
             if done % cfg.ckpt_every == 0 or done == cfg.steps:
                 save_checkpoint(last, agent, cfg, done, extra)
     finally:
-        if log_file is not None:
-            log_file.close()
+        if log is not None:
+            log.close()
     if world.size > 1:  # every replica's weights, for anyone to compare
         digest = parallel.weights_digest(agent)
         (out / f"rank{world.rank}.weights.sha256").write_text(digest + "\n")

@@ -157,3 +157,23 @@ def test_version(capsys):
     with pytest.raises(SystemExit) as e:
         lps(["--version"])
     assert e.value.code == 0 and capsys.readouterr().out.strip() == f"lps_robot {__version__}"
+
+
+def test_logs_keep_one_header_and_reach_tensorboard(dataset, tmp_path):
+    """A column that appears mid-run (an evaluation) and a resume keep one CSV header; the
+    same scalars are in TensorBoard's event file."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    base = {**TINY, "dataset": str(dataset), "out_dir": str(tmp_path / "r"), "ckpt_every": 5}
+    base |= {"eval_every": 10}
+    train_from_dataset(make_config(overrides={**base, "steps": 10}), lambda a, s: {"score": 1.0})
+    train_from_dataset(make_config(overrides={**base, "steps": 15, "resume": True}))
+    lines = (tmp_path / "r" / "metrics.csv").read_text().splitlines()
+    assert sum(line.startswith("step,") for line in lines) == 1
+    rows = list(csv.DictReader(lines))
+    assert [int(r["step"]) for r in rows] == [5, 10, 15]
+    assert rows[1]["eval/score"] == "1.0" and rows[0]["eval/score"] == ""
+    events = EventAccumulator(str(tmp_path / "r" / "tb"))
+    events.Reload()
+    steps = [e.step for e in events.Scalars("critic_loss")]
+    assert steps[:2] == [5, 10] and 15 in steps
