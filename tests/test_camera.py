@@ -61,7 +61,8 @@ def test_camera_node_publishes_realsense_topics(tmp_path):
     )
     probe = Probe(domain)
     try:
-        color = probe.listen(Image, "/camera/camera/color/image_raw", sensor_qos=True)
+        # a reliable subscriber (realsense-ros's default QoS) connects, as rviz would
+        color = probe.listen(Image, "/camera/camera/color/image_raw", sensor_qos=False)
         info = probe.listen(CameraInfo, "/camera/camera/color/camera_info", sensor_qos=True)
         depth = probe.listen(
             Image, "/camera/camera/aligned_depth_to_color/image_raw", sensor_qos=True

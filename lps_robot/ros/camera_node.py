@@ -12,12 +12,14 @@ import threading
 
 import rclpy
 from rclpy.node import Node
-from rclpy.qos import qos_profile_sensor_data
+from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
 
 from lps_robot.camera import make_camera
 from lps_robot.ros.convert import rgb_to_image
 from lps_robot.ros.spin import spin_node
+
+QOS = {"reliable": ReliabilityPolicy.RELIABLE, "best_effort": ReliabilityPolicy.BEST_EFFORT}
 
 
 class CameraNode(Node):
@@ -34,10 +36,20 @@ class CameraNode(Node):
             "camera_namespace": "camera",
             "camera_name": "camera",
             "calibration_file": "",
+            # realsense-ros publishes reliable by default; a reliable subscriber (rviz, a
+            # recorder) never connects to a best-effort publisher, while best-effort
+            # subscribers (ours) take either
+            "qos_reliability": "reliable",
         }
         for k, v in params.items():
             self.declare_parameter(k, v)
         p = {k: self.get_parameter(k).value for k in params}
+        if p["qos_reliability"] not in QOS:
+            raise ValueError(
+                f"parameter qos_reliability: expected one of {list(QOS)}, "
+                f"got {p['qos_reliability']!r}"
+            )
+        qos = QoSProfile(depth=5, reliability=QOS[p["qos_reliability"]])
         kwargs = {"width": p["width"], "height": p["height"], "fps": p["fps"]}
         if p["backend"].startswith("realsense"):
             kwargs.update(serial=p["serial"], enable_depth=p["enable_depth"])
@@ -49,16 +61,10 @@ class CameraNode(Node):
         self.camera.connect()
         base = f"/{p['camera_namespace']}/{p['camera_name']}"
         self.frame_id = f"{p['camera_name']}_color_optical_frame"
-        self.img_pub = self.create_publisher(
-            Image, f"{base}/color/image_raw", qos_profile_sensor_data
-        )
-        self.info_pub = self.create_publisher(
-            CameraInfo, f"{base}/color/camera_info", qos_profile_sensor_data
-        )
+        self.img_pub = self.create_publisher(Image, f"{base}/color/image_raw", qos)
+        self.info_pub = self.create_publisher(CameraInfo, f"{base}/color/camera_info", qos)
         self.depth_pub = (
-            self.create_publisher(
-                Image, f"{base}/aligned_depth_to_color/image_raw", qos_profile_sensor_data
-            )
+            self.create_publisher(Image, f"{base}/aligned_depth_to_color/image_raw", qos)
             if p["enable_depth"]
             else None
         )
