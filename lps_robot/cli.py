@@ -244,6 +244,21 @@ def _data_merge(args: argparse.Namespace) -> int:
     return 0
 
 
+def _data_import(args: argparse.Namespace) -> int:
+    from lps_robot.data.reader import DataError
+    from lps_robot.data.robomimic import import_robomimic
+    from lps_robot.spec import Spec, SpecError
+
+    try:
+        spec = Spec.load(args.spec)
+        files = import_robomimic(args.path, spec, args.output)
+    except (DataError, SpecError, OSError) as e:
+        print(f"lps data import: {e}", file=sys.stderr)
+        return 1
+    print(f"imported {len(files)} episodes into {args.output}")
+    return 0
+
+
 def _record(args: argparse.Namespace) -> int:
     if args.sim:
         from lps_robot.ros.record_sim import record_sim
@@ -435,6 +450,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", help="episode directory")
     p.add_argument("-o", "--output", required=True, help="output .h5 file")
     p.set_defaults(func=_data_merge)
+    p = dsub.add_parser("import", help="turn a foreign dataset into lps_robot episodes")
+    p.add_argument("path", help="the foreign dataset (robomimic: one .hdf5 file)")
+    p.add_argument("--format", choices=("robomimic",), required=True, help="its layout")
+    p.add_argument("--spec", required=True, help="robot spec YAML (what the file lacks)")
+    p.add_argument("-o", "--output", required=True, help="episode directory to write")
+    p.set_defaults(func=_data_import)
 
     bench = sub.add_parser("bench", help="benchmarks; each prints one JSON object last")
     bsub = bench.add_subparsers(dest="bench_command", required=True, metavar="BENCH")

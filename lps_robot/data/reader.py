@@ -70,6 +70,13 @@ def read_spec(path: str | Path) -> Spec:
 
 def _spec_of(f: h5py.File, file: Path) -> Spec:
     if "spec" not in f.attrs:
+        from lps_robot.data.robomimic import is_robomimic_layout
+
+        if is_robomimic_layout(f):
+            raise DataError(
+                f"{file}: a robomimic-layout file without an lps_robot spec; import it with "
+                f"`lps data import --format robomimic {file} --spec robot.yaml -o DIR`"
+            )
         raise DataError(f"{file}: root attribute 'spec' is missing (expected the spec as JSON)")
     try:
         return Spec.from_json(_as_str(f.attrs["spec"]))
@@ -222,9 +229,13 @@ def summarize(path: str | Path) -> dict[str, Any]:
     for ref in list_episodes(path):
         with _open(ref.file) as f:
             g = f[schema.DATA_GROUP][ref.name]
-            ts = g["timestamps"][()]
-            n = len(ts)
-            rate = float((n - 1) / (ts[-1] - ts[0])) if n > 1 and ts[-1] > ts[0] else None
+            if "timestamps" in g:
+                ts = g["timestamps"][()]
+                n = len(ts)
+                rate = float((n - 1) / (ts[-1] - ts[0])) if n > 1 and ts[-1] > ts[0] else None
+            else:  # a foreign (e.g. robomimic) file: no timestamps
+                n = int(g.attrs.get("num_samples", len(g["actions"]) if "actions" in g else 0))
+                rate = None
             episodes.append(
                 {
                     "episode": str(ref),

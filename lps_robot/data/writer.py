@@ -260,7 +260,8 @@ def recover_partial(partial_path: str | Path) -> Path:
 
 
 def merge(episode_dir: str | Path, out_file: str | Path) -> Path:
-    """All finished episodes of a directory -> one robomimic-style file (written atomically)."""
+    """All finished episodes of a directory -> one file robomimic's loader reads with its
+    defaults (``next_obs/``, ``mask/train`` + ``mask/valid``, env_args), written atomically."""
     episode_dir, out_file = Path(episode_dir), Path(out_file)
     files = sorted(episode_dir.glob(f"{schema.DEMO_PREFIX}*.h5"))
     if not files:
@@ -282,8 +283,29 @@ def merge(episode_dir: str | Path, out_file: str | Path) -> Path:
                 src.copy(src[schema.DATA_GROUP][name], dst[schema.DATA_GROUP], schema.demo_name(i))
                 total += int(src[schema.DATA_GROUP][name].attrs["num_samples"])
         dst[schema.DATA_GROUP].attrs["total"] = total
+        from lps_robot.data.robomimic import add_robomimic_views
+
+        add_robomimic_views(dst, Spec.from_json(_as_text(dst.attrs["spec"])))
     os.replace(tmp, out_file)
     return out_file
+
+
+def _as_text(v) -> str:
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+ROBOMIMIC_GYM_TYPE = 2  # robomimic.envs.env_base.EnvType.GYM_TYPE: a generic (non-robosuite) env
+
+
+def env_args(spec: Spec) -> str:
+    """robomimic's ``env_args``: an integer env type and ``env_kwargs`` (our spec inside)."""
+    return json.dumps(
+        {
+            "env_name": spec.robot.name,
+            "type": ROBOMIMIC_GYM_TYPE,
+            "env_kwargs": {"lps_robot_spec": spec.to_dict()},
+        }
+    )
 
 
 def _write_root_attrs(f: h5py.File, spec: Spec) -> None:
@@ -291,7 +313,7 @@ def _write_root_attrs(f: h5py.File, spec: Spec) -> None:
     f.attrs["spec"] = spec.to_json()
     f.attrs["created"] = time.time()
     data = f.require_group(schema.DATA_GROUP)
-    data.attrs["env_args"] = json.dumps({"env_name": spec.robot.name, "type": "lps_robot"})
+    data.attrs["env_args"] = env_args(spec)
     data.attrs["total"] = 0
 
 

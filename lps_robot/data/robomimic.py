@@ -1,0 +1,119 @@
+"""robomimic interop: what robomimic's loader expects of our merged files, and importing a
+genuine robomimic file into our episodes.
+
+robomimic's ``SequenceDataset`` reads ``data/demo_<i>/{obs,next_obs}/<key>``, ``actions``,
+``rewards``, ``dones``, the ``num_samples`` attribute, ``mask/<filter>`` lists of demo names
+(``train``/``valid`` by default) and ``data.attrs["env_args"]`` (JSON with an integer
+``type`` and ``env_kwargs``). A robomimic file carries no robot spec: on import the spec
+(``--spec robot.yaml``) supplies joint names, limits, cameras and the control rate.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from lps_robot.data import schema
+from lps_robot.data.reader import DataError
+from lps_robot.data.writer import DatasetWriter, env_args
+from lps_robot.spec import Spec
+
+VALID_EVERY = 10  # every 10th demo goes to mask/valid, the rest to mask/train
+
+
+def add_robomimic_views(f: h5py.File, spec: Spec) -> None:
+    """``next_obs/`` for every demo (s_{t+1}; the last step repeats its own observation, as
+    robomimic's own conversion scripts do), ``mask/train`` + ``mask/valid`` and env_args."""
+    data = f[schema.DATA_GROUP]
+    names = sorted(
+        (n for n in data if n.startswith(schema.DEMO_PREFIX)),
+        key=lambda n: int(n[len(schema.DEMO_PREFIX) :]),
+    )
+    for name in names:
+        demo = data[name]
+        if "next_obs" in demo:
+            del demo["next_obs"]
+        for key, ds in demo["obs"].items():
+            values = ds[()]
+            shifted = np.concatenate([values[1:], values[-1:]]) if len(values) else values
+            chunks = (1, *ds.shape[1:]) if ds.ndim == 4 else True
+            demo.create_dataset(
+                f"next_obs/{key}",
+                data=shifted,
+                chunks=chunks,
+                compression=ds.compression,
+                fletcher32=True,
+            )
+    valid = [n for i, n in enumerate(names) if i % VALID_EVERY == VALID_EVERY - 1]
+    train = [n for n in names if n not in valid]
+    if "mask" in f:
+        del f["mask"]
+    for split, members in (("train", train), ("valid", valid)):
+        f.create_dataset(f"mask/{split}", data=np.array(members, dtype="S"))
+    data.attrs["env_args"] = env_args(spec)
+
+
+def is_robomimic_layout(f: h5py.File) -> bool:
+    """A file with robomimic's demo groups but no lps_robot spec."""
+    data = f.get(schema.DATA_GROUP)
+    return (
+        "spec" not in f.attrs
+        and isinstance(data, h5py.Group)
+        and any(n.startswith(schema.DEMO_PREFIX) for n in data)
+    )
+
+
+def import_robomimic(src: str | Path, spec: Spec, out_dir: str | Path) -> list[Path]:
+    """Every demo of a robomimic file as one of our episode files; returns their paths.
+
+    Observation keys come from the spec (each must exist under ``obs/`` with the spec's
+    shape); ``success`` is the last ``dones`` flag (robomimic demos are usually all
+    successes); timestamps are t / control rate."""
+    src = Path(src)
+    writer = DatasetWriter(out_dir, spec)
+    written = []
+    rate = spec.robot.control_rate_hz
+    with h5py.File(src, "r") as f:
+        data = f.get(schema.DATA_GROUP)
+        if not isinstance(data, h5py.Group):
+            raise DataError(f"{src}: no '/{schema.DATA_GROUP}' group (not a robomimic file)")
+        names = sorted(
+            (n for n in data if n.startswith(schema.DEMO_PREFIX)),
+            key=lambda n: int(n[len(schema.DEMO_PREFIX) :]),
+        )
+        keys = (*spec.obs.image_keys, *spec.obs.proprio_keys)
+        for name in names:
+            demo = data[name]
+            where = f"{src}:/{schema.DATA_GROUP}/{name}"
+            missing = [k for k in keys if f"obs/{k}" not in demo]
+            if missing or "actions" not in demo:
+                raise DataError(
+                    f"{where}: needs obs/{missing[0] if missing else ''} and actions for the "
+                    f"spec's keys {list(keys)}"
+                )
+            obs = {k: demo[f"obs/{k}"][()] for k in keys}
+            actions = demo["actions"][()].astype(np.float32)
+            if actions.ndim != 2 or actions.shape[1] != spec.action.dim:
+                raise DataError(
+                    f"{where}: actions of shape {actions.shape}, the spec has "
+                    f"action.dim={spec.action.dim}"
+                )
+            rewards = demo["rewards"][()] if "rewards" in demo else np.zeros(len(actions))
+            dones = demo["dones"][()] if "dones" in demo else np.zeros(len(actions))
+            episode = writer.begin_episode()
+            try:
+                for t in range(len(actions)):
+                    episode.append(
+                        {k: v[t] for k, v in obs.items()},
+                        actions[t],
+                        timestamp=t / rate,
+                        reward=float(rewards[t]),
+                    )
+            except (KeyError, ValueError) as e:
+                episode.abort()
+                raise DataError(f"{where}: {e}") from e
+            success = bool(dones[-1]) if len(dones) else False
+            written.append(episode.finish(success=success, sparse_rewards=False))
+    return written
