@@ -34,8 +34,11 @@ KINDS = {  # kind -> words the rejection reason must contain
 _ONNX_TYPES = {"uint8": TensorProto.UINT8, "float32": TensorProto.FLOAT}
 
 
-def make_model(spec: Spec, path: str | Path, kind: str = "good", target=None) -> Path:
-    """Write the ``kind`` model for ``spec`` to ``path`` and return the path."""
+def make_model(
+    spec: Spec, path: str | Path, kind: str = "good", target=None, threshold: float = 0.0
+) -> Path:
+    """Write the ``kind`` model for ``spec`` to ``path`` and return the path. ``good`` and
+    ``nan_beyond`` (accepted at load, NaN once joint 0 > ``threshold``) command ``target``."""
     h, a = spec.policy.chunk_length, spec.action.dim
     sig = input_signature(spec, False)
     inputs = []
@@ -82,6 +85,21 @@ def make_model(spec: Spec, path: str | Path, kind: str = "good", target=None) ->
             helper.make_node("Mul", ["r", "zero"], ["r0"]),
             helper.make_node("Add", ["chunk", "r0"], [out_name]),
         ]
+    elif kind == "nan_beyond":  # passes warm-up; NaN once joint 0 exceeds `threshold`
+        inits += [
+            numpy_helper.from_array(np.array([0], np.int64), "i0"),
+            numpy_helper.from_array(np.array(threshold, np.float32), "thr"),
+            numpy_helper.from_array(np.array(np.nan, np.float32), "nan"),
+            numpy_helper.from_array(np.array(0.0, np.float32), "zero"),
+        ]
+        nodes += [
+            helper.make_node("Gather", ["joint_pos", "i0"], ["j0"], axis=1),
+            helper.make_node("Greater", ["j0", "thr"], ["beyond"]),
+            helper.make_node("Where", ["beyond", "nan", "zero"], ["poison"]),
+            helper.make_node("Unsqueeze", ["poison", "axes"], ["poison3"]),
+            helper.make_node("Add", ["chunk", "poison3"], [out_name]),
+        ]
+        inits.append(numpy_helper.from_array(np.array([2], np.int64), "axes"))
     else:
         nodes.append(helper.make_node("Identity", ["chunk"], [out_name]))
     output = helper.make_tensor_value_info(out_name, TensorProto.FLOAT, [1, h, width])

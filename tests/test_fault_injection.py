@@ -51,6 +51,9 @@ def corpus(tmp_path_factory):
     make_model(spec, tmp / "b.onnx", target=lo + 0.4 * (hi - lo))
     for kind in KINDS:
         make_model(spec, tmp / f"{kind}.onnx", kind)
+    # accepted (finite on its warm-up inputs), then NaN once joint 0 passes 0.35 on its way to
+    # 0.5: it must be rolled back in probation
+    make_model(spec, tmp / "trap.onnx", "nan_beyond", lo + 0.75 * (hi - lo), threshold=0.35)
     os.mkfifo(tmp / "fifo.onnx")
     os.mkdir(tmp / "dir.onnx")
     os.symlink(tmp / "a.onnx", tmp / "current.onnx")
@@ -121,6 +124,14 @@ def test_the_node_survives_every_fault(corpus):
         os.remove(tmp / "current.onnx")
         os.symlink(tmp / "a.onnx", tmp / "current.onnx")
         probe.wait_for(lambda: probe.diag.get("policy_hash") == hashes["a"], 10, "watch swap")
+
+        # a policy that fails only after it has taken over is rolled back to the previous one
+        probe.spin(1.5)  # joint 0 settles at a's target (0.2)
+        assert probe.set_policy(str(tmp / "trap.onnx")).successful
+        probe.wait_for(lambda: probe.diag.get("rollbacks") == 1, 10, "rollback")
+        assert "non-finite" in probe.diag["last_rollback_reason"]
+        assert "rolled back to" in probe.diag["last_rollback_reason"]
+        probe.wait_for(lambda: probe.diag.get("policy_hash") == hashes["a"], 5, "a again")
 
         # malformed joint states are refused; a second publisher naming only some joints
         # (a gripper driver) merges by name and never makes the arm hold
