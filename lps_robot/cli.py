@@ -259,6 +259,19 @@ def _data_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _data_video(args: argparse.Namespace) -> int:
+    from lps_robot.data.reader import DataError
+    from lps_robot.data.video import episode_video
+
+    try:
+        n = episode_video(args.path, args.episode, args.camera, args.output)
+    except DataError as e:
+        print(f"lps data video: {e}", file=sys.stderr)
+        return 1
+    print(f"{args.output}: {n} frames")
+    return 0
+
+
 def _record(args: argparse.Namespace) -> int:
     if args.sim:
         from lps_robot.ros.record_sim import record_sim
@@ -318,7 +331,7 @@ def _eval(args: argparse.Namespace) -> int:
 
     try:
         result = evaluate_policy(
-            args.policy, args.episodes, args.seed, args.max_steps, args.execution
+            args.policy, args.episodes, args.seed, args.max_steps, args.execution, args.video
         )
     except PolicyRejected as e:
         print(f"lps eval: {e}", file=sys.stderr)
@@ -450,6 +463,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", help="episode directory")
     p.add_argument("-o", "--output", required=True, help="output .h5 file")
     p.set_defaults(func=_data_merge)
+    p = dsub.add_parser("video", help="one recorded episode's camera stream as an MP4")
+    p.add_argument("path", help="dataset: an .h5 file or a directory of episode files")
+    p.add_argument("--episode", type=int, default=0, help="episode number (inspect lists them)")
+    p.add_argument("--camera", default="front", help="camera key")
+    p.add_argument("-o", "--output", required=True, help="output .mp4")
+    p.set_defaults(func=_data_video)
     p = dsub.add_parser("import", help="turn a foreign dataset into lps_robot episodes")
     p.add_argument("path", help="the foreign dataset (robomimic: one .hdf5 file)")
     p.add_argument("--format", choices=("robomimic",), required=True, help="its layout")
@@ -556,6 +575,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=10_000, help="first episode seed")
     p.add_argument("--max-steps", type=int, default=200, help="episode timeout in steps")
     p.add_argument("--execution", default="open_loop", choices=("open_loop", "temporal_ensemble"))
+    p.add_argument("--video", default=None, help="write the first episode's camera as MP4")
     p.add_argument("--json", action="store_true", help="(always JSON; accepted for symmetry)")
     p.set_defaults(func=_eval)
     from lps_robot.demo import DemoConfig

@@ -249,3 +249,19 @@ def test_a_flipped_byte_anywhere_is_detected(tmp_path, dataset):
         assert validate(p, quick=True) == []  # --quick reads only the last frame
     with pytest.raises(ValueError, match=rf"{p}:/data/demo_0: cannot read the episode"):
         ChunkDataset(p)
+
+
+def test_episode_video_decodes_back(tmp_path, capsys):
+    import av
+
+    from lps_robot.cli import main as lps
+
+    write_episodes(tmp_path / "ds", small_spec(), [7, 4], [True, False])
+    out = tmp_path / "ep1.mp4"
+    argv = ["data", "video", str(tmp_path / "ds"), "--episode", "1", "-o", str(out)]
+    assert lps(argv) == 0
+    with av.open(str(out)) as container:
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    assert len(frames) == 4 and frames[0].shape == (24, 32, 3)
+    assert lps([*argv[:4], "5", "-o", str(out)]) == 1
+    assert "episode 5 out of range" in capsys.readouterr().err

@@ -106,3 +106,27 @@ def test_state_spec_records_object_state_without_rendering(tmp_path):
     # the recorded label agrees with the state: a success ends with the cube on the pad
     on_pad = np.linalg.norm(state[-1, :2] - state[-1, 3:]) < SUCCESS_RADIUS + 0.01
     assert ep["attrs"]["success"] == bool(on_pad)
+
+
+def test_cli_eval_writes_a_rollout_video(tmp_path, capsys):
+    import av
+    import torch
+
+    from lps_robot.agent import LPSAgent
+    from lps_robot.cli import main as lps
+    from lps_robot.export import export
+    from lps_robot.sim.env import SimArmEnv
+    from tests.test_agent import SMALL
+
+    env = SimArmEnv(render=False)
+    spec = env.spec
+    env.close()
+    torch.manual_seed(0)
+    export(LPSAgent(spec, SMALL).eval(), tmp_path / "p.onnx")
+    out = tmp_path / "rollout.mp4"
+    argv = ["eval", str(tmp_path / "p.onnx"), "--episodes", "1", "--max-steps", "6"]
+    assert lps([*argv, "--video", str(out)]) == 0
+    with av.open(str(out)) as container:
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    cam = spec.camera(spec.obs.image_keys[0])
+    assert len(frames) == 6 and frames[0].shape == (cam.height, cam.width, 3)

@@ -24,7 +24,10 @@ def evaluate_policy(
     seed: int = 10_000,
     max_steps: int = 200,
     execution: str = "open_loop",
+    video: str | Path | None = None,
 ) -> dict:
+    """Success rate through the deploy path; ``video``: the first episode's camera frames
+    (what the policy saw, before preprocessing) as an MP4."""
     env = SimArmEnv(render=True, max_steps=max_steps)
     spec = env.spec
     policy = OnnxPolicy(policy_path, spec, threads=1)
@@ -33,6 +36,7 @@ def evaluate_policy(
     loop.offer(policy)
     dt = 1.0 / spec.robot.control_rate_hz
     successes, lengths, infer_ms, holds = [], [], [], 0
+    frames: list[np.ndarray] = []
     t0 = time.perf_counter()
     for ep in range(episodes):
         obs = env.reset(seed=seed + ep)
@@ -40,6 +44,8 @@ def evaluate_policy(
         success = False
         for t in range(max_steps):
             now = t * dt
+            if video and ep == 0:
+                frames.append(obs[spec.obs.image_keys[0]])
             images = {k: (pre.images[k](obs[k]), now) for k in spec.obs.image_keys}
             sensors = Sensors(
                 joint_pos=obs["joint_pos"].astype(np.float64), joint_time=now, images=images
@@ -55,6 +61,10 @@ def evaluate_policy(
         successes.append(success)
         lengths.append(t + 1)
     env.close()
+    if video and frames:
+        from lps_robot.data.video import write_video
+
+        write_video(video, frames, spec.robot.control_rate_hz)
     return {
         "policy": str(policy_path),
         "algo": policy.manifest["algo"],
