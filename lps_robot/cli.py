@@ -272,6 +272,13 @@ def _data_video(args: argparse.Namespace) -> int:
     return 0
 
 
+def _completion(args: argparse.Namespace) -> int:
+    import shtab
+
+    print(shtab.complete(build_parser(), shell=args.shell))
+    return 0
+
+
 def _record(args: argparse.Namespace) -> int:
     if args.sim:
         from lps_robot.ros.record_sim import record_sim
@@ -569,6 +576,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default="front", help="camera name (and calibration id)")
     p.add_argument("-o", "--output", default=None, help="default calibration/<name>.yaml")
     p.set_defaults(func=_calibrate_camera)
+    p = sub.add_parser(
+        "completion",
+        help="print a shell completion script: eval \"$(lps completion bash)\" in ~/.bashrc",
+    )
+    p.add_argument("shell", choices=("bash", "zsh", "tcsh"))
+    p.set_defaults(func=_completion)
     p = sub.add_parser("eval", help="closed-loop success rate of an ONNX policy on the sim task")
     p.add_argument("policy", help="exported .onnx policy")
     p.add_argument("--episodes", type=int, default=50)

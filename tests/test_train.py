@@ -177,3 +177,9 @@ def test_logs_keep_one_header_and_reach_tensorboard(dataset, tmp_path):
     events.Reload()
     steps = [e.step for e in events.Scalars("critic_loss")]
     assert steps[:2] == [5, 10] and 15 in steps
+
+
+def test_shell_completion_knows_the_commands(capsys):
+    assert lps(["completion", "bash"]) == 0
+    script = capsys.readouterr().out
+    assert "complete" in script and "train" in script and "--dataset" in script
