@@ -251,11 +251,26 @@ def _data_import(args: argparse.Namespace) -> int:
 
     try:
         spec = Spec.load(args.spec)
-        files = import_robomimic(args.path, spec, args.output)
+        if args.format == "robomimic":
+            files = import_robomimic(args.path, spec, args.output)
+        else:
+            from lps_robot.data.rosbag import import_rosbag
+
+            path, skipped = import_rosbag(
+                args.path,
+                spec,
+                args.output,
+                joint_topic=args.joint_topic,
+                action_topic=args.action_topic,
+                success=not args.failure,
+            )
+            files = [path]
+            if skipped:
+                print(f"skipped ticks with a stale stream: {skipped}", file=sys.stderr)
     except (DataError, SpecError, OSError) as e:
         print(f"lps data import: {e}", file=sys.stderr)
         return 1
-    print(f"imported {len(files)} episodes into {args.output}")
+    print(f"imported {len(files)} episode(s) into {args.output}")
     return 0
 
 
@@ -477,8 +492,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="output .mp4")
     p.set_defaults(func=_data_video)
     p = dsub.add_parser("import", help="turn a foreign dataset into lps_robot episodes")
-    p.add_argument("path", help="the foreign dataset (robomimic: one .hdf5 file)")
-    p.add_argument("--format", choices=("robomimic",), required=True, help="its layout")
+    p.add_argument(
+        "path", help="the foreign dataset (robomimic: one .hdf5 file; rosbag2: a bag directory)"
+    )
+    p.add_argument("--format", choices=("robomimic", "rosbag2"), required=True, help="layout")
+    p.add_argument("--joint-topic", default="/joint_states", help="rosbag2: joint states")
+    p.add_argument(
+        "--action-topic", default="/teleop/joint_command", help="rosbag2: operator command"
+    )
+    p.add_argument("--failure", action="store_true", help="rosbag2: label the episode failed")
     p.add_argument("--spec", required=True, help="robot spec YAML (what the file lacks)")
     p.add_argument("-o", "--output", required=True, help="episode directory to write")
     p.set_defaults(func=_data_import)
@@ -578,7 +600,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_calibrate_camera)
     p = sub.add_parser(
         "completion",
-        help="print a shell completion script: eval \"$(lps completion bash)\" in ~/.bashrc",
+        help='print a shell completion script: eval "$(lps completion bash)" in ~/.bashrc',
     )
     p.add_argument("shell", choices=("bash", "zsh", "tcsh"))
     p.set_defaults(func=_completion)
