@@ -175,8 +175,7 @@ def test_logs_keep_one_header_and_reach_tensorboard(dataset, tmp_path):
     assert rows[1]["eval/score"] == "1.0" and rows[0]["eval/score"] == ""
     events = EventAccumulator(str(tmp_path / "r" / "tb"))
     events.Reload()
-    steps = [e.step for e in events.Scalars("critic_loss")]
-    assert steps[:2] == [5, 10] and 15 in steps
+    assert sorted(e.step for e in events.Scalars("critic_loss")) == [5, 10, 15]
 
 
 def test_shell_completion_knows_the_commands(capsys):

@@ -74,7 +74,8 @@ def _spec_of(f: h5py.File, file: Path) -> Spec:
 
         if is_robomimic_layout(f):
             raise DataError(
-                f"{file}: a robomimic-layout file without an lps_robot spec; import it with "
+                f"{file}: root attribute 'spec' is missing: a robomimic-layout file without an "
+                f"lps_robot spec; import it with "
                 f"`lps data import --format robomimic {file} --spec robot.yaml -o DIR`"
             )
         raise DataError(f"{file}: root attribute 'spec' is missing (expected the spec as JSON)")
