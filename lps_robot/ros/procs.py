@@ -116,6 +116,7 @@ class Probe:
         self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diag, 10)
         self.mode_pub = self.node.create_publisher(String, "/fake_robot/mode", 10)
         self._clients: dict[tuple[type, str], object] = {}  # one client per service
+        self._answered: set[tuple[type, str]] = set()  # clients past the discovery race
         self.String = String
 
     def listen(self, msg_type, topic: str, sensor_qos: bool = False) -> dict:
@@ -175,14 +176,31 @@ class Probe:
         raise AssertionError(f"timed out after {timeout}s waiting for {what}; diag={self.diag}")
 
     def call(self, srv_type, name: str, request, timeout: float = 20.0):
+        """Call a service and return its reply. Right after discovery a request can be
+        answered into the void (the server's reply writer has not matched our reader yet,
+        though the service already reads as ready), so until a client has had one reply, a
+        call without a reply within a few seconds is sent again, until ``timeout``."""
         key = (srv_type, name)
         if key not in self._clients:
             self._clients[key] = self.node.create_client(srv_type, name)
         client = self._clients[key]
         self.wait_for(lambda: client.service_is_ready(), timeout, f"service {name}")
-        future = client.call_async(request)
-        self.wait_for(future.done, timeout, f"reply from {name}")
-        return future.result()
+        end = time.monotonic() + timeout
+        proven = key in self._answered
+        while True:
+            future = client.call_async(request)
+            try:
+                wait = end - time.monotonic() if proven else min(3.0, end - time.monotonic())
+                self.wait_for(future.done, max(0.1, wait), name)
+                self._answered.add(key)
+                return future.result()
+            except AssertionError:
+                client.remove_pending_request(future)
+                if time.monotonic() >= end:
+                    raise AssertionError(
+                        f"timed out after {timeout}s waiting for a reply from {name}; "
+                        f"diag={self.diag}"
+                    ) from None
 
     def set_mode(self, mode: str) -> None:
         for _ in range(3):
