@@ -48,7 +48,7 @@ bench: setup  ## benchmarks (each prints one JSON line; copies under runs/bench/
 ogbench: setup  ## LPS vs MF-BC on OGBench cube-single, seeds 0 and 1 (state; oracle-generated data)
 	mkdir -p runs
 	$(VENV)/bin/lps bench ogbench --env cube-single-play-singletask-task1-v0 --steps 15000 \
-		--data-episodes 100 --eval-episodes 50 --eval-every 3000 --seeds 0 1 \
+		--data-episodes 100 --eval-episodes 50 --eval-every 3000 --seeds 0 1 --parallel \
 		--out-dir runs/ogbench --json | tee runs/ogbench.json
 
 demo: setup  ## the main job end to end on the simulated robot

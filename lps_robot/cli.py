@@ -411,6 +411,7 @@ def _bench_ogbench(args: argparse.Namespace) -> int:
         overrides=overrides,
         progress=not args.json,
         normalize_obs=not args.raw_obs,
+        parallel=args.parallel,
     )
     print(json.dumps(result))
     return 0
@@ -536,6 +537,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="feed observations raw, as the reference does (default: mean/std-normalised)",
     )
+    p.add_argument("--parallel", action="store_true", help="seeds side by side, one thread each")
     p.add_argument("--out-dir", default="runs/ogbench", help="data, checkpoints, logs")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads; 0: default")
     p.add_argument("--json", action="store_true", help="no progress bars; JSON line only")

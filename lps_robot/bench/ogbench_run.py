@@ -110,7 +110,10 @@ def run(
     overrides: dict | None = None,
     progress: bool = True,
     normalize_obs: bool = True,
+    parallel: bool = False,
 ) -> dict:
+    """The protocol for every seed; ``parallel`` runs the seeds side by side, one process
+    with one torch thread each (how the published figures were measured on 2 cores)."""
     t0 = time.perf_counter()
     data_env, _ = og.split_name(task)
     path = Path(dataset) if dataset else dataset_path(task, out_dir, data_episodes, data_seed)
@@ -120,21 +123,19 @@ def run(
             raise FileNotFoundError(f"dataset: {path} does not exist")
         og.generate(data_env, path, data_episodes, seed=data_seed, progress=progress)
         generated = True
-    runs = [
-        run_seed(
-            task,
-            steps,
-            path,
-            seed,
-            eval_episodes,
-            eval_every,
-            out_dir,
-            overrides,
-            progress,
-            normalize_obs,
-        )
+    args = [
+        (task, steps, path, seed, eval_episodes, eval_every, out_dir, overrides, progress)
+        + (normalize_obs,)
         for seed in seeds
     ]
+    if parallel and len(seeds) > 1:  # one single-threaded process per seed, side by side
+        import multiprocessing
+
+        args = [a[:7] + ({**(overrides or {}), "threads": 1}, False, a[9]) for a in args]
+        with multiprocessing.get_context("spawn").Pool(len(seeds)) as pool:
+            runs = pool.starmap(run_seed, args)
+    else:
+        runs = [run_seed(*a) for a in args]
     every = eval_every or steps
     window = tuple(s for s in range(every, steps + 1, every) if s >= 0.6 * steps) or (steps,)
     return {
