@@ -79,8 +79,10 @@ def save_checkpoint(
     tmp.replace(path)
 
 
-def load_checkpoint(path: str | Path) -> tuple[LPSAgent, dict[str, Any]]:
-    """Rebuild the agent (on the CPU) from a checkpoint alone; returns (agent, header) where
+def load_checkpoint(
+    path: str | Path, device: str | torch.device = "cpu"
+) -> tuple[LPSAgent, dict[str, Any]]:
+    """Rebuild the agent on ``device`` from a checkpoint alone; returns (agent, header) where
     the header also carries ``rng`` (the torch RNG state)."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file, safe_open
@@ -103,6 +105,7 @@ def load_checkpoint(path: str | Path) -> tuple[LPSAgent, dict[str, Any]]:
     agent = LPSAgent(spec, from_plain(LPSConfig, header["agent_config"]))
     model = {k[len("model/") :]: v for k, v in tensors.items() if k.startswith("model/")}
     agent.load_state_dict(model)
+    agent.to(device)  # before the optimiser states, which follow their parameters' device
     for name in OPTIMIZERS:
         getattr(agent, name).load_state_dict(_unflatten_optimizer(name, header[name], tensors))
     header["rng"] = {"torch": tensors["rng/torch"]}

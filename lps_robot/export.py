@@ -11,7 +11,6 @@ matches torch within 1e-5 on random and (when given) real inputs.
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import subprocess
 import time
@@ -25,7 +24,12 @@ import torch
 from torch import nn
 
 from lps_robot.agent import LPSAgent
-from lps_robot.runtime.manifest import MANIFEST_KEY, MANIFEST_VERSION, input_signature
+from lps_robot.runtime.manifest import (
+    MANIFEST_KEY,
+    MANIFEST_VERSION,
+    graph_digest,
+    input_signature,
+)
 
 PARITY_ATOL = 1e-5
 
@@ -129,7 +133,7 @@ def export(
             verbose=False,
         )
     model = onnx.load(str(tmp))
-    content_hash = hashlib.sha256(model.graph.SerializeToString()).hexdigest()
+    content_hash = graph_digest(model.graph)
     spec = agent.spec
     manifest = {
         "manifest_version": MANIFEST_VERSION,

@@ -30,10 +30,9 @@ from lps_robot.logs import TrainLog
 from lps_robot.spec import Spec
 
 
-def seed_everything(seed: int, device: torch.device | str = "cpu") -> torch.Generator:
+def seed_everything(seed: int) -> None:
     random.seed(seed)
     torch.manual_seed(seed)
-    return torch.Generator(device=device).manual_seed(seed)
 
 
 # --- the loop ---------------------------------------------------------------------------------
@@ -84,17 +83,14 @@ def train(
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     seed_everything(cfg.seed)  # identical initial weights on every rank
-    agent = LPSAgent(spec, cfg.agent)
     start = 0
     last = out / f"last{SUFFIX}"
     if cfg.resume and last.exists():
-        agent, ckpt = load_checkpoint(last)
+        agent, ckpt = load_checkpoint(last, device)
         start = int(ckpt["step"])
         torch.set_rng_state(ckpt["rng"]["torch"])
-    agent.to(device)
-    if start:  # optimiser state follows the parameters to the device
-        agent.opt_model.load_state_dict(agent.opt_model.state_dict())
-        agent.opt_actor.load_state_dict(agent.opt_actor.state_dict())
+    else:
+        agent = LPSAgent(spec, cfg.agent).to(device)
     parallel.broadcast_state(agent, world)
     params = [p for p in agent.parameters() if p.requires_grad]
     if world.size > 1:

@@ -7,7 +7,6 @@ constant chunk at ``target`` (default: the middle of the joint range).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -15,7 +14,12 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from lps_robot.runtime.manifest import MANIFEST_KEY, MANIFEST_VERSION, input_signature
+from lps_robot.runtime.manifest import (
+    MANIFEST_KEY,
+    MANIFEST_VERSION,
+    graph_digest,
+    input_signature,
+)
 from lps_robot.spec import Spec
 
 KINDS = {  # kind -> words the rejection reason must contain
@@ -106,7 +110,7 @@ def make_model(
     graph = helper.make_graph(nodes, "policy", inputs, [output], initializer=inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
-    content_hash = hashlib.sha256(model.graph.SerializeToString()).hexdigest()
+    content_hash = graph_digest(model.graph)
     manifest_spec = spec
     if kind == "wrong_joints":
         names = tuple(f"x{i}" for i in range(spec.robot.num_joints))

@@ -18,7 +18,7 @@ from lps_robot.runtime.controller import ControlLoop, Sensors
 from lps_robot.runtime.joints import JointStateMerger
 from lps_robot.runtime.loader import WorkerLoader, read_model_file
 from lps_robot.runtime.manifest import PolicyRejected
-from lps_robot.runtime.params import Param, ParameterError, validate
+from lps_robot.runtime.params import Param
 from lps_robot.runtime.policy import OnnxPolicy
 from lps_robot.runtime.safety import SafetyError, SafetyFilter
 from lps_robot.spec import RobotSpec
@@ -55,18 +55,13 @@ def test_node_parameters_refuse_what_fault_injection_found():
     assert all(p.check(p.default) is None for p in PARAMETERS)
 
 
-def test_validate_names_the_parameter():
-    table = [
-        Param("rate", 1.0, "rate", low=0.0, low_open=True),
-        Param("mode", "a", "m", choices=("a",)),
-    ]
-    assert validate(table, {"rate": 2}) == {"rate": 2.0, "mode": "a"}
-    with pytest.raises(ParameterError, match="rate: expected > 0"):
-        validate(table, {"rate": 0.0})
-    with pytest.raises(ParameterError, match="mode: expected a str"):
-        validate(table, {"mode": 3})
-    with pytest.raises(ParameterError, match="unknown"):
-        validate(table, {"typo": 1})
+def test_check_names_the_parameter():
+    rate = Param("rate", 1.0, "rate", low=0.0, low_open=True)
+    mode = Param("mode", "a", "m", choices=("a",))
+    assert rate.check(2) is None and mode.check("a") is None  # an int for a float is fine
+    assert rate.check(0.0) == "rate: expected > 0, got 0.0"
+    assert mode.check(3) == "mode: expected a str, got int 3"
+    assert rate.check(True).startswith("rate: expected a float")
 
 
 # --- safety filter ------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from tests.ros_helpers import (
     assert_commands_safe,
     ros_env,
     start_robot_and_policy,
+    start_watching,
     stop,
 )
 
@@ -68,17 +69,7 @@ def _answers(probe: Probe) -> bool:
 
 def test_the_node_survives_every_fault(corpus):
     tmp, spec, hashes = corpus
-    domain = random.randint(100, 200)
-    robot, node = start_robot_and_policy(
-        tmp,
-        domain,
-        {
-            "policy_path": str(tmp / "a.onnx"),
-            "watch_path": str(tmp / "current.onnx"),
-            "watch_period_s": 0.2,
-        },
-    )
-    probe = Probe(domain)
+    robot, node, probe = start_watching(tmp, "a.onnx")
     joints = probe.node.create_publisher(JointState, "/joint_states", 10)
     try:
         probe.wait_for(lambda: probe.diag.get("policy_hash") == hashes["a"], 60, "a loaded")

@@ -15,9 +15,8 @@ from xml.etree import ElementTree
 
 import yaml
 
-from lps_robot.ros.controller_node import NODE_NAME, PARAMETERS
-
-PARAMS = {p.name: p for p in PARAMETERS}
+from lps_robot.ros.controller_node import NODE_NAME
+from lps_robot.ros.controller_node import PARAMS_BY_NAME as PARAMS
 
 PKG = Path(__file__).resolve().parents[1] / "ros_ws" / "src" / "lps_robot"
 

@@ -14,7 +14,7 @@ from std_srvs.srv import SetBool
 from lps_robot.agent import LPSAgent
 from lps_robot.export import export
 from tests.conftest import small_spec
-from tests.ros_helpers import Probe, assert_commands_safe, start_robot_and_policy, stop
+from tests.ros_helpers import assert_commands_safe, start_watching, stop
 from tests.test_agent import SMALL
 
 pytestmark = pytest.mark.slow
@@ -39,19 +39,9 @@ def setup(tmp_path_factory):
 
 def test_controller_end_to_end(setup):
     tmp, spec, hashes = setup
-    domain = random.randint(100, 200)
-    robot, node = start_robot_and_policy(
-        tmp,
-        domain,
-        {
-            "policy_path": str(tmp / "lps.onnx"),
-            "watch_path": str(tmp / "current.onnx"),
-            "watch_period_s": 0.2,
-            "max_obs_age_s": 0.2,
-            "warmup_latency_fraction": 1.0,
-        },
+    robot, node, probe = start_watching(
+        tmp, "lps.onnx", max_obs_age_s=0.2, warmup_latency_fraction=1.0
     )
-    probe = Probe(domain)
     try:
         # disabled: no commands; enabling starts them, from the first policy
         probe.wait_for(lambda: probe.diag.get("policy_hash") == hashes["lps"], 60, "lps loaded")

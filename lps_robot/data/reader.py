@@ -80,7 +80,7 @@ def _spec_of(f: h5py.File, file: Path) -> Spec:
             )
         raise DataError(f"{file}: root attribute 'spec' is missing (expected the spec as JSON)")
     try:
-        return Spec.from_json(_as_str(f.attrs["spec"]))
+        return Spec.from_json(attr_str(f.attrs["spec"]))
     except SpecError as e:
         raise DataError(f"{file}: attribute 'spec' is invalid: {e}") from e
 
@@ -91,8 +91,7 @@ def list_episodes(path: str | Path) -> list[EpisodeRef]:
         with _open(file) as f:
             if schema.DATA_GROUP not in f:
                 raise DataError(f"{file}: group '/{schema.DATA_GROUP}' is missing")
-            names = [n for n in f[schema.DATA_GROUP] if n.startswith(schema.DEMO_PREFIX)]
-        names.sort(key=lambda n: int(n[len(schema.DEMO_PREFIX) :]))
+            names = schema.demo_names(f[schema.DATA_GROUP])
         refs.extend(EpisodeRef(file, n) for n in names)
     return refs
 
@@ -245,7 +244,7 @@ def summarize(path: str | Path) -> dict[str, Any]:
                     "partial": bool(g.attrs.get("partial", False)),
                     "measured_rate_hz": rate,
                     "nominal_rate_hz": float(g.attrs.get("control_rate_hz", float("nan"))),
-                    "dropped_frames": json.loads(_as_str(g.attrs.get("dropped_frames", "{}"))),
+                    "dropped_frames": json.loads(attr_str(g.attrs.get("dropped_frames", "{}"))),
                 }
             )
             if not keys:
@@ -268,7 +267,7 @@ def _collect_dataset(keys: dict[str, Any], name: str, obj: Any) -> None:
         keys[name] = [list(obj.shape), str(obj.dtype)]
 
 
-def _as_str(v: Any) -> str:
+def attr_str(v: Any) -> str:
     return v.decode() if isinstance(v, bytes) else str(v)
 
 

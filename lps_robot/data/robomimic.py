@@ -27,10 +27,7 @@ def add_robomimic_views(f: h5py.File, spec: Spec) -> None:
     """``next_obs/`` for every demo (s_{t+1}; the last step repeats its own observation, as
     robomimic's own conversion scripts do), ``mask/train`` + ``mask/valid`` and env_args."""
     data = f[schema.DATA_GROUP]
-    names = sorted(
-        (n for n in data if n.startswith(schema.DEMO_PREFIX)),
-        key=lambda n: int(n[len(schema.DEMO_PREFIX) :]),
-    )
+    names = schema.demo_names(data)
     for name in names:
         demo = data[name]
         if "next_obs" in demo:
@@ -79,10 +76,7 @@ def import_robomimic(src: str | Path, spec: Spec, out_dir: str | Path) -> list[P
         data = f.get(schema.DATA_GROUP)
         if not isinstance(data, h5py.Group):
             raise DataError(f"{src}: no '/{schema.DATA_GROUP}' group (not a robomimic file)")
-        names = sorted(
-            (n for n in data if n.startswith(schema.DEMO_PREFIX)),
-            key=lambda n: int(n[len(schema.DEMO_PREFIX) :]),
-        )
+        names = schema.demo_names(data)
         keys = (*spec.obs.image_keys, *spec.obs.proprio_keys)
         for name in names:
             demo = data[name]

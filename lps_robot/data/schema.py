@@ -42,6 +42,12 @@ IMAGE_DTYPE = "uint8"
 PROPRIO_DTYPE = "float32"
 
 
+def demo_names(group) -> list[str]:
+    """The ``demo_<i>`` members of an HDF5 group, in numeric order."""
+    names = [n for n in group if n.startswith(DEMO_PREFIX)]
+    return sorted(names, key=lambda n: int(n[len(DEMO_PREFIX) :]))
+
+
 def demo_name(index: int) -> str:
     return f"{DEMO_PREFIX}{index}"
 

@@ -21,6 +21,7 @@ import h5py
 import numpy as np
 
 from lps_robot.data import schema
+from lps_robot.data.reader import attr_str
 from lps_robot.spec import Spec
 
 
@@ -283,15 +284,11 @@ def merge(episode_dir: str | Path, out_file: str | Path) -> Path:
                 src.copy(src[schema.DATA_GROUP][name], dst[schema.DATA_GROUP], schema.demo_name(i))
                 total += int(src[schema.DATA_GROUP][name].attrs["num_samples"])
         dst[schema.DATA_GROUP].attrs["total"] = total
-        from lps_robot.data.robomimic import add_robomimic_views
+        from lps_robot.data.robomimic import add_robomimic_views  # it imports this module
 
-        add_robomimic_views(dst, Spec.from_json(_as_text(dst.attrs["spec"])))
+        add_robomimic_views(dst, Spec.from_json(attr_str(dst.attrs["spec"])))
     os.replace(tmp, out_file)
     return out_file
-
-
-def _as_text(v) -> str:
-    return v.decode() if isinstance(v, bytes) else str(v)
 
 
 ROBOMIMIC_GYM_TYPE = 2  # robomimic.envs.env_base.EnvType.GYM_TYPE: a generic (non-robosuite) env

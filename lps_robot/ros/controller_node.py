@@ -161,6 +161,7 @@ PARAMETERS: tuple[Param, ...] = (  # config/policy.yaml sets them on a robot
         zero_ok=True,
     ),
 )
+PARAMS_BY_NAME = {p.name: p for p in PARAMETERS}
 _ROS_TYPES = {
     bool: ParameterType.PARAMETER_BOOL,
     int: ParameterType.PARAMETER_INTEGER,
@@ -211,6 +212,7 @@ class PolicyNode(LifecycleNode):
         self.enabled = False
         self.robot: Spec | None = None
         self.loop: ControlLoop | None = None
+        self.loader: WorkerLoader | None = None  # made at configure
         self.rejected = 0
         self.last_reject = ""
         self.active_path = ""
@@ -262,9 +264,8 @@ class PolicyNode(LifecycleNode):
         return values
 
     def _on_params(self, params) -> SetParametersResult:
-        table = {p.name: p for p in PARAMETERS}
         for param in params:
-            spec = table.get(param.name)
+            spec = PARAMS_BY_NAME.get(param.name)
             if spec is None:
                 continue
             reason = spec.check(param.value)
@@ -281,8 +282,6 @@ class PolicyNode(LifecycleNode):
         return SetParametersResult(successful=True)
 
     # --- lifecycle ---------------------------------------------------------------------------
-
-    loader: WorkerLoader | None = None
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         try:
@@ -516,8 +515,8 @@ class PolicyNode(LifecycleNode):
         self._last_tick = start
         self.ticks += 1
         loop = self.loop
-        loop.take_pending()
-        if not self.enabled:
+        if not self.enabled:  # swaps are taken while inactive too (tick takes them otherwise)
+            loop.take_pending()
             self.last_status = self.lifecycle
             return
         sensors = self._sensors(start)

@@ -106,7 +106,6 @@ class Probe:
         self.commands: list[tuple[float, list[float]]] = []
         self.diag: dict = {}
         self.diag_level = -1
-        self.diag_levels: set[int] = set()  # every level seen
         self.node.create_subscription(
             Float64MultiArray,
             "/forward_position_controller/commands",
@@ -155,12 +154,8 @@ class Probe:
         for st in msg.status:
             if st.name.startswith("lps_policy"):
                 self.diag = {kv.key: parse_diag_value(kv.value) for kv in st.values}
-                self.diag_level = (
-                    int.from_bytes(st.level, "little")
-                    if isinstance(st.level, bytes)
-                    else int(st.level)
-                )
-                self.diag_levels.add(self.diag_level)
+                # DiagnosticStatus.level is a one-byte `bytes` in rclpy
+                self.diag_level = st.level[0] if isinstance(st.level, bytes) else int(st.level)
 
     def spin(self, seconds: float) -> None:
         end = time.monotonic() + seconds

@@ -108,7 +108,8 @@ class ControlLoop:
         )
 
     def _fail(self, sensors: Sensors, status: str, reason: str, ms: float) -> TickResult:
-        """A policy failure: roll back during probation, otherwise hold."""
+        """A policy failure: drop its queued actions; roll back during probation, else hold."""
+        self.executor.reset()
         self.last_policy_error = reason
         if self._probation > 0:
             self.rollbacks += 1
@@ -160,18 +161,15 @@ class ControlLoop:
             try:
                 chunk = self.policy(obs)
             except Exception as e:  # noqa: BLE001 - a policy may raise anything
-                self.executor.reset()
                 ms = (time.perf_counter() - t0) * 1e3
                 return self._fail(sensors, "policy_error", f"{type(e).__name__}: {e}", ms)
             ms = (time.perf_counter() - t0) * 1e3
             inferred = True
             if not np.isfinite(chunk).all():
-                self.executor.reset()
                 return self._fail(sensors, "invalid_action", "non-finite action chunk", ms)
             if self._probation > 0 and ms > self.deadline_ms:
                 self._misses += 1
                 if self._misses > self.probation_max_misses:
-                    self.executor.reset()
                     return self._fail(
                         sensors,
                         "deadline_miss",

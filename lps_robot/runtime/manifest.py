@@ -34,12 +34,16 @@ def manifest_from_metadata(meta: Mapping[str, str], source: str) -> dict[str, An
     return manifest
 
 
+def graph_digest(graph: Any) -> str:
+    """The manifest's content_hash: sha256 of an ONNX GraphProto, serialised."""
+    return hashlib.sha256(graph.SerializeToString()).hexdigest()
+
+
 def graph_hash(model_bytes: bytes) -> str:
-    """sha256 of the serialised graph (what export stores as the manifest's content_hash)."""
+    """The content_hash of a model file's bytes (metadata, where the manifest lives, excluded)."""
     import onnx
 
-    model = onnx.load_from_string(model_bytes)
-    return hashlib.sha256(model.graph.SerializeToString()).hexdigest()
+    return graph_digest(onnx.load_from_string(model_bytes).graph)
 
 
 def read_manifest(path: str | Path) -> dict[str, Any]:

@@ -9,7 +9,6 @@ describe`` shows the same facts) and refuses to start, or refuses a set, with th
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass
 from typing import Any
 
@@ -60,25 +59,3 @@ class Param:
             if self.high is not None and value > self.high:
                 return f"{self.name}: expected <= {self.high:g}, got {value}"
         return None
-
-
-def coerce(param: Param, value: Any) -> Any:
-    """``value`` as the parameter's type (an integer given for a float becomes a float)."""
-    if param.kind is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    return value
-
-
-def validate(table: Sequence[Param], values: Mapping[str, Any]) -> dict[str, Any]:
-    """All values checked (missing ones take their default); the first problem raises."""
-    out: dict[str, Any] = {}
-    for p in table:
-        value = values.get(p.name, p.default)
-        reason = p.check(value)
-        if reason:
-            raise ParameterError(reason)
-        out[p.name] = coerce(p, value)
-    unknown = sorted(set(values) - {p.name for p in table})
-    if unknown:
-        raise ParameterError(f"unknown parameter(s) {unknown}")
-    return out

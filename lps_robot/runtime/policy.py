@@ -41,12 +41,11 @@ class OnnxPolicy:
         seed: int = 0,
         warmup_obs: Mapping[str, np.ndarray] | None = None,
         max_bytes: int = DEFAULT_MAX_BYTES,
-        verify_hash: bool = True,
     ) -> None:
         self.path = Path(path)
         data = read_model_file(self.path, max_bytes)
         try:
-            self._load(data, robot, threads, seed, verify_hash)
+            self._load(data, robot, threads, seed)
             self.warmup_ms = self._warmup(warmup_iters, robot, warmup_obs)
         except PolicyRejected:
             raise
@@ -61,7 +60,7 @@ class OnnxPolicy:
                 f"{max_warmup_p99_ms:.2f} ms"
             )
 
-    def _load(self, data: bytes, robot: Spec, threads: int, seed: int, verify: bool) -> None:
+    def _load(self, data: bytes, robot: Spec, threads: int, seed: int) -> None:
         import onnxruntime as ort
 
         self.file_hash = hashlib.sha256(data).hexdigest()
@@ -81,7 +80,7 @@ class OnnxPolicy:
         self.spec = check_manifest(self.manifest, robot, str(self.path))
         self.latent_input = self.manifest["latent"] == "input"
         self.content_hash = str(self.manifest["content_hash"])
-        if verify and graph_hash(data) != self.content_hash:
+        if graph_hash(data) != self.content_hash:
             raise PolicyRejected(
                 f"{self.path}: the graph does not match the manifest's content_hash "
                 "(modified after export?)"
