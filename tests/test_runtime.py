@@ -134,3 +134,23 @@ def test_histogram_percentiles_match_numpy_within_one_bin():
     assert snapshot.n == len(values) and hist.n == len(values) + 1
     with pytest.raises(ValueError, match="expected a sample >= 0"):
         hist.add(float("nan"))
+
+
+def test_log_limiter_logs_once_per_key_and_period():
+    from lps_robot.ros.logs import LogLimiter
+
+    class Lines:  # records what a logger would print
+        def __init__(self):
+            self.lines = []
+
+        def warning(self, message):
+            self.lines.append(message)
+
+    out = Lines()
+    log = LogLimiter(out)
+    for i in range(5):
+        log("warning", "a", f"a{i}", 60.0)
+    log("warning", "b", "b0", 60.0)
+    log("warning", "c", "c0", 0.0)
+    log("warning", "c", "c1", 0.0)
+    assert out.lines == ["a0", "b0", "c0", "c1"]

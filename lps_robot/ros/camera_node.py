@@ -17,6 +17,7 @@ from sensor_msgs.msg import CameraInfo, Image
 
 from lps_robot.camera import make_camera
 from lps_robot.ros.convert import rgb_to_image
+from lps_robot.ros.logs import LogLimiter
 from lps_robot.ros.spin import spin_node
 
 QOS = {"reliable": ReliabilityPolicy.RELIABLE, "best_effort": ReliabilityPolicy.BEST_EFFORT}
@@ -25,6 +26,7 @@ QOS = {"reliable": ReliabilityPolicy.RELIABLE, "best_effort": ReliabilityPolicy.
 class CameraNode(Node):
     def __init__(self) -> None:
         super().__init__("lps_camera")
+        self._log = LogLimiter(self.get_logger())  # (level, key, message, period_s)
         params = {
             "backend": "realsense",
             "serial": "",
@@ -97,7 +99,7 @@ class CameraNode(Node):
             try:
                 frame = self.camera.read(timeout_s=1.0)
             except (TimeoutError, RuntimeError) as e:
-                self.get_logger().warn(f"camera: {e}", throttle_duration_sec=5.0)
+                self._log("warning", "read", f"camera: {e}", 5.0)
                 continue
             try:
                 self._publish(frame)

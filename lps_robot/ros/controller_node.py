@@ -48,6 +48,7 @@ from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 from lps_robot.dcio import ConfigError
 from lps_robot.preprocess import Preprocessor
 from lps_robot.ros.convert import image_to_rgb
+from lps_robot.ros.logs import LogLimiter
 from lps_robot.ros.spin import spin_node
 from lps_robot.runtime.controller import ControlLoop, Sensors
 from lps_robot.runtime.executor import MODES
@@ -203,7 +204,7 @@ class PolicyNode(LifecycleNode):
     def __init__(self) -> None:
         super().__init__(NODE_NAME)
         self._stop = threading.Event()
-        self._log_times: dict[str, float] = {}
+        self._log = LogLimiter(self.get_logger())  # (level, key, message, period_s)
         self._owned: list = []  # publishers/timers made at configure, destroyed at cleanup
         self._sensor_node = self._sensor_exec = self._sensor_thread = None
         self._control: threading.Thread | None = None
@@ -238,15 +239,6 @@ class PolicyNode(LifecycleNode):
                 raise ParameterError(self.config_error or "configure failed")
             if self.p["autostart"] == "activate":
                 self.trigger_activate()
-
-    def _log(self, level: str, key: str, message: str, period_s: float) -> None:
-        """Log at most once per ``period_s`` per key, from any thread (rclpy's own throttle
-        raised 'Logging filter parameters cannot be changed between calls' on the control
-        thread, which turned every holding tick into a failed one)."""
-        now = time.monotonic()
-        if now - self._log_times.get(key, -1e9) >= period_s:
-            self._log_times[key] = now
-            getattr(self.get_logger(), level)(message)
 
     # --- parameters --------------------------------------------------------------------------
 

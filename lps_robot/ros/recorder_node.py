@@ -25,6 +25,7 @@ from std_srvs.srv import SetBool, Trigger
 from lps_robot.data.writer import DatasetWriter, EpisodeWriter
 from lps_robot.ros.controller_node import default_spec_path
 from lps_robot.ros.convert import image_to_rgb, reorder
+from lps_robot.ros.logs import LogLimiter
 from lps_robot.ros.sim_node import TELEOP_TOPIC
 from lps_robot.ros.spin import spin_node
 from lps_robot.spec import Spec
@@ -36,6 +37,7 @@ NOT_LIVE = "inputs not live"  # start's refusal when a sensor or the action is s
 class RecorderNode(Node):
     def __init__(self) -> None:
         super().__init__("lps_recorder")
+        self._log = LogLimiter(self.get_logger())  # (level, key, message, period_s)
         params = {
             "robot_spec": "",
             "output_dir": "runs/recordings",
@@ -101,7 +103,7 @@ class RecorderNode(Node):
         try:
             img = image_to_rgb(msg, cam.width, cam.height)
         except ValueError as e:
-            self.get_logger().warn(f"camera '{cam.name}': {e}", throttle_duration_sec=5.0)
+            self._log("warning", f"camera:{cam.name}", f"camera '{cam.name}': {e}", 5.0)
             return
         self.latest[cam.name] = (img, time.monotonic(), self._stamp(msg))
 

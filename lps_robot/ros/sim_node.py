@@ -23,6 +23,7 @@ from std_msgs.msg import Float64MultiArray, String
 from std_srvs.srv import Trigger
 
 from lps_robot.ros.convert import rgb_to_image
+from lps_robot.ros.logs import LogLimiter
 from lps_robot.ros.spin import spin_node
 from lps_robot.sim.env import SimArmEnv
 from lps_robot.spec import Spec
@@ -46,6 +47,7 @@ def camera_info_for(env: SimArmEnv, name: str, width: int, height: int, frame: s
 class SimRobotNode(Node):
     def __init__(self) -> None:
         super().__init__("sim_robot")
+        self._log = LogLimiter(self.get_logger())  # (level, key, message, period_s)
         params = {
             "robot_spec": "",
             "physics_rate_hz": 100.0,
@@ -105,9 +107,11 @@ class SimRobotNode(Node):
         if cmd.shape == (len(self.env.act_idx),) and np.isfinite(cmd).all():
             self.env.set_command(cmd)
         else:
-            self.get_logger().warn(
+            self._log(
+                "warning",
+                "command",
                 f"ignoring command of shape {cmd.shape} or non-finite values",
-                throttle_duration_sec=2.0,
+                2.0,
             )
 
     def _on_teleop(self) -> None:
