@@ -91,8 +91,26 @@ class CameraSpec:
     height: int  # native height in pixels
     calibration_id: str | None = None  # file stem in calibration/ (camera_info YAML), or None
     encoding: str = "rgb8"  # pixel encoding of the recorded frames
+    # the optical frame (z forward, x right, y down) in ``base_frame``: x, y, z, qx, qy, qz,
+    # qw; the launch files publish it as a static TF to ``optical_frame``
+    pose: tuple[float, ...] | None = None
+    base_frame: str = "base_link"
+    # the frame the camera driver stamps its images with ('' = "<name>_color_optical_frame";
+    # realsense-ros with camera_name "camera": "camera_color_optical_frame")
+    frame_id: str = ""
+
+    @property
+    def optical_frame(self) -> str:
+        return self.frame_id or f"{self.name}_color_optical_frame"
 
     def __post_init__(self) -> None:
+        if self.pose is not None:
+            if len(self.pose) != 7 or not all(math.isfinite(v) for v in self.pose):
+                _fail("pose", f"expected 7 finite values (x y z qx qy qz qw), got {self.pose}")
+            if abs(math.hypot(*self.pose[3:]) - 1.0) > 1e-3:
+                _fail("pose", f"quaternion {self.pose[3:]} is not unit length")
+        if not self.base_frame:
+            _fail("base_frame", "expected a TF frame name, got ''")
         if not self.name.isidentifier():
             _fail("name", f"expected an identifier-like key, got '{self.name}'")
         for fname in ("width", "height"):

@@ -46,12 +46,25 @@ def _kw(call: ast.Call, key: str):
     return None
 
 
+def _our_nodes(tree: ast.AST) -> list[ast.Call]:
+    return [n for n in _calls(tree, "Node") if _kw(n, "package").value == "lps_robot"]
+
+
+def _check_camera_tf(tree: ast.AST) -> None:
+    """The launch file adds tf2_ros static transforms for the spec's cameras."""
+    (tf,) = [n for n in _calls(tree, "Node") if _kw(n, "package").value == "tf2_ros"]
+    assert _kw(tf, "executable").value == "static_transform_publisher"
+    funcs = [_kw(c, "function").id for c in _calls(tree, "OpaqueFunction")]
+    assert funcs == ["camera_transforms"]
+    assert any(isinstance(n, ast.Name) and n.id == "static_transform_args" for n in ast.walk(tree))
+
+
 def test_package_xml_and_resources():
     root = ElementTree.parse(PKG / "package.xml").getroot()
     assert root.findtext("name") == "lps_robot"
     assert root.find("export/build_type").text == "ament_python"
     deps = {e.text for e in root.iter("exec_depend")}
-    assert {"rclpy", "sensor_msgs", "std_msgs", "std_srvs", "launch_ros"} <= deps
+    assert {"rclpy", "sensor_msgs", "std_msgs", "std_srvs", "launch_ros", "tf2_ros"} <= deps
     assert (PKG / "resource" / "lps_robot").exists()
     assert "script_dir=$base/lib/lps_robot" in (PKG / "setup.cfg").read_text()
 
@@ -71,8 +84,8 @@ def test_policy_launch_structure():
     assert {"policy", "robot_config", "namespace"} <= declared
     used = set(re.findall(r'LaunchConfiguration\("([a-z_]+)"\)', src))
     assert used <= declared, f"undeclared launch arguments: {used - declared}"
-    (node,) = _calls(tree, "Node")
-    assert _kw(node, "package").value == "lps_robot"
+    (node,) = _our_nodes(tree)
+    _check_camera_tf(tree)
     assert _kw(node, "executable").value in _console_scripts()
     assert _kw(node, "name").value == NODE_NAME
     # parameters the launch file sets are ones the node declares
@@ -111,7 +124,8 @@ def test_record_launch_structure():
     declared = {c.args[0].value for c in _calls(tree, "DeclareLaunchArgument")}
     assert set(re.findall(r'LaunchConfiguration\("([a-z_]+)"\)', src)) <= declared
     scripts = _console_scripts()
-    for node in _calls(tree, "Node"):
+    _check_camera_tf(tree)
+    for node in _our_nodes(tree):
         exe = _kw(node, "executable").value
         assert exe in scripts
         module = scripts[exe].split(":")[0]
@@ -139,3 +153,30 @@ def test_process_helpers_know_every_node_by_its_ros_name():
         source = Path(importlib.util.find_spec(module).origin).read_text()
         name = f'"{NODE_NAMES[which]}"'
         assert f"super().__init__({name})" in source or f"NODE_NAME = {name}" in source, which
+
+
+def test_ros_entry_points_resolve_whatever_the_path_order(tmp_path):
+    """colcon's scripts find their entry point by distribution name: the ROS package's must
+    not be the pip package's, so `policy_node` loads even with the pip install first."""
+    import importlib.metadata as md
+    import subprocess
+    import sys
+
+    subprocess.run(
+        [sys.executable, "setup.py", "-q", "egg_info", "--egg-base", str(tmp_path)],
+        cwd=PKG,
+        check=True,
+        capture_output=True,
+    )
+    ros_dists = list(md.distributions(path=[str(tmp_path)]))
+    assert [d.metadata["Name"] for d in ros_dists] == ["lps_robot_ros"]
+    # the lookup colcon's script does, with the pip distribution first on the path
+    dist = md.distribution("lps_robot")
+    assert dist.metadata["Name"] == "lps_robot"  # the pip one resolves under its own name
+    found = md.distributions(name="lps_robot_ros", path=[*sys.path, str(tmp_path)])
+    eps = {ep.name: ep for d in found for ep in d.entry_points if ep.group == "console_scripts"}
+    assert set(eps) == set(_console_scripts())
+    assert eps["policy_node"].load().__module__ == "lps_robot.ros.controller_node"
+    # the ROS package keeps its name for ros2 launch / ros2 run
+    assert "<name>lps_robot</name>" in (PKG / "package.xml").read_text()
+    assert "install_scripts=$base/lib/lps_robot" in (PKG / "setup.cfg").read_text()

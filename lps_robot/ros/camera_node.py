@@ -42,6 +42,9 @@ class CameraNode(Node):
             # recorder) never connects to a best-effort publisher, while best-effort
             # subscribers (ours) take either
             "qos_reliability": "reliable",
+            # '' = realsense-ros's "<camera_name>_color_optical_frame"; match the spec's
+            # camera frame_id so the launch files' static TF names this frame
+            "frame_id": "",
         }
         for k, v in params.items():
             self.declare_parameter(k, v)
@@ -62,7 +65,7 @@ class CameraNode(Node):
         self.camera = make_camera(p["backend"], **kwargs)
         self.camera.connect()
         base = f"/{p['camera_namespace']}/{p['camera_name']}"
-        self.frame_id = f"{p['camera_name']}_color_optical_frame"
+        self.frame_id = p["frame_id"] or f"{p['camera_name']}_color_optical_frame"
         self.img_pub = self.create_publisher(Image, f"{base}/color/image_raw", qos)
         self.info_pub = self.create_publisher(CameraInfo, f"{base}/color/camera_info", qos)
         self.depth_pub = (

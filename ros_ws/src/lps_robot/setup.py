@@ -1,17 +1,22 @@
 """ament_python package: launch files, configs and ROS executables for lps_robot.
 
 The node code lives in the `lps_robot` Python package (installed with pip, deploy extras);
-these entry points only call into `lps_robot.ros`.
+these entry points only call into `lps_robot.ros`. The ROS package is `lps_robot` (package.xml,
+share/ and lib/ directories, `ros2 launch lps_robot ...`), but its Python distribution is
+`lps_robot_ros`: colcon's entry-point scripts look their distribution up by name, and with the
+pip package's name they found the pip distribution (no such entry point: StopIteration)
+whenever it came first on the path.
 """
 
 from glob import glob
 
 from setuptools import setup
 
-PACKAGE = "lps_robot"
+PACKAGE = "lps_robot"  # the ROS package name
+DISTRIBUTION = "lps_robot_ros"  # the Python distribution name, distinct from the pip package's
 
 setup(
-    name=PACKAGE,
+    name=DISTRIBUTION,
     version="0.1.0",
     packages=[],
     data_files=[
