@@ -190,8 +190,11 @@ class LPSAgent(nn.Module):
         feat: torch.Tensor,
         actor_feat: torch.Tensor | None = None,
         critic_feat: torch.Tensor | None = None,
+        data_actions: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, dict]:
-        """L_f = alpha * -mean(Q) / stopgrad(mean|Q|): dQ/da -> dg/dz -> sphere -> f.
+        """L_f = alpha * -mean(Q) / stopgrad(mean|Q|): dQ/da -> dg/dz -> sphere -> f,
+        plus ``actor_bc_weight`` * mean squared distance of the decoded chunk to the data's
+        (``data_actions``, flat; off in the reference).
 
         Shared encoder: every feature is ``feat``, detached. Per-network encoders: the
         actor's own features keep their gradient (its encoder learns from L_f)."""
@@ -202,7 +205,12 @@ class LPSAgent(nn.Module):
         a = self.decode(feat, z, straight_through=self.config.actor_grad == "straight_through")
         q = self.critic(critic_feat, a).mean(0)
         loss = self.config.alpha * -q.mean() / q.abs().mean().detach().clamp_min(1e-6)
-        return loss, {"actor_loss": loss.detach(), "actor_q": q.detach().mean()}
+        info = {"actor_loss": loss.detach(), "actor_q": q.detach().mean()}
+        if self.config.actor_bc_weight > 0 and data_actions is not None:
+            bc = ((a - data_actions) ** 2).mean()
+            loss = loss + self.config.actor_bc_weight * bc
+            info["actor_bc"] = bc.detach()
+        return loss, info
 
     # --- one step ----------------------------------------------------------------------------
 
@@ -211,6 +219,7 @@ class LPSAgent(nn.Module):
     ) -> dict[str, torch.Tensor]:
         """L = L_Q + L_MF + L_f on one batch; each optimiser steps its own modules."""
         obs, next_obs = self.augment(batch, generator)
+        data_actions = batch["actions"].reshape(-1, self.d)
         feat = self.features(obs)
         with torch.no_grad():  # s' is augmented only with aug_next_obs (same crop as s)
             next_feat = self.features(next_obs)
@@ -221,11 +230,11 @@ class LPSAgent(nn.Module):
                 next_actor = self.actor_encoder(next_obs)
                 next_critic = self.target_critic_encoder(next_obs)
             l_q, info_q = self.critic_loss(critic_feat, next_feat, batch, next_actor, next_critic)
-            l_f, info_f = self.actor_loss(feat, actor_feat, critic_feat)
+            l_f, info_f = self.actor_loss(feat, actor_feat, critic_feat, data_actions)
         else:
             critic_feat = feat if self.config.critic_trains_encoder else feat.detach()
             l_q, info_q = self.critic_loss(critic_feat, next_feat, batch)
-            l_f, info_f = self.actor_loss(feat)
+            l_f, info_f = self.actor_loss(feat, data_actions=data_actions)
         l_mf, info_mf = self.bc_loss(feat, batch, generator)
         actor_grads = torch.autograd.grad(l_f, self.actor_params)  # never decoder/critic
         self.opt_model.zero_grad(set_to_none=True)

@@ -224,6 +224,7 @@ def _data_generate(args: argparse.Namespace) -> int:
             seed=args.seed,
             noise=args.noise,
             failure_rate=args.failure_rate,
+            mistake_rate=args.mistake_rate,
             max_steps=args.max_steps,
             progress=not args.json,
         )
@@ -253,6 +254,10 @@ def _data_import(args: argparse.Namespace) -> int:
         spec = Spec.load(args.spec)
         if args.format == "robomimic":
             files = import_robomimic(args.path, spec, args.output)
+        elif args.format == "lerobot":
+            from lps_robot.data.lerobot import import_lerobot
+
+            files = import_lerobot(args.path, spec, args.output, args.assume_success)
         else:
             from lps_robot.data.rosbag import import_rosbag
 
@@ -271,6 +276,19 @@ def _data_import(args: argparse.Namespace) -> int:
         print(f"lps data import: {e}", file=sys.stderr)
         return 1
     print(f"imported {len(files)} episode(s) into {args.output}")
+    return 0
+
+
+def _data_export(args: argparse.Namespace) -> int:
+    from lps_robot.data.lerobot import export_lerobot
+    from lps_robot.data.reader import DataError
+
+    try:
+        result = export_lerobot(args.path, args.output, task=args.task)
+    except (DataError, OSError) as e:
+        print(f"lps data export: {e}", file=sys.stderr)
+        return 1
+    print(f"exported {result['episodes']} episode(s), {result['frames']} frames to {args.output}")
     return 0
 
 
@@ -303,6 +321,7 @@ def _record(args: argparse.Namespace) -> int:
             args.output,
             seed=args.seed,
             failure_rate=args.failure_rate,
+            mistake_rate=args.mistake_rate,
             progress=not args.json,
         )
         print(json.dumps(result))
@@ -478,7 +497,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--noise", type=float, default=0.01, help="teleop noise (m / rad)")
-    p.add_argument("--failure-rate", type=float, default=0.3, help="share of injected failures")
+    p.add_argument("--failure-rate", type=float, default=0.0, help="share of injected failures")
+    p.add_argument(
+        "--mistake-rate",
+        type=float,
+        default=0.35,
+        help="chance of a hasty grasp or release at each decision point",
+    )
     p.add_argument("--max-steps", type=int, default=200, help="episode timeout in steps")
     p.add_argument("--json", action="store_true", help="no progress bar")
     p.set_defaults(func=_data_generate)
@@ -494,9 +519,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_data_video)
     p = dsub.add_parser("import", help="turn a foreign dataset into lps_robot episodes")
     p.add_argument(
-        "path", help="the foreign dataset (robomimic: one .hdf5 file; rosbag2: a bag directory)"
+        "path",
+        help="the foreign dataset (robomimic: one .hdf5 file; rosbag2: a bag directory; "
+        "lerobot: a v3 dataset directory)",
     )
-    p.add_argument("--format", choices=("robomimic", "rosbag2"), required=True, help="layout")
+    p.add_argument(
+        "--format", choices=("robomimic", "rosbag2", "lerobot"), required=True, help="layout"
+    )
+    p.add_argument(
+        "--assume-success",
+        action="store_true",
+        help="lerobot: episodes without a success label count as successes",
+    )
     p.add_argument("--joint-topic", default="/joint_states", help="rosbag2: joint states")
     p.add_argument(
         "--action-topic", default="/teleop/joint_command", help="rosbag2: operator command"
@@ -505,6 +539,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--spec", required=True, help="robot spec YAML (what the file lacks)")
     p.add_argument("-o", "--output", required=True, help="episode directory to write")
     p.set_defaults(func=_data_import)
+    p = dsub.add_parser("export", help="write lps_robot episodes in a foreign layout")
+    p.add_argument("path", help="dataset: an .h5 file or a directory of episode files")
+    p.add_argument("--format", choices=("lerobot",), required=True, help="layout (LeRobot v3)")
+    p.add_argument("--task", default="pick the cube and place it on the target", help="task text")
+    p.add_argument("-o", "--output", required=True, help="new directory to write")
+    p.set_defaults(func=_data_export)
 
     bench = sub.add_parser("bench", help="benchmarks; each prints one JSON object last")
     bsub = bench.add_subparsers(dest="bench_command", required=True, metavar="BENCH")
@@ -587,7 +627,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("-o", "--output", default="runs/recordings", help="episode directory (--sim)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--failure-rate", type=float, default=0.3, help="scripted failures (--sim)")
+    p.add_argument("--failure-rate", type=float, default=0.0, help="scripted failures (--sim)")
+    p.add_argument(
+        "--mistake-rate",
+        type=float,
+        default=0.35,
+        help="chance of a hasty grasp or release at each decision point (--sim)",
+    )
     p.add_argument("--params-file", default=None, help="recorder node parameters (robot)")
     p.add_argument("--json", action="store_true", help="no progress bar")
     p.set_defaults(func=_record, ros_args=[])

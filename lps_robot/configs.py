@@ -49,6 +49,13 @@ class LPSConfig:
     gamma: float = field(default=0.99, metadata={"help": "discount per environment step"})
     tau: float = field(default=0.005, metadata={"help": "Polyak rate of the target critic"})
     alpha: float = field(default=1.0, metadata={"help": "actor loss scale (normalised Q)"})
+    actor_bc_weight: float = field(
+        default=0.0,
+        metadata={
+            "help": "weight of the decoded chunk's squared distance to the data chunk in the "
+            "actor loss (0: the reference, Q only)"
+        },
+    )
     time_mu: float = field(default=-0.4, metadata={"help": "logit-normal mean of MeanFlow times"})
     frac_r_neq_t: float = field(default=0.25, metadata={"help": "share of the batch with r != t"})
     actor_grad: str = field(
@@ -126,6 +133,8 @@ class LPSConfig:
             )
         if self.grad_clip < 0:
             raise ValueError(f"grad_clip: expected >= 0, got {self.grad_clip}")
+        if self.actor_bc_weight < 0:
+            raise ValueError(f"actor_bc_weight: expected >= 0, got {self.actor_bc_weight}")
         if self.num_critics < 1:
             raise ValueError(f"num_critics: expected >= 1, got {self.num_critics}")
 
@@ -186,6 +195,13 @@ class TrainConfig:
     failure_penalty: float = field(
         default=-100.0, metadata={"help": "reference convention: a kept failure's last reward"}
     )
+    prior_warmup_steps: int = field(
+        default=0,
+        metadata={
+            "help": "lps: train the MeanFlow prior alone for this many of the steps before "
+            "the critic and the actor start (0: all jointly, as the reference)"
+        },
+    )
     log_every: int = field(default=100, metadata={"help": "steps between CSV log rows"})
     eval_every: int = field(default=0, metadata={"help": "steps between eval hooks; 0: end only"})
     ckpt_every: int = field(default=5_000, metadata={"help": "steps between checkpoints"})
@@ -207,6 +223,11 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.algo not in ("lps", "bc"):
             raise ValueError(f"algo: expected 'lps' or 'bc', got {self.algo!r}")
+        if not 0 <= self.prior_warmup_steps < max(self.steps, 1):
+            raise ValueError(
+                f"prior_warmup_steps: expected 0 <= value < steps ({self.steps}), "
+                f"got {self.prior_warmup_steps}"
+            )
         if self.preset not in PRESETS:
             raise ValueError(f"preset: expected one of {list(PRESETS)}, got {self.preset!r}")
         if self.action_type not in ("", "joint_position", "joint_delta"):

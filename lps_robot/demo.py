@@ -48,7 +48,17 @@ class DemoConfig:
     gen_episodes: int = field(
         default=140, metadata={"help": "episodes recorded with the writer directly (no ROS)"}
     )
-    failure_rate: float = field(default=0.3, metadata={"help": "injected teleop failures"})
+    mistake_rate: float = field(
+        default=0.35,
+        metadata={
+            "help": "the scripted operator's chance of a hasty grasp or release at each "
+            "decision point (careful and hasty actions from the same states)"
+        },
+    )
+    failure_rate: float = field(
+        default=0.0,
+        metadata={"help": "injected failure modes decided at reset (the older data option)"},
+    )
     lps_steps: int = field(default=12000, metadata={"help": "LPS training steps"})
     bc_steps: int = field(
         default=0,
@@ -61,14 +71,54 @@ class DemoConfig:
     )
     batch_size: int = field(default=64, metadata={"help": "training batch size"})
     eval_episodes: int = field(
-        default=50, metadata={"help": "closed-loop episodes per policy, stepped"}
+        default=100, metadata={"help": "closed-loop episodes per policy, stepped"}
     )
     ros_eval_episodes: int = field(
-        default=8, metadata={"help": "closed-loop episodes over ROS 2 in real time, with swaps"}
+        default=40, metadata={"help": "closed-loop episodes over ROS 2 in real time, with swaps"}
     )
+    diag_episodes: int = field(
+        default=50,
+        metadata={"help": "episodes for the critic's best-of-N check (0: skip the diagnostics)"},
+    )
+    best_of_n: int = field(default=32, metadata={"help": "N of the best-of-N check"})
     max_episode_s: float = field(default=10.0, metadata={"help": "evaluation episode timeout"})
     seed: int = field(default=0, metadata={"help": "seed for recording, training, evaluation"})
     progress: bool = field(default=True, metadata={"help": "show progress bars"})
+
+
+def fisher_exact_p(k1: int, n1: int, k2: int, n2: int) -> float:
+    """Two-sided Fisher exact test of k1/n1 vs k2/n2 (two proportions, exact for small n)."""
+    from math import comb
+
+    k, n = k1 + k2, n1 + n2
+
+    def prob(a: int) -> float:
+        return comb(n1, a) * comb(n2, k - a) / comb(n, k)
+
+    observed = prob(k1)
+    support = range(max(0, k - n2), min(k, n1) + 1)
+    return min(1.0, sum(prob(a) for a in support if prob(a) <= observed * (1 + 1e-9)))
+
+
+def critic_checks(agent, train_cfg, cfg: DemoConfig) -> dict:
+    """The critic's best-of-N test and the actor's distance to the data (see diagnostics)."""
+    from lps_robot.diagnostics import TorchPolicy, distance_to_data
+    from lps_robot.sim.evaluate import evaluate_policy
+    from lps_robot.train import load_chunks
+
+    seed = 30_000 + cfg.seed
+    runs = {
+        "best_of_n": TorchPolicy(agent, "best_of_n", cfg.best_of_n, seed=seed),
+        "random_prior": TorchPolicy(agent, "prior", seed=seed),
+    }
+    out: dict = {"best_of_n_n": cfg.best_of_n, "episodes": cfg.diag_episodes}
+    for name, policy in runs.items():
+        r = evaluate_policy(policy, cfg.diag_episodes, seed=seed)
+        out[f"{name}_success"] = r["success"]
+        out[f"{name}_outcomes"] = r["outcomes"]
+    out.update(distance_to_data(agent, load_chunks(train_cfg).sample, seed=cfg.seed))
+    agent.train()
+    return out
 
 
 def _log(msg: str) -> None:
@@ -121,12 +171,13 @@ def ros_closed_loop(
                         "policy": name,
                         "success": status["success"],
                         "seconds": status["elapsed_s"],
+                        "sim_s": status.get("sim_s"),
                     }
                 )
                 outcome = "success" if status["success"] else "fail"
                 _log(
                     f"ROS episode {len(results)}/{episodes} [{name}] {outcome} "
-                    f"in {status['elapsed_s']:.1f}s"
+                    f"in {status['elapsed_s']:.1f}s (simulated {status.get('sim_s')}s)"
                 )
         probe.call(SetBool, "/lps_policy/enable", SetBool.Request(data=False))
         probe.spin(1.5)  # one more stats write
@@ -136,7 +187,9 @@ def ros_closed_loop(
         stop(sim)
     stats = json.loads((out / "controller_stats.json").read_text())
     by = {k: [r["success"] for r in results if r["policy"] == k] for k in ("lps", "bc")}
+    wall, sim_s = sum(r["seconds"] for r in results), sum(r["sim_s"] or 0 for r in results)
     return {
+        "real_time_factor": round(sim_s / wall, 3) if wall else None,
         "episodes": results,
         "stats": stats,
         "lps_success": sum(by["lps"]) / max(len(by["lps"]), 1),
@@ -197,6 +250,7 @@ def run(cfg: DemoConfig) -> dict:
             data,
             seed=cfg.seed,
             failure_rate=cfg.failure_rate,
+            mistake_rate=cfg.mistake_rate,
             progress=cfg.progress,
         )
         if cfg.ros_episodes
@@ -208,6 +262,7 @@ def run(cfg: DemoConfig) -> dict:
         cfg.gen_episodes,
         seed=cfg.seed + 1,
         failure_rate=cfg.failure_rate,
+        mistake_rate=cfg.mistake_rate,
         progress=cfg.progress,
     )
     problems = validate(data)
@@ -223,7 +278,7 @@ def run(cfg: DemoConfig) -> dict:
         "2/5 training LPS offline (camera + proprio, CPU recipe); MF-BC = "
         + (f"a separate {cfg.bc_steps}-step run" if cfg.bc_steps else "the LPS run's prior")
     )
-    agents, curves = {}, {}
+    agents, curves, train_cfgs = {}, {}, {}
     runs = [("lps", cfg.lps_steps)] + ([("bc", cfg.bc_steps)] if cfg.bc_steps else [])
     for algo, steps in runs:
         tcfg = make_config(
@@ -240,6 +295,7 @@ def run(cfg: DemoConfig) -> dict:
             }
         )
         agents[algo], _ = train_from_dataset(tcfg)
+        train_cfgs[algo] = tcfg
         curves[algo] = out / algo / "metrics.csv"
     trained_by = {"lps": "lps", "bc": "bc" if cfg.bc_steps else "lps"}  # run dir per policy
     agents.setdefault("bc", agents["lps"])  # exported with a latent input: the prior alone
@@ -269,7 +325,24 @@ def run(cfg: DemoConfig) -> dict:
         for algo in ("lps", "bc")
     }
 
+    diag = {}
+    if cfg.diag_episodes:
+        _log(
+            f"    diagnostics: best of {cfg.best_of_n} prior samples by Q vs a random one "
+            f"({cfg.diag_episodes} episodes each), distance of the actor's chunks to the data"
+        )
+        diag = critic_checks(agents["lps"], train_cfgs["lps"], cfg)
+
     stats = ros["stats"] if ros else {}
+    agree = {}
+    if ros:
+        n_ros = {k: sum(r["policy"] == k for r in ros["episodes"]) for k in ("lps", "bc")}
+        for algo in ("lps", "bc"):
+            k_ros = round(ros[f"{algo}_success"] * n_ros[algo])
+            k_step = round(evals[algo]["success"] * cfg.eval_episodes)
+            agree[f"ros_vs_stepped_p_{algo}"] = round(
+                fisher_exact_p(k_ros, n_ros[algo], k_step, cfg.eval_episodes), 3
+            )
     figures = {
         "lps_success": evals["lps"]["success"],
         "bc_success": evals["bc"]["success"],
@@ -283,6 +356,11 @@ def run(cfg: DemoConfig) -> dict:
         "ros_eval_episodes": cfg.ros_eval_episodes,
         "ros_lps_success": ros["lps_success"] if ros else None,
         "ros_bc_success": ros["bc_success"] if ros else None,
+        "ros_real_time_factor": ros["real_time_factor"] if ros else None,
+        **agree,
+        "lps_outcomes": evals["lps"]["outcomes"],
+        "bc_outcomes": evals["bc"]["outcomes"],
+        "diagnostics": diag,
         "rate_hz": stats.get("rate_hz"),
         "jitter_p99_ms": stats.get("jitter_p99_ms"),
         "inference_p50_ms": stats.get("inference_p50_ms"),
@@ -312,6 +390,20 @@ def run(cfg: DemoConfig) -> dict:
     ]
     for r in rows:
         print(f"  {r[0]:<12} {r[1]:>18} {r[2]:>14} {r[3]:>9}")
+    for algo in ("lps", "bc"):
+        print(f"  {algo} outcomes (stepped): {figures[f'{algo}_outcomes']}")
+    if agree:
+        print(
+            "  ROS vs stepped (Fisher exact p): "
+            + ", ".join(f"{k.rsplit('_', 1)[1]} {v}" for k, v in agree.items())
+        )
+    if diag:
+        print(
+            f"  critic check: best of {diag['best_of_n_n']} by Q "
+            f"{diag['best_of_n_success']:.2f} vs a random prior sample "
+            f"{diag['random_prior_success']:.2f}; distance to data chunks (MSE): actor "
+            f"{diag['actor_mse']:.4f}, prior {diag['prior_mse']:.4f}"
+        )
     print(
         f"  control loop: {figures['rate_hz']} Hz, jitter p99 {figures['jitter_p99_ms']} ms, "
         f"inference p50 {figures['inference_p50_ms']} ms, swaps {figures['swaps']}, "

@@ -104,7 +104,17 @@ def train(
         (out / "config.yaml").write_text(yaml.safe_dump(to_plain(cfg), sort_keys=False))
     rows: list[dict[str, float]] = []
     log = TrainLog(out, resume=bool(start), tensorboard=cfg.tensorboard) if world.main else None
-    step_fn = agent.update if cfg.algo == "lps" else agent.update_bc
+    rl_keys = ["critic_loss", "q_mean", "target_mean", "actor_loss", "actor_q"]
+    rl_keys += ["actor_bc"] if cfg.agent.actor_bc_weight > 0 else []
+
+    def step_fn(batch, gen, step: int) -> dict:
+        if cfg.algo == "lps" and step >= cfg.prior_warmup_steps:
+            return agent.update(batch, gen)
+        info = agent.update_bc(batch, gen)
+        if cfg.algo == "lps":  # the prior's warm-up: the same log columns, not yet measured
+            info.update(dict.fromkeys(rl_keys, float("nan")))
+        return info
+
     schedules = []
     if cfg.agent.lr_schedule != "constant":
         for opt in (agent.opt_model, agent.opt_actor):
@@ -133,7 +143,7 @@ def train(
                 transform_rewards(dict(sample(cfg.batch_size, rng)), cfg.reward_transform),
                 device,
             )
-            info = step_fn(batch, gen)
+            info = step_fn(batch, gen, step)
             for schedule in schedules:
                 schedule.step()
             window_n += 1
@@ -178,13 +188,10 @@ def train(
     return agent, rows
 
 
-def train_from_dataset(
-    cfg: TrainConfig, evaluate: EvalHook | None = None
-) -> tuple[LPSAgent, list]:
-    """Train on an HDF5 dataset (the `lps train` path)."""
+def load_chunks(cfg: TrainConfig):
+    """The training run's `ChunkDataset` (spec, action type, chunk length, rewards)."""
     from lps_robot.data.dataset import ChunkDataset
-    from lps_robot.data.reader import dataset_files, read_spec
-    from lps_robot.data.stats import fingerprint
+    from lps_robot.data.reader import read_spec
 
     if not cfg.dataset:
         raise ConfigError("dataset: required (an .h5 file or an episode directory)")
@@ -198,7 +205,7 @@ def train_from_dataset(
             execute_steps=min(spec.policy.execute_steps, cfg.chunk_length),
         )
         spec = spec.replace(policy=policy)
-    data = ChunkDataset(
+    return ChunkDataset(
         cfg.dataset,
         spec=spec,
         max_episodes=cfg.max_episodes or None,
@@ -206,6 +213,16 @@ def train_from_dataset(
         keep_failures=cfg.keep_failures,
         failure_penalty=cfg.failure_penalty,
     )
+
+
+def train_from_dataset(
+    cfg: TrainConfig, evaluate: EvalHook | None = None
+) -> tuple[LPSAgent, list]:
+    """Train on an HDF5 dataset (the `lps train` path)."""
+    from lps_robot.data.reader import dataset_files
+    from lps_robot.data.stats import fingerprint
+
+    data = load_chunks(cfg)
     spec = data.spec
     sample = data.sample
     device = parallel.resolve_device(cfg.device, int(os.environ.get("LOCAL_RANK", "0")))

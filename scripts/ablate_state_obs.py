@@ -13,11 +13,13 @@ task once perception is solved, i.e. whether the camera or the RL is what holds 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 from lps_robot.configs import make_config
 from lps_robot.demo import DEMO_TRAINING
@@ -26,6 +28,7 @@ from lps_robot.runtime.executor import ChunkExecutor
 from lps_robot.runtime.policy import OnnxPolicy
 from lps_robot.runtime.safety import SafetyFilter
 from lps_robot.sim.env import SimArmEnv, sim_state_spec
+from lps_robot.sim.evaluate import classify
 from lps_robot.sim.generate import generate
 from lps_robot.spec import Spec
 from lps_robot.train import train_from_dataset
@@ -35,12 +38,12 @@ def evaluate(path: Path, spec: Spec, episodes: int, seed: int, max_steps: int = 
     env = SimArmEnv(spec, render=False, max_steps=max_steps)
     policy = OnnxPolicy(path, spec, threads=1)
     p = policy.spec.policy
-    successes, lengths = [], []
+    successes, lengths, outcomes = [], [], []
     for ep in range(episodes):
         obs = env.reset(seed=seed + ep)
         safety = SafetyFilter(spec.robot)
         executor = ChunkExecutor(p.chunk_length, p.execute_steps, "open_loop", 0.1)
-        success = False
+        success, max_z = False, 0.0
         for t in range(max_steps):
             pos = obs["joint_pos"].astype(np.float64)
             if executor.needs_query():
@@ -50,15 +53,18 @@ def evaluate(path: Path, spec: Spec, episodes: int, seed: int, max_steps: int = 
                 executor.push(chunk)
             cmd, _ = safety(executor.next_action(), pos)
             obs, _, success, truncated, _ = env.step(cmd)
+            max_z = max(max_z, float(env.cube_pos()[2]))
             length = t + 1
             if success or truncated:
                 break
         successes.append(success)
         lengths.append(length)
+        outcomes.append(classify(success, max_z, env))
     return {
         "success": float(np.mean(successes)),
         "success_stderr": float(np.std(successes) / np.sqrt(episodes)),
         "mean_length": float(np.mean(lengths)),
+        "outcomes": {k: outcomes.count(k) for k in set(outcomes)},
     }
 
 
@@ -71,11 +77,32 @@ def main() -> None:
     ap.add_argument("--eval-episodes", type=int, default=50, help="episodes per policy")
     ap.add_argument("--batch-size", type=int, default=64, help="training batch size")
     ap.add_argument("--eval-every", type=int, default=0, help="evaluate both every N steps")
+    ap.add_argument("--joint-vel", action="store_true", help="joint velocities in the obs")
+    ap.add_argument("--failure-rate", type=float, default=0.3, help="injected teleop failures")
+    ap.add_argument("--mistake-rate", type=float, default=0.0, help="hasty-operator mistakes")
+    ap.add_argument(
+        "--set", nargs="*", default=[], metavar="KEY=VALUE", help="training overrides (YAML)"
+    )
     args = ap.parse_args()
     t0 = time.perf_counter()
     out = Path(args.out)
     spec = sim_state_spec()
-    data = generate(out / "data", args.episodes, seed=args.seed + 1, spec=spec, progress=False)
+    if args.joint_vel:  # joint velocities make the PD-tracked arm's state Markov
+        obs = dataclasses.replace(
+            spec.obs,
+            proprio_keys=("joint_pos", "joint_vel", "object_state"),
+            proprio_dims=(6, 6, 5),
+        )
+        spec = spec.replace(obs=obs)
+    data = generate(
+        out / "data",
+        args.episodes,
+        seed=args.seed + 1,
+        spec=spec,
+        progress=False,
+        failure_rate=args.failure_rate,
+        mistake_rate=args.mistake_rate,
+    )
     cfg = make_config(
         overrides={
             **{k: v for k, v in DEMO_TRAINING.items() if k != "agent.image_channels"},
@@ -86,6 +113,7 @@ def main() -> None:
             "eval_every": args.eval_every,
             "seed": args.seed,
             "progress": False,
+            **{k: yaml.safe_load(v) for k, v in (kv.split("=", 1) for kv in args.set)},
         }
     )
     curve: list[dict] = []

@@ -99,7 +99,8 @@ def test_reference_reward_convention_on_hand_made_episodes(tmp_path):
     kept = ChunkDataset(tmp_path, rewards="reference", keep_failures=True, failure_penalty=-50)
     assert kept.lengths.tolist() == [5, 4]
     np.testing.assert_array_equal(kept.rewards[5:], [-1, -1, -1, -50])
-    np.testing.assert_array_equal(kept.step_masks[5:], [1, 1, 0, 0])
+    # a failure stops bootstrapping only at its end: chunks before it still see the penalty
+    np.testing.assert_array_equal(kept.step_masks[5:], [1, 1, 1, 0])
     with pytest.raises(ValueError, match="rewards: expected one of"):
         ChunkDataset(tmp_path, rewards="sparse")
 

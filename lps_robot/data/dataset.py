@@ -13,8 +13,8 @@ terminals (by default -1 per step, 0 on the last step of a success; failures kep
 timeouts bootstrapped). ``reference`` is the LPS reference's real-robot convention: only
 successful episodes, r = -1 per step and 0 over the last h steps, per-step masks 0 over the
 last h steps (a chunk's mask is the product of its steps' masks); with ``keep_failures`` a
-failed episode stays with r = -1 per step, ``failure_penalty`` on its last step and the same
-masks.
+failed episode stays with r = -1 per step, ``failure_penalty`` on its last step and mask 0 on
+that step only.
 """
 
 from __future__ import annotations
@@ -41,14 +41,20 @@ REWARD_CONVENTIONS = ("recorded", "reference")
 def reference_rewards(
     n: int, h: int, success: bool, failure_penalty: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(rewards, masks) of an n-step episode under the reference's real-robot convention."""
+    """(rewards, masks) of an n-step episode under the reference's real-robot convention.
+
+    A kept failure has its mask 0 on the last step only: zeroing the last h masks as for a
+    success would cut the bootstrap of the chunks just before the end without giving them
+    the penalty, so states a moment before a failure would look almost as good as the goal
+    (measured: with short failed attempts the critic preferred the failing branch)."""
     r = np.full(n, -1.0, np.float32)
     m = np.ones(n, np.float32)
-    m[-h:] = 0.0
     if success:
         r[-h:] = 0.0
+        m[-h:] = 0.0
     else:
         r[-1] = failure_penalty
+        m[-1] = 0.0
     return r, m
 
 

@@ -57,7 +57,8 @@ class SimRobotNode(Node):
             "max_episode_s": 10.0,
             "scripted_teleop": False,
             "teleop_noise": 0.01,
-            "teleop_failure_rate": 0.3,
+            "teleop_failure_rate": 0.0,
+            "teleop_mistake_rate": 0.0,
             "teleop_autostart": True,
         }
         for k, v in params.items():
@@ -70,6 +71,7 @@ class SimRobotNode(Node):
         self.substeps = max(1, round(1.0 / (p["physics_rate_hz"] * self.env.model.opt.timestep)))
         self.env.reset(seed=self.seed)
         self.episode_start = time.monotonic()
+        self.episode_sim_start = 0.0
         self.teleop = None
         self.autostart = p["teleop_autostart"]
         self.teleop_moving = self.autostart
@@ -78,7 +80,11 @@ class SimRobotNode(Node):
             from lps_robot.sim.oracle import ScriptedTeleop
 
             self.teleop = ScriptedTeleop(
-                self.env, p["teleop_noise"], p["teleop_failure_rate"], seed=self.seed
+                self.env,
+                p["teleop_noise"],
+                p["teleop_failure_rate"],
+                seed=self.seed,
+                mistake_rate=p["teleop_mistake_rate"],
             )
             self.teleop.reset()
             self.teleop_pub = self.create_publisher(Float64MultiArray, TELEOP_TOPIC, 10)
@@ -91,9 +97,7 @@ class SimRobotNode(Node):
             self.cam_pubs[cam.name] = (
                 self.create_publisher(Image, cam.topic, qos_profile_sensor_data),
                 self.create_publisher(CameraInfo, info_topic, qos_profile_sensor_data),
-                camera_info_for(
-                    self.env, cam.name, cam.width, cam.height, f"{cam.name}_optical_frame"
-                ),
+                camera_info_for(self.env, cam.name, cam.width, cam.height, cam.optical_frame),
             )
         self.task_pub = self.create_publisher(String, "/sim/task", 10)
         self.create_subscription(Float64MultiArray, p["command_topic"], self._on_command, 10)
@@ -143,10 +147,16 @@ class SimRobotNode(Node):
         return {
             "episode": self.episode,
             "elapsed_s": round(elapsed, 3),
+            # simulated seconds this episode: elapsed_s / sim_s is how far physics lags real time
+            "sim_s": round(self.env.data.time - self.episode_sim_start, 3),
             "success": success,
-            "done": success or elapsed > self.max_s,
+            # the scripted operator stops an attempt it has seen fail (a teleoperator would)
+            "done": success or elapsed > self.max_s or self._operator_gave_up(),
             "failure": getattr(self.teleop, "failure", None),
         }
+
+    def _operator_gave_up(self) -> bool:
+        return self.teleop is not None and self.teleop_moving and self.teleop.finished
 
     def _on_status(self) -> None:
         self.task_pub.publish(String(data=json.dumps(self.status())))
@@ -160,6 +170,7 @@ class SimRobotNode(Node):
             self.teleop.reset()
         self.teleop_moving = self.autostart
         self.episode_start = time.monotonic()
+        self.episode_sim_start = self.env.data.time
         response.success, response.message = True, json.dumps(self.status())
         return response
 
@@ -172,6 +183,7 @@ class SimRobotNode(Node):
             return response
         self.teleop_moving = True
         self.episode_start = time.monotonic()
+        self.episode_sim_start = self.env.data.time
         response.success, response.message = True, json.dumps(self.status())
         return response
 

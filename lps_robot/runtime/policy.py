@@ -112,7 +112,8 @@ class OnnxPolicy:
             raise PolicyRejected(f"{self.path}: no graph output 'actions' (has {outputs})")
 
     def _synthetic_obs(self, robot: Spec) -> dict[str, np.ndarray]:
-        """Plausible inputs: random images, joints inside their limits, zero velocities."""
+        """Plausible inputs: random images, joints inside their limits, zero velocities, and
+        any other proprio key of the spec as standard-normal values of its size."""
         r = robot.robot
         lo, hi = np.asarray(r.position_lower), np.asarray(r.position_upper)
         h, w = self.spec.obs.image_size
@@ -122,6 +123,8 @@ class OnnxPolicy:
         }
         obs["joint_pos"] = self._rng.uniform(lo, hi)
         obs["joint_vel"] = np.zeros(r.num_joints)
+        for key, dim in zip(self.spec.obs.proprio_keys, self.spec.obs.proprio_dims, strict=True):
+            obs.setdefault(key, self._rng.standard_normal(dim))
         return obs
 
     def _warmup(

@@ -15,11 +15,27 @@ import numpy as np
 from lps_robot.preprocess import Preprocessor
 from lps_robot.runtime.controller import ControlLoop, Sensors
 from lps_robot.runtime.policy import OnnxPolicy
-from lps_robot.sim.env import SimArmEnv
+from lps_robot.sim.env import CUBE_HALF, SimArmEnv
+
+LIFTED = CUBE_HALF + 0.02  # cube centre height that means it was picked up
+OUTCOMES = ("success", "never_lifted", "dropped", "placed_off_pad", "holding", "other")
+
+
+def classify(success: bool, max_cube_z: float, env: SimArmEnv) -> str:
+    """What happened in an episode, from the cube's trajectory and final pose."""
+    if success:
+        return "success"
+    if max_cube_z < LIFTED:
+        return "never_lifted"
+    cube = env.cube_pos()
+    if cube[2] >= LIFTED:
+        return "holding"
+    near = np.linalg.norm(cube[:2] - env.task.target_xy) < 0.1
+    return "placed_off_pad" if near else "dropped"
 
 
 def evaluate_policy(
-    policy_path: str | Path,
+    policy_path: str | Path | OnnxPolicy,
     episodes: int = 50,
     seed: int = 10_000,
     max_steps: int = 200,
@@ -27,21 +43,26 @@ def evaluate_policy(
     video: str | Path | None = None,
 ) -> dict:
     """Success rate through the deploy path; ``video``: the first episode's camera frames
-    (what the policy saw, before preprocessing) as an MP4."""
+    (what the policy saw, before preprocessing) as an MP4. ``policy_path`` may also be a
+    loaded policy (anything with OnnxPolicy's call, ``spec`` and ``manifest``)."""
     env = SimArmEnv(render=True, max_steps=max_steps)
     spec = env.spec
-    policy = OnnxPolicy(policy_path, spec, threads=1)
+    policy = (
+        OnnxPolicy(policy_path, spec, threads=1)
+        if isinstance(policy_path, (str, Path))
+        else policy_path
+    )
     pre = Preprocessor(spec)
     loop = ControlLoop(spec, execution=execution, max_obs_age_s=1.0)
     loop.offer(policy)
     dt = 1.0 / spec.robot.control_rate_hz
-    successes, lengths, infer_ms, holds = [], [], [], 0
+    successes, lengths, outcomes, infer_ms, holds = [], [], [], [], 0
     frames: list[np.ndarray] = []
     t0 = time.perf_counter()
     for ep in range(episodes):
         obs = env.reset(seed=seed + ep)
         loop.reset()
-        success = False
+        success, max_z = False, 0.0
         for t in range(max_steps):
             now = t * dt
             if video and ep == 0:
@@ -56,22 +77,25 @@ def evaluate_policy(
             holds += result.status not in ("ok", "clamped")
             command = result.command if result.command is not None else obs["joint_pos"]
             obs, _, success, truncated, _ = env.step(command)
+            max_z = max(max_z, float(env.cube_pos()[2]))
             if success or truncated:
                 break
         successes.append(success)
         lengths.append(t + 1)
+        outcomes.append(classify(success, max_z, env))
     env.close()
     if video and frames:
         from lps_robot.data.video import write_video
 
         write_video(video, frames, spec.robot.control_rate_hz)
     return {
-        "policy": str(policy_path),
+        "policy": str(getattr(policy, "path", policy_path)),
         "algo": policy.manifest["algo"],
         "episodes": episodes,
         "success": float(np.mean(successes)),
         "success_stderr": float(np.std(successes) / np.sqrt(max(episodes, 1))),
         "mean_length": float(np.mean(lengths)),
+        "outcomes": {k: outcomes.count(k) for k in OUTCOMES if k in outcomes},
         "inference_p50_ms": float(np.percentile(infer_ms, 50)) if infer_ms else None,
         "holds": int(holds),
         "wall_s": round(time.perf_counter() - t0, 1),

@@ -19,7 +19,8 @@ def generate(
     *,
     seed: int = 0,
     noise: float = 0.01,
-    failure_rate: float = 0.3,
+    failure_rate: float = 0.0,
+    mistake_rate: float = 0.0,
     max_steps: int = 200,
     progress: bool = True,
     spec: Spec | None = None,
@@ -29,7 +30,9 @@ def generate(
 
     render = spec is None or bool(spec.cameras)
     env = SimArmEnv(spec, render=render, max_steps=max_steps, seed=seed)
-    teleop = ScriptedTeleop(env, noise=noise, failure_rate=failure_rate, seed=seed)
+    teleop = ScriptedTeleop(
+        env, noise=noise, failure_rate=failure_rate, mistake_rate=mistake_rate, seed=seed
+    )
     writer = DatasetWriter(out_dir, env.spec, compression="lzf")  # rendered frames compress well
     dt = 1.0 / env.spec.robot.control_rate_hz
     start = writer.next_index()
@@ -43,7 +46,7 @@ def generate(
             action = teleop.act()
             w.append(obs, action, timestamp=env.steps * dt)
             obs, _, success, truncated, _ = env.step(action)
-            done = success or truncated
+            done = success or truncated or teleop.finished
         w.finish(success=success, notes=f"scripted teleop; injected failure: {teleop.failure}")
         successes += success
     env.close()

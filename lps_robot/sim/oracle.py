@@ -1,8 +1,18 @@
 """Scripted teleoperator for the sim task: Cartesian waypoints -> IK -> joint position targets.
 
 Quality is mixed on purpose (offline RL needs suboptimal and failed data): every episode gets
-waypoint noise and per-step joint noise, and with probability ``failure_rate`` one failure
-mode is injected (grasp off-centre, release early in transit, or place on a wrong spot).
+waypoint noise and per-step joint noise, and two kinds of imperfection can be switched on:
+
+- ``mistake_rate`` (the demo's default): at each of two decision points the operator acts
+  hastily with this probability, from the same states as a careful operator: it closes the
+  gripper while still descending, 4.5 cm above the grasp (the fingers miss the cube), or it
+  opens the gripper mid-transit (the cube drops). Careful and hasty ways to act are both in
+  the data at the same states and differ in outcome: what offline RL can choose between.
+- ``failure_rate``: one failure mode injected per episode, decided at reset (grasp
+  off-centre, release early in transit, or place on a wrong spot).
+
+A failed attempt ends about a second after the mistake shows (the operator stops recording,
+``finished``); a successful one ends when the cube rests on the pad.
 """
 
 from __future__ import annotations
@@ -14,8 +24,11 @@ import numpy as np
 from lps_robot.sim.env import CUBE_HALF, SimArmEnv
 
 ARM_JOINTS = 5
-GRIPPER_OPEN, GRIPPER_CLOSED = 0.0, 0.04
+GRIPPER_OPEN, GRIPPER_CLOSED = 0.0, 0.05
 FAILURES = ("offset_grasp", "early_release", "wrong_place")
+MISTAKES = ("early_close", "early_release")
+HASTY_CLOSE_HEIGHT = 0.045  # above the grasp height: the fingertips close over the cube
+NOTICE_S = 1.0  # an operator stops recording this long after a failure shows
 
 
 def down_rotation(yaw: float = 0.0) -> np.ndarray:
@@ -79,15 +92,21 @@ class ScriptedTeleop:
         self,
         env: SimArmEnv,
         noise: float = 0.01,
-        failure_rate: float = 0.3,
+        failure_rate: float = 0.0,
         speed: float = 0.35,
         seed: int = 0,
+        mistake_rate: float = 0.0,
     ) -> None:
+        for name, rate in (("failure_rate", failure_rate), ("mistake_rate", mistake_rate)):
+            if not 0.0 <= rate <= 1.0:
+                raise ValueError(f"{name}: expected 0..1, got {rate}")
         self.env, self.ik = env, ArmIK(env)
         self.noise, self.failure_rate, self.speed = noise, failure_rate, speed
+        self.mistake_rate = mistake_rate
         self.rng = np.random.default_rng(seed)
         self.dt = 1.0 / env.spec.robot.control_rate_hz
         self.failure: str | None = None
+        self.finished = False
 
     def reset(self) -> None:
         env, rng = self.env, self.rng
@@ -96,6 +115,9 @@ class ScriptedTeleop:
         self.failure = (
             FAILURES[rng.integers(len(FAILURES))] if rng.random() < self.failure_rate else None
         )
+        if self.failure is None and self.mistake_rate > 0:
+            hasty = [m for m in MISTAKES if rng.random() < self.mistake_rate]
+            self.failure = hasty[0] if hasty else None  # the first one ends the attempt
         jitter = rng.normal(0, self.noise, 3)
         grasp = np.array([cube[0], cube[1], CUBE_HALF + 0.005]) + jitter * [1, 1, 0.3]
         if self.failure == "offset_grasp":
@@ -104,23 +126,42 @@ class ScriptedTeleop:
         if self.failure == "wrong_place":
             place[:2] += rng.choice([-1, 1], 2) * rng.uniform(0.06, 0.1, 2)
         up = 0.14 + rng.uniform(-0.02, 0.02)
-        segs = [
-            Segment(np.array([grasp[0], grasp[1], up]), GRIPPER_OPEN),
+        above = np.array([grasp[0], grasp[1], up])
+        segs = [Segment(above, GRIPPER_OPEN)]
+        if self.failure == "early_close":  # closes on the way down, lifts, sees no cube
+            hasty = grasp + [0.0, 0.0, HASTY_CLOSE_HEIGHT]
+            segs += [
+                Segment(hasty, GRIPPER_OPEN),
+                Segment(hasty, GRIPPER_CLOSED, 0.5),
+                Segment(above, GRIPPER_CLOSED, NOTICE_S),
+            ]
+            self.segments, self.seg_i, self.dwell = segs, 0, 0.0
+            self._start()
+            return
+        segs += [
             Segment(grasp, GRIPPER_OPEN, 0.1),
             Segment(grasp, GRIPPER_CLOSED, 0.5),
-            Segment(np.array([grasp[0], grasp[1], up]), GRIPPER_CLOSED),
+            Segment(above, GRIPPER_CLOSED),
         ]
         mid = np.array([(grasp[0] + place[0]) / 2, (grasp[1] + place[1]) / 2, up])
         if self.failure == "early_release":
-            segs.append(Segment(mid, GRIPPER_OPEN, 0.3))
+            segs.append(Segment(mid, GRIPPER_OPEN, NOTICE_S))
         else:
             segs.append(Segment(np.array([place[0], place[1], up]), GRIPPER_CLOSED))
             segs.append(Segment(place, GRIPPER_CLOSED, 0.1))
             segs.append(Segment(place, GRIPPER_OPEN, 0.4))
-            segs.append(Segment(np.array([place[0], place[1], up]), GRIPPER_OPEN, 5.0))
-        self.segments = segs
-        self.seg_i = 0
-        self.dwell = 0.0
+            segs.append(
+                Segment(
+                    np.array([place[0], place[1], up]),
+                    GRIPPER_OPEN,
+                    NOTICE_S if self.failure else 5.0,
+                )
+            )
+        self.segments, self.seg_i, self.dwell = segs, 0, 0.0
+        self._start()
+
+    def _start(self) -> None:
+        self.finished = False
         self.cursor = self.ik_site_pos()
         self.q = self.env.joint_pos()[:ARM_JOINTS].astype(np.float64)
         self.rot = down_rotation(0.0)
@@ -138,9 +179,12 @@ class ScriptedTeleop:
         else:
             self.cursor = seg.pos.copy()
             self.dwell += self.dt
-            if self.dwell >= seg.hold_s and self.seg_i < len(self.segments) - 1:
-                self.seg_i += 1
-                self.dwell = 0.0
+            if self.dwell >= seg.hold_s:
+                if self.seg_i < len(self.segments) - 1:
+                    self.seg_i += 1
+                    self.dwell = 0.0
+                else:
+                    self.finished = True
         self.q = self.ik.solve(self.q, self.cursor, self.rot)
         q = self.q + self.rng.normal(0, self.noise * 0.5, ARM_JOINTS)
         return np.concatenate([q, [seg.gripper]]).astype(np.float32)
