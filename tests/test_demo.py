@@ -22,6 +22,8 @@ def test_tiny_demo_end_to_end(tmp_path, capsys):
         batch_size=16,
         eval_episodes=2,
         ros_eval_episodes=2,
+        diag_episodes=1,
+        best_of_n=4,
         max_episode_s=2.0,
         progress=False,
     )
@@ -47,7 +49,13 @@ def test_tiny_demo_end_to_end(tmp_path, capsys):
     trained = yaml.safe_load((out / "lps" / "config.yaml").read_text())
     assert trained["action_type"] == DEMO_TRAINING["action_type"]
     assert trained["agent"]["critic_trains_encoder"] is False
-    assert trained["agent"]["lr"] == DEMO_TRAINING["agent.lr"]
+    assert trained["agent"]["actor_bc_weight"] == DEMO_TRAINING["agent.actor_bc_weight"]
+    assert trained["keep_failures"] is True and trained["prior_warmup_steps"] == 1
+    # the critic's diagnostics and the ROS-vs-stepped agreement are reported
+    diag = figures["diagnostics"]
+    assert {"best_of_n_success", "random_prior_success", "actor_mse", "prior_mse"} <= set(diag)
+    assert 0.0 <= figures["ros_vs_stepped_p_lps"] <= 1.0
+    assert sum(figures["lps_outcomes"].values()) == 2
     # bc_steps=0: the baseline is the LPS run's own prior, exported with a latent input
     assert not (out / "bc").exists()
     manifests = {n: read_manifest(out / "policies" / f"{n}.onnx") for n in ("lps", "bc")}

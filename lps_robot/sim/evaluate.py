@@ -69,7 +69,10 @@ def evaluate_policy(
                 frames.append(obs[spec.obs.image_keys[0]])
             images = {k: (pre.images[k](obs[k]), now) for k in spec.obs.image_keys}
             sensors = Sensors(
-                joint_pos=obs["joint_pos"].astype(np.float64), joint_time=now, images=images
+                joint_pos=obs["joint_pos"].astype(np.float64),
+                joint_vel=obs["joint_vel"].astype(np.float64) if "joint_vel" in obs else None,
+                joint_time=now,
+                images=images,
             )
             result = loop.tick(sensors, now)
             if result.inferred:
