@@ -294,10 +294,11 @@ def _data_export(args: argparse.Namespace) -> int:
 
 def _data_video(args: argparse.Namespace) -> int:
     from lps_robot.data.reader import DataError
-    from lps_robot.data.video import episode_video
+    from lps_robot.data.video import episode_video, episode_view
 
+    make = episode_view if args.data_command == "view" else episode_video
     try:
-        n = episode_video(args.path, args.episode, args.camera, args.output)
+        n = make(args.path, args.episode, args.camera, args.output)
     except DataError as e:
         print(f"lps data video: {e}", file=sys.stderr)
         return 1
@@ -511,6 +512,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", help="episode directory")
     p.add_argument("-o", "--output", required=True, help="output .h5 file")
     p.set_defaults(func=_data_merge)
+    p = dsub.add_parser("view", help="one episode as an MP4: camera beside a joint plot")
+    p.add_argument("path", help="dataset: an .h5 file or a directory of episode files")
+    p.add_argument("--episode", type=int, default=0, help="episode number (inspect lists them)")
+    p.add_argument("--camera", default="front", help="camera key")
+    p.add_argument("-o", "--output", required=True, help="output .mp4")
+    p.set_defaults(func=_data_video)
     p = dsub.add_parser("video", help="one recorded episode's camera stream as an MP4")
     p.add_argument("path", help="dataset: an .h5 file or a directory of episode files")
     p.add_argument("--episode", type=int, default=0, help="episode number (inspect lists them)")

@@ -265,3 +265,23 @@ def test_episode_video_decodes_back(tmp_path, capsys):
     assert len(frames) == 4 and frames[0].shape == (24, 32, 3)
     assert lps([*argv[:4], "5", "-o", str(out)]) == 1
     assert "episode 5 out of range" in capsys.readouterr().err
+
+
+def test_episode_view_shows_camera_and_joint_plot(tmp_path):
+    import av
+
+    from lps_robot.cli import main as lps
+    from lps_robot.data.video import joint_panel
+
+    write_episodes(tmp_path / "ds", small_spec(), [7, 4], [True, False])
+    out = tmp_path / "view.mp4"
+    assert lps(["data", "view", str(tmp_path / "ds"), "--episode", "0", "-o", str(out)]) == 0
+    with av.open(str(out)) as container:
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    # camera 24x32 scaled to height 256 (width 341, padded even), plus a 512-wide plot
+    assert len(frames) == 7 and frames[0].shape == (256, 342 + 512, 3)
+    # the plot's cursor moves with the frame
+    values = np.linspace(0, 1, 10)[:, None] * np.ones((1, 2))
+    a = joint_panel(values, 0, np.zeros(2), np.ones(2), (64, 128))
+    b = joint_panel(values, 9, np.zeros(2), np.ones(2), (64, 128))
+    assert (a[:, 0] == 0).all() and (b[:, 127] == 0).all() and not (a[:, 127] == 0).all()

@@ -51,3 +51,56 @@ def episode_video(dataset: str | Path, episode: int, camera: str, out: str | Pat
         raise DataError(f"{refs[episode]}: no camera '{camera}'")
     rate = float(ep["attrs"].get("control_rate_hz", 10.0))
     return write_video(out, ep[f"obs/{camera}"], rate)
+
+
+def joint_panel(
+    values: np.ndarray, t: int, low: np.ndarray, high: np.ndarray, size: tuple[int, int]
+) -> np.ndarray:
+    """A strip chart (H, W, 3) of every column of ``values`` (T, J) scaled to [low, high],
+    with a cursor at step ``t``."""
+    import cv2
+
+    h, w = size
+    panel = np.full((h, w, 3), 255, np.uint8)
+    steps = len(values)
+    span = np.where(high > low, high - low, 1.0)
+    scaled = np.clip((values - low) / span, 0.0, 1.0)
+    xs = (np.arange(steps) * (w - 1) / max(steps - 1, 1)).astype(np.int32)
+    colors = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189)]
+    colors += [(140, 86, 75), (227, 119, 194), (127, 127, 127)]
+    for j in range(values.shape[1]):
+        ys = ((1.0 - scaled[:, j]) * (h - 1)).astype(np.int32)
+        pts = np.stack([xs, ys], axis=1).reshape(-1, 1, 2)
+        cv2.polylines(panel, [pts], False, colors[j % len(colors)], 1, cv2.LINE_AA)
+    cv2.line(panel, (int(xs[t]), 0), (int(xs[t]), h - 1), (0, 0, 0), 1)
+    return panel
+
+
+def episode_view(
+    dataset: str | Path, episode: int, camera: str, out: str | Path, height: int = 256
+) -> int:
+    """One recorded episode as a video: the camera beside a plot of the joint positions
+    (each joint scaled to its limits from the dataset's spec) with a cursor at the frame."""
+    import cv2
+
+    from lps_robot.data.reader import DataError, list_episodes, load_episode, read_spec
+
+    refs = list_episodes(dataset)
+    if not 0 <= episode < len(refs):
+        raise DataError(f"{dataset}: episode {episode} out of range (0..{len(refs) - 1})")
+    spec = read_spec(dataset)
+    ep = load_episode(refs[episode], keys=(camera, "joint_pos"))
+    if f"obs/{camera}" not in ep:
+        raise DataError(f"{refs[episode]}: no camera '{camera}'")
+    images, joints = ep[f"obs/{camera}"], ep["obs/joint_pos"]
+    low = np.asarray(spec.robot.position_lower, np.float64)
+    high = np.asarray(spec.robot.position_upper, np.float64)
+    width = round(images.shape[2] * height / images.shape[1])
+
+    def frames():
+        for t, img in enumerate(images):
+            cam = cv2.resize(img, (width, height), interpolation=cv2.INTER_NEAREST)
+            yield np.concatenate([cam, joint_panel(joints, t, low, high, (height, 2 * height))], 1)
+
+    rate = float(ep["attrs"].get("control_rate_hz", spec.robot.control_rate_hz))
+    return write_video(out, frames(), rate)
