@@ -10,7 +10,7 @@ export ROS_AUTOMATIC_DISCOVERY_RANGE ?= LOCALHOST
 export MUJOCO_GL ?= egl
 export PYOPENGL_PLATFORM ?= egl
 
-.PHONY: setup test lint format bench ogbench demo clean help
+.PHONY: setup test mindeps lint format bench ogbench demo clean help
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -28,6 +28,14 @@ $(STAMP): pyproject.toml constraints.txt scripts/apt-deps.sh
 
 test: setup  ## run the test suite
 	$(PY) -m pytest -q -ra
+
+mindeps:  ## the deploy path (core + deploy extras) at the lowest versions pyproject.toml allows
+	rm -rf .venv-min && $(PYTHON) -m venv .venv-min
+	.venv-min/bin/python -m pip install -q --upgrade pip
+	$(PYTHON) scripts/min_deps.py requirements deploy > .venv-min/floors.txt
+	.venv-min/bin/python -m pip install -q --only-binary :all: -r .venv-min/floors.txt
+	.venv-min/bin/python -m pip install -q --no-deps -e .
+	.venv-min/bin/python scripts/min_deps.py check
 
 lint: setup  ## ruff check + format check
 	$(VENV)/bin/ruff check .
@@ -55,4 +63,4 @@ demo: setup  ## the main job end to end on the simulated robot
 	$(VENV)/bin/lps demo
 
 clean:  ## remove the venv and run outputs
-	rm -rf $(VENV) runs .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .venv-min runs .pytest_cache .ruff_cache *.egg-info
