@@ -29,13 +29,14 @@ $(STAMP): pyproject.toml constraints.txt scripts/apt-deps.sh
 test: setup  ## run the test suite
 	$(PY) -m pytest -q -ra
 
-mindeps:  ## the deploy path (core + deploy extras) at the lowest versions pyproject.toml allows
+mindeps: setup  ## the deploy path (core + deploy extras) at the lowest versions pyproject.toml allows
 	rm -rf .venv-min && $(PYTHON) -m venv .venv-min
+	$(PY) scripts/min_deps.py make-model .venv-min/policy.onnx
 	.venv-min/bin/python -m pip install -q --upgrade pip
 	$(PYTHON) scripts/min_deps.py requirements deploy > .venv-min/floors.txt
 	.venv-min/bin/python -m pip install -q --only-binary :all: -r .venv-min/floors.txt
 	.venv-min/bin/python -m pip install -q --no-deps -e .
-	.venv-min/bin/python scripts/min_deps.py check
+	.venv-min/bin/python scripts/min_deps.py check .venv-min/policy.onnx
 
 lint: setup  ## ruff check + format check
 	$(VENV)/bin/ruff check .

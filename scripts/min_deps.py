@@ -1,7 +1,8 @@
 """The lowest versions pyproject.toml allows, and a deploy-path check that runs on them.
 
     python scripts/min_deps.py requirements deploy   # pins: core + deploy extras at floors
-    python scripts/min_deps.py check                  # exercise the deploy path (no torch)
+    python scripts/min_deps.py make-model OUT.onnx    # export a small policy (main venv)
+    python scripts/min_deps.py check [OUT.onnx]       # exercise the deploy path (no torch)
 
 `make mindeps` installs the floors into .venv-min and runs the check there: what a robot
 installs (`pip install ".[deploy]"` beside system ROS 2) must work at every lower bound it
@@ -36,8 +37,24 @@ def floors(extras: list[str]) -> list[str]:
     return [f"{name}=={version}.*" for name, version in sorted(pins.items())]
 
 
-def check() -> None:
-    """Load a model with onnxruntime and run the control loop and safety filter on it."""
+def make_model(out: str) -> None:
+    """Export an untrained small LPS policy for the sim spec (needs torch: run it in the
+    main venv), so `check` loads what `lps export` writes (its ONNX IR version included)."""
+    sys.path.insert(0, str(ROOT))
+    from lps_robot.agent import LPSAgent
+    from lps_robot.configs import LPSConfig
+    from lps_robot.export import export
+    from lps_robot.spec import Spec
+
+    spec = Spec.load(ROOT / "lps_robot" / "specs" / "sim_arm.yaml")
+    small = LPSConfig(decoder_hidden=(32,), actor_hidden=(32,), critic_hidden=(32,))
+    export(LPSAgent(spec, small).eval(), out)
+    print(f"exported {out}")
+
+
+def check(exported: str | None = None) -> None:
+    """Load models with onnxruntime (a hand-built one and, when given, one `lps export`
+    wrote) and run the control loop and safety filter on the hand-built one."""
     import numpy as np
 
     sys.path.insert(0, str(ROOT))
@@ -65,6 +82,12 @@ def check() -> None:
             assert np.all(np.abs(result.command - pos) <= loop.safety.max_step + 1e-9)
             pos = result.command
         assert np.allclose(pos, spec.robot.position_upper), pos
+    if exported:
+        import onnx
+
+        model = OnnxPolicy(exported, spec, threads=1)
+        ir = onnx.load(exported).ir_version
+        print(f"exported model (IR {ir}) loads and warms up ({len(model.warmup_ms)} runs, first {model.warmup_ms[0]:.2f} ms)")
     import cv2
     import numpy
     import onnx
@@ -78,7 +101,9 @@ def check() -> None:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["requirements"]:
         print("\n".join(floors(sys.argv[2:])))
+    elif sys.argv[1:2] == ["make-model"]:
+        make_model(sys.argv[2])
     elif sys.argv[1:2] == ["check"]:
-        check()
+        check(sys.argv[2] if len(sys.argv) > 2 else None)
     else:
         raise SystemExit(__doc__)
