@@ -87,7 +87,8 @@ def check(exported: str | None = None) -> None:
 
         model = OnnxPolicy(exported, spec, threads=1)
         ir = onnx.load(exported).ir_version
-        print(f"exported model (IR {ir}) loads and warms up ({len(model.warmup_ms)} runs, first {model.warmup_ms[0]:.2f} ms)")
+        runs, first = len(model.warmup_ms), model.warmup_ms[0]
+        print(f"exported model (IR {ir}) loads and warms up ({runs} runs, first {first:.2f} ms)")
     import cv2
     import numpy
     import onnx

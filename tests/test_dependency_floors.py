@@ -1,8 +1,9 @@
 """The dependency floors pyproject.toml states are ones something installs and runs."""
 
 import re
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 
