@@ -63,7 +63,7 @@ class DemoConfig:
         metadata={"help": "injected failure modes decided at reset (the older data option)"},
     )
     lps_steps: int = field(
-        default=16000,
+        default=32000,
         metadata={"help": "LPS training steps (the first half trains the prior alone)"},
     )
     bc_steps: int = field(
