@@ -124,7 +124,8 @@ class OnnxPolicy:
         obs["joint_pos"] = self._rng.uniform(lo, hi)
         obs["joint_vel"] = np.zeros(r.num_joints)
         for key, dim in zip(self.spec.obs.proprio_keys, self.spec.obs.proprio_dims, strict=True):
-            obs.setdefault(key, self._rng.standard_normal(dim))
+            if key not in obs:
+                obs[key] = self._rng.standard_normal(dim)
         return obs
 
     def _warmup(
