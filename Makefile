@@ -10,7 +10,7 @@ export ROS_AUTOMATIC_DISCOVERY_RANGE ?= LOCALHOST
 export MUJOCO_GL ?= egl
 export PYOPENGL_PLATFORM ?= egl
 
-.PHONY: setup test mindeps lint format bench ogbench demo clean help
+.PHONY: setup test mindeps interop lint format bench ogbench demo clean help
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -38,6 +38,14 @@ mindeps: setup  ## the deploy path (core + deploy extras) at the lowest versions
 	.venv-min/bin/python -m pip install -q --no-deps -e .
 	.venv-min/bin/python scripts/min_deps.py check .venv-min/policy.onnx
 
+interop: setup  ## LeRobot's own loader reads an lps-exported LeRobot v3 dataset (own venv)
+	test -x .venv-interop/bin/python || $(PYTHON) -m venv .venv-interop
+	.venv-interop/bin/python -m pip install -q torch==2.13.0 lerobot-dataset==0.4.4
+	rm -rf runs/interop && mkdir -p runs/interop
+	$(VENV)/bin/lps data generate --sim 3 --seed 4 --max-steps 60 --json -o runs/interop/episodes
+	$(VENV)/bin/lps data export runs/interop/episodes --format lerobot -o runs/interop/lerobot
+	.venv-interop/bin/python scripts/lerobot_interop.py runs/interop/lerobot
+
 lint: setup  ## ruff check + format check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -64,4 +72,4 @@ demo: setup  ## the main job end to end on the simulated robot
 	$(VENV)/bin/lps demo
 
 clean:  ## remove the venv and run outputs
-	rm -rf $(VENV) .venv-min runs .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .venv-min .venv-interop runs .pytest_cache .ruff_cache *.egg-info
