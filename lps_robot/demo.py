@@ -92,41 +92,6 @@ class DemoConfig:
     progress: bool = field(default=True, metadata={"help": "show progress bars"})
 
 
-def fisher_exact_p(k1: int, n1: int, k2: int, n2: int) -> float:
-    """Two-sided Fisher exact test of k1/n1 vs k2/n2 (two proportions, exact for small n)."""
-    from math import comb
-
-    k, n = k1 + k2, n1 + n2
-
-    def prob(a: int) -> float:
-        return comb(n1, a) * comb(n2, k - a) / comb(n, k)
-
-    observed = prob(k1)
-    support = range(max(0, k - n2), min(k, n1) + 1)
-    return min(1.0, sum(prob(a) for a in support if prob(a) <= observed * (1 + 1e-9)))
-
-
-def critic_checks(agent, train_cfg, cfg: DemoConfig) -> dict:
-    """The critic's best-of-N test and the actor's distance to the data (see diagnostics)."""
-    from lps_robot.diagnostics import TorchPolicy, distance_to_data
-    from lps_robot.sim.evaluate import evaluate_policy
-    from lps_robot.train import load_chunks
-
-    seed = 30_000 + cfg.seed
-    runs = {
-        "best_of_n": TorchPolicy(agent, "best_of_n", cfg.best_of_n, seed=seed),
-        "random_prior": TorchPolicy(agent, "prior", seed=seed),
-    }
-    out: dict = {"best_of_n_n": cfg.best_of_n, "episodes": cfg.diag_episodes}
-    for name, policy in runs.items():
-        r = evaluate_policy(policy, cfg.diag_episodes, seed=seed)
-        out[f"{name}_success"] = r["success"]
-        out[f"{name}_outcomes"] = r["outcomes"]
-    out.update(distance_to_data(agent, load_chunks(train_cfg).sample, seed=cfg.seed))
-    agent.train()
-    return out
-
-
 def _log(msg: str) -> None:
     print(f"[demo {time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
@@ -238,6 +203,7 @@ def write_report(out: Path, curves: dict[str, Path], figures: dict) -> Path:
 
 def run(cfg: DemoConfig) -> dict:
     from lps_robot.data.reader import summarize, validate
+    from lps_robot.diagnostics import critic_checks, fisher_exact_p
     from lps_robot.export import export
     from lps_robot.ros.record_sim import record_sim
     from lps_robot.sim.evaluate import evaluate_policy
@@ -338,7 +304,9 @@ def run(cfg: DemoConfig) -> dict:
             f"    diagnostics: best of {cfg.best_of_n} prior samples by Q vs a random one "
             f"({cfg.diag_episodes} episodes each), distance of the actor's chunks to the data"
         )
-        diag = critic_checks(agents["lps"], train_cfgs["lps"], cfg)
+        diag = critic_checks(
+            agents["lps"], train_cfgs["lps"], cfg.diag_episodes, cfg.best_of_n, cfg.seed
+        )
 
     stats = ros["stats"] if ros else {}
     agree = {}

@@ -3,6 +3,8 @@
 - **Best of N**: at every query, decode N random prior latents, execute the chunk the critic
   rates highest (vs one random latent: the MF-BC prior). If picking by Q does not beat a
   random pick in closed loop, the critic's action ranking is not worth steering by.
+- **ROS vs stepped**: `fisher_exact_p` tests whether two success rates (e.g. a policy over
+  ROS 2 in real time and stepped) differ beyond noise.
 - **Distance to the data**: mean squared distance (normalised actions) between the chunk a
   policy commands at dataset states and the chunk recorded there, for the actor and for the
   prior. An actor much further away than the prior has left the data's support.
@@ -84,3 +86,38 @@ def distance_to_data(
         actor.append(((a_actor - data) ** 2).mean().item())
         prior.append(((a_prior - data) ** 2).mean().item())
     return {"actor_mse": float(np.mean(actor)), "prior_mse": float(np.mean(prior))}
+
+
+def fisher_exact_p(k1: int, n1: int, k2: int, n2: int) -> float:
+    """Two-sided Fisher exact test of k1/n1 vs k2/n2 (two proportions, exact for small n)."""
+    from math import comb
+
+    k, n = k1 + k2, n1 + n2
+
+    def prob(a: int) -> float:
+        return comb(n1, a) * comb(n2, k - a) / comb(n, k)
+
+    observed = prob(k1)
+    support = range(max(0, k - n2), min(k, n1) + 1)
+    return min(1.0, sum(prob(a) for a in support if prob(a) <= observed * (1 + 1e-9)))
+
+
+def critic_checks(agent: LPSAgent, train_cfg, episodes: int, n: int, seed: int) -> dict:
+    """On the sim task: the best of ``n`` prior samples by Q vs a random one, rolled out for
+    ``episodes`` each, and the actor's and prior's distance to the training data."""
+    from lps_robot.sim.evaluate import evaluate_policy
+    from lps_robot.train import load_chunks
+
+    eval_seed = 30_000 + seed
+    runs = {
+        "best_of_n": TorchPolicy(agent, "best_of_n", n, seed=eval_seed),
+        "random_prior": TorchPolicy(agent, "prior", seed=eval_seed),
+    }
+    out: dict = {"best_of_n_n": n, "episodes": episodes}
+    for name, policy in runs.items():
+        r = evaluate_policy(policy, episodes, seed=eval_seed)
+        out[f"{name}_success"] = r["success"]
+        out[f"{name}_outcomes"] = r["outcomes"]
+    out.update(distance_to_data(agent, load_chunks(train_cfg).sample, seed=seed))
+    agent.train()
+    return out
