@@ -69,11 +69,10 @@ def test_import_names_what_does_not_fit(sim_episodes, tmp_path):
 
     export_lerobot(sim_episodes, tmp_path / "lr")
     spec = sim_spec()
-    obs = dataclasses.replace(
-        spec.obs, proprio_keys=("joint_pos", "joint_vel"), proprio_dims=(6, 6)
-    )
+    assert spec.obs.proprio_dims == (6, 6)  # joint positions and velocities: 12 wide
+    obs = dataclasses.replace(spec.obs, proprio_keys=("joint_pos",), proprio_dims=(6,))
     wrong = spec.replace(obs=obs)
-    with pytest.raises(DataError, match=r"observation.state.shape \[6\], expected \[12\]"):
+    with pytest.raises(DataError, match=r"observation.state.shape \[12\], expected \[6\]"):
         import_lerobot(tmp_path / "lr", wrong, tmp_path / "x")
     info_path = tmp_path / "lr/meta/info.json"
     info = json.loads(info_path.read_text())

@@ -21,7 +21,8 @@ def test_recorder_trainer_and_node_see_the_same_pixels(tmp_path):
     ep = DatasetWriter(tmp_path, spec).begin_episode()
     for i, obs in enumerate(raw):
         frame = image_to_rgb(rgb_to_image(obs["front"], Image), 128, 128)
-        ep.append({"front": frame, "joint_pos": obs["joint_pos"]}, obs["joint_pos"], timestamp=i)
+        proprio = {k: obs[k] for k in spec.obs.proprio_keys}
+        ep.append({"front": frame, **proprio}, obs["joint_pos"], timestamp=i)
     ep.finish(success=False)
     trained = ChunkDataset(tmp_path, chunk_length=1).obs["front"]
     # node: the same ROS Image through the node's conversion and the shared Preprocessor
