@@ -1,13 +1,15 @@
 """`make demo` / `lps demo`: the main job end to end on the simulated arm.
 
-1. record scripted-teleop episodes (mixed quality): some through the real ROS 2 path (sim
-   node + recorder node), the rest with the same episode writer without ROS, for speed;
-2. train LPS and the MF-BC baseline on camera + proprio (CPU preset);
+1. record scripted-teleop episodes with choices (careful and hasty ways to act from the same
+   states): some through the real ROS 2 path (sim node + recorder node), the rest with the
+   same episode writer without ROS, for speed;
+2. train LPS on camera + proprio (`DEMO_TRAINING`); the MF-BC baseline is its own prior;
 3. export both to ONNX with manifests and the parity check;
 4. evaluate in closed loop through ROS 2 (sim node + controller node at the control rate,
    hot-swapping LPS -> BC -> LPS -> BC), and with the same deploy path stepped synchronously
    for the larger success-rate sample;
-5. print a table, write a report (PNG + JSON) and print the JSON figures as the last line.
+5. check the critic (best of N prior samples by Q vs a random one, distance to the data);
+6. print a table, write a report (PNG + JSON) and print the JSON figures as the last line.
 """
 
 from __future__ import annotations

@@ -1,13 +1,15 @@
 """Perception ablation of the demo (issue #6): the same recipe with privileged object state.
 
 Replaces the 48x48 camera with the sim's ``object_state`` (cube xyz + target pad xy) and keeps
-everything else of `lps demo`: 150 scripted-teleop episodes with 30% injected failures, the
-CPU recipe (`DEMO_TRAINING`), batch 64, one LPS run whose MeanFlow prior is also the MF-BC
-baseline, both exported to ONNX and run through the deploy path's safety filter and chunk
-executor on the same 50 evaluation seeds per policy. It tells whether LPS can steer on this
-task once perception is solved, i.e. whether the camera or the RL is what holds the demo back.
+the rest of `lps demo`'s recipe (`DEMO_TRAINING`, overridable with ``--set key=value``): one
+LPS run whose MeanFlow prior is also the MF-BC baseline, both exported to ONNX and run through
+the deploy path's safety filter and chunk executor on the same evaluation seeds, with outcome
+classes. It tells whether LPS can steer on the task once perception is solved. The session-5
+runs in docs/benchmarks.md, e.g.:
 
-    .venv/bin/python scripts/ablate_state_obs.py --out runs/ablate_state --seed 0
+    .venv/bin/python scripts/ablate_state_obs.py --out runs/x --episodes 300 --joint-vel \
+        --failure-rate 0 --mistake-rate 0.5 --steps 16000 --batch-size 128 \
+        --set prior_warmup_steps=8000 agent.actor_bc_weight=50
 """
 
 from __future__ import annotations
