@@ -86,6 +86,11 @@ class _Builder:
                 raise err(f"{path}: expected true or false, got {value!r}")
             return value
         if tp is float:
+            if isinstance(value, str):  # PyYAML reads 3e-4 (no dot) as a string
+                try:
+                    return float(value)
+                except ValueError:
+                    pass
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise err(f"{path}: expected a number, got {value!r}")
             return float(value)

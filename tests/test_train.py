@@ -106,6 +106,10 @@ def test_config_precedence_and_errors(tmp_path):
     f.write_text("steps: 7\nagent: {lr: 0.001}\n")
     cfg = make_config(f, {"agent.lr": 0.002})
     assert isinstance(cfg, TrainConfig) and cfg.steps == 7 and cfg.agent.lr == 0.002
+    f.write_text("agent: {lr: 3e-4}\n")  # YAML 1.1 (PyYAML) reads this as the string '3e-4'
+    assert make_config(f).agent.lr == 3e-4
+    with pytest.raises(ConfigError, match="agent.lr: expected a number, got 'fast'"):
+        make_config(overrides={"agent.lr": "fast"})
     with pytest.raises(ConfigError, match="agent.q_agg: expected 'mean' or 'min'"):
         make_config(overrides={"agent.q_agg": "max"})
     with pytest.raises(ConfigError, match="stepz: unknown field"):
