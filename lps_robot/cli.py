@@ -512,18 +512,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", help="episode directory")
     p.add_argument("-o", "--output", required=True, help="output .h5 file")
     p.set_defaults(func=_data_merge)
-    p = dsub.add_parser("view", help="one episode as an MP4: camera beside a joint plot")
-    p.add_argument("path", help="dataset: an .h5 file or a directory of episode files")
-    p.add_argument("--episode", type=int, default=0, help="episode number (inspect lists them)")
-    p.add_argument("--camera", default="front", help="camera key")
-    p.add_argument("-o", "--output", required=True, help="output .mp4")
-    p.set_defaults(func=_data_video)
-    p = dsub.add_parser("video", help="one recorded episode's camera stream as an MP4")
-    p.add_argument("path", help="dataset: an .h5 file or a directory of episode files")
-    p.add_argument("--episode", type=int, default=0, help="episode number (inspect lists them)")
-    p.add_argument("--camera", default="front", help="camera key")
-    p.add_argument("-o", "--output", required=True, help="output .mp4")
-    p.set_defaults(func=_data_video)
+    for name, what in (
+        ("view", "one episode as an MP4: camera beside a joint plot"),
+        ("video", "one recorded episode's camera stream as an MP4"),
+    ):
+        p = dsub.add_parser(name, help=what)
+        p.add_argument("path", help="dataset: an .h5 file or a directory of episode files")
+        p.add_argument("--episode", type=int, default=0, help="episode number (inspect lists)")
+        p.add_argument("--camera", default="front", help="camera key")
+        p.add_argument("-o", "--output", required=True, help="output .mp4")
+        p.set_defaults(func=_data_video)
     p = dsub.add_parser("import", help="turn a foreign dataset into lps_robot episodes")
     p.add_argument(
         "path",

@@ -22,6 +22,7 @@ import torch
 
 from lps_robot.agent import LPSAgent, to_torch
 from lps_robot.models.actor import sphere_sample
+from lps_robot.preprocess import denormalize_action
 
 MODES = ("actor", "prior", "best_of_n")
 
@@ -40,8 +41,6 @@ class TorchPolicy:
         self.path = f"torch:{mode}" + (f"@{n}" if mode == "best_of_n" else "")
         self.manifest = {"algo": self.path}
         self.generator = torch.Generator().manual_seed(seed)
-        self.low = torch.tensor(self.spec.action.low, dtype=torch.float32)
-        self.high = torch.tensor(self.spec.action.high, dtype=torch.float32)
         self.keys = (*self.spec.obs.image_keys, *self.spec.obs.proprio_keys)
 
     @torch.no_grad()
@@ -62,8 +61,7 @@ class TorchPolicy:
                 critic_feat = a.critic_encoder(batch) if a.per_network else feat
                 chunks = chunks[a.critic(critic_feat, chunks).mean(0).argmax()].unsqueeze(0)
             chunk = chunks
-        chunk = chunk.view(a.h, a.action_dim)
-        return ((chunk + 1.0) * 0.5 * (self.high - self.low) + self.low).numpy()
+        return denormalize_action(chunk.view(a.h, a.action_dim).numpy(), self.spec)
 
 
 @torch.no_grad()

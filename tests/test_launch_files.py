@@ -51,12 +51,23 @@ def _our_nodes(tree: ast.AST) -> list[ast.Call]:
 
 
 def _check_camera_tf(tree: ast.AST) -> None:
-    """The launch file adds tf2_ros static transforms for the spec's cameras."""
-    (tf,) = [n for n in _calls(tree, "Node") if _kw(n, "package").value == "tf2_ros"]
-    assert _kw(tf, "executable").value == "static_transform_publisher"
+    """The launch file adds tf2_ros static transforms for the spec's cameras (the nodes are
+    built by lps_robot.ros.tf.camera_transforms, shared by both launch files)."""
+    import lps_robot.ros.tf as tf_module
+
     funcs = [_kw(c, "function").id for c in _calls(tree, "OpaqueFunction")]
     assert funcs == ["camera_transforms"]
-    assert any(isinstance(n, ast.Name) and n.id == "static_transform_args" for n in ast.walk(tree))
+    imports = [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    assert any(
+        n.module == "lps_robot.ros.tf" and [a.name for a in n.names] == ["camera_transforms"]
+        for n in imports
+    )
+    tf_tree = ast.parse(Path(tf_module.__file__).read_text())
+    (tf,) = [n for n in _calls(tf_tree, "Node") if _kw(n, "package").value == "tf2_ros"]
+    assert _kw(tf, "executable").value == "static_transform_publisher"
+    assert any(
+        isinstance(n, ast.Name) and n.id == "static_transform_args" for n in ast.walk(tf_tree)
+    )
 
 
 def test_package_xml_and_resources():

@@ -170,19 +170,22 @@ def export_lerobot(dataset: str | Path, out_dir: str | Path, task: str = DEFAULT
     if not refs:
         raise DataError(f"{dataset}: no episodes to export")
     fps = float(spec.robot.control_rate_hz)
-    keys = (*spec.obs.image_keys, *spec.obs.proprio_keys)
-    frames: dict[str, list] = {k: [] for k in _features(spec, fps) if "images" not in k}
+    features = _features(spec, fps)
+    frames: dict[str, list] = {k: [] for k in features if "images" not in k}
     cams = [c.name for c in spec.cameras if c.name in spec.obs.image_keys]
     episodes: list[dict] = []
     image_samples: dict[str, list[np.ndarray]] = {c: [] for c in cams}
     index = 0
 
     def video_frames(cam: str) -> Iterator[np.ndarray]:
+        """Each episode's frames read once, streamed to the encoder; a few kept for stats."""
         for ref in refs:
-            yield from load_episode(ref, keys=(cam,))[f"obs/{cam}"]
+            clip = load_episode(ref, keys=(cam,))[f"obs/{cam}"]
+            image_samples[cam].append(clip[:: max(1, len(clip) // 8)])
+            yield from clip
 
     for i, ref in enumerate(refs):
-        ep = load_episode(ref, keys=keys)
+        ep = load_episode(ref, keys=spec.obs.proprio_keys)
         n = len(ep["actions"])
         state = np.concatenate([ep[f"obs/{k}"] for k in spec.obs.proprio_keys], axis=1)
         done = np.zeros(n, bool)
@@ -217,7 +220,6 @@ def export_lerobot(dataset: str | Path, out_dir: str | Path, task: str = DEFAULT
                 f"videos/{key}/from_timestamp": index / fps,
                 f"videos/{key}/to_timestamp": (index + n) / fps,
             }
-            image_samples[cam].append(ep[f"obs/{cam}"][:: max(1, n // 8)])
         row |= {f"stats/action/{k}": v for k, v in _stats(ep["actions"]).items() if k != "count"}
         episodes.append(row)
         index += n
@@ -232,7 +234,7 @@ def export_lerobot(dataset: str | Path, out_dir: str | Path, task: str = DEFAULT
                 [v.tolist() for v in values], type=pa.list_(pa.float32(), len(values[0]))
             )
         else:
-            dtype = _features(spec, fps)[name]["dtype"]
+            dtype = features[name]["dtype"]
             columns[name] = pa.array(
                 values,
                 type={"float32": pa.float32(), "int64": pa.int64(), "bool": pa.bool_()}[dtype],
@@ -270,7 +272,7 @@ def export_lerobot(dataset: str | Path, out_dir: str | Path, task: str = DEFAULT
         "splits": {"train": f"0:{len(episodes)}"},
         "data_path": DATA_PATH,
         "video_path": VIDEO_PATH if cams else None,
-        "features": _features(spec, fps),
+        "features": features,
     }
     (out / "meta" / "info.json").write_text(json.dumps(info, indent=4))
     return {"episodes": len(episodes), "frames": index, "path": str(out)}
@@ -344,7 +346,7 @@ def import_lerobot(
             f"{root}: the episodes carry no success label; pass --assume-success to import "
             "them all as successes"
         )
-    data_cache: dict[tuple[int, int], dict] = {}
+    data_cache: dict[tuple[int, int], tuple[dict, dict[int, list[int]]]] = {}
     video_cache: dict[tuple[str, int, int], list[np.ndarray]] = {}
     writer = DatasetWriter(out_dir, spec)
     written = []
@@ -352,9 +354,13 @@ def import_lerobot(
         key = (row["data/chunk_index"], row["data/file_index"])
         if key not in data_cache:
             path = root / info["data_path"].format(chunk_index=key[0], file_index=key[1])
-            data_cache[key] = pq.read_table(path).to_pydict()
-        table = data_cache[key]
-        rows = [i for i, e in enumerate(table["episode_index"]) if e == row["episode_index"]]
+            table = pq.read_table(path).to_pydict()
+            by_episode: dict[int, list[int]] = {}
+            for i, e in enumerate(table["episode_index"]):
+                by_episode.setdefault(e, []).append(i)
+            data_cache[key] = (table, by_episode)
+        table, by_episode = data_cache[key]
+        rows = by_episode.get(row["episode_index"], [])
         state = np.asarray([table["observation.state"][i] for i in rows], np.float32)
         actions = np.asarray([table["action"][i] for i in rows], np.float32)
         rewards = (

@@ -127,38 +127,36 @@ class ScriptedTeleop:
             place[:2] += rng.choice([-1, 1], 2) * rng.uniform(0.06, 0.1, 2)
         up = 0.14 + rng.uniform(-0.02, 0.02)
         above = np.array([grasp[0], grasp[1], up])
-        segs = [Segment(above, GRIPPER_OPEN)]
+        self.segments = [Segment(above, GRIPPER_OPEN)] + self._rest(grasp, place, above, up)
+        self.seg_i, self.dwell = 0, 0.0
+        self._start()
+
+    def _rest(
+        self, grasp: np.ndarray, place: np.ndarray, above: np.ndarray, up: float
+    ) -> list[Segment]:
+        """The segments after the approach, as this episode's operator acts them."""
         if self.failure == "early_close":  # closes on the way down, lifts, sees no cube
             hasty = grasp + [0.0, 0.0, HASTY_CLOSE_HEIGHT]
-            segs += [
+            return [
                 Segment(hasty, GRIPPER_OPEN),
                 Segment(hasty, GRIPPER_CLOSED, 0.5),
                 Segment(above, GRIPPER_CLOSED, NOTICE_S),
             ]
-            self.segments, self.seg_i, self.dwell = segs, 0, 0.0
-            self._start()
-            return
-        segs += [
+        segs = [
             Segment(grasp, GRIPPER_OPEN, 0.1),
             Segment(grasp, GRIPPER_CLOSED, 0.5),
             Segment(above, GRIPPER_CLOSED),
         ]
-        mid = np.array([(grasp[0] + place[0]) / 2, (grasp[1] + place[1]) / 2, up])
         if self.failure == "early_release":
-            segs.append(Segment(mid, GRIPPER_OPEN, NOTICE_S))
-        else:
-            segs.append(Segment(np.array([place[0], place[1], up]), GRIPPER_CLOSED))
-            segs.append(Segment(place, GRIPPER_CLOSED, 0.1))
-            segs.append(Segment(place, GRIPPER_OPEN, 0.4))
-            segs.append(
-                Segment(
-                    np.array([place[0], place[1], up]),
-                    GRIPPER_OPEN,
-                    NOTICE_S if self.failure else 5.0,
-                )
-            )
-        self.segments, self.seg_i, self.dwell = segs, 0, 0.0
-        self._start()
+            mid = np.array([(grasp[0] + place[0]) / 2, (grasp[1] + place[1]) / 2, up])
+            return segs + [Segment(mid, GRIPPER_OPEN, NOTICE_S)]
+        over_place = np.array([place[0], place[1], up])
+        return segs + [
+            Segment(over_place, GRIPPER_CLOSED),
+            Segment(place, GRIPPER_CLOSED, 0.1),
+            Segment(place, GRIPPER_OPEN, 0.4),
+            Segment(over_place, GRIPPER_OPEN, NOTICE_S if self.failure else 5.0),
+        ]
 
     def _start(self) -> None:
         self.finished = False

@@ -14,25 +14,7 @@ from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
-
-def camera_transforms(context, *args, **kwargs) -> list[Node]:
-    """A static TF per spec camera with a pose (tf2_ros of the robot's ROS installation)."""
-    from lps_robot.ros.tf import static_transform_args
-    from lps_robot.sim.env import sim_spec
-    from lps_robot.spec import Spec
-
-    path = LaunchConfiguration("robot_config").perform(context)
-    spec = Spec.load(path) if path else sim_spec()
-    return [
-        Node(
-            package="tf2_ros",
-            executable="static_transform_publisher",
-            name=f"camera_tf_{i}",
-            namespace=LaunchConfiguration("namespace"),
-            arguments=args,
-        )
-        for i, args in enumerate(static_transform_args(spec))
-    ]
+from lps_robot.ros.tf import camera_transforms
 
 
 def generate_launch_description() -> LaunchDescription:
