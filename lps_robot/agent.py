@@ -215,9 +215,11 @@ class LPSAgent(nn.Module):
     # --- one step ----------------------------------------------------------------------------
 
     def update(
-        self, batch: Batch, generator: torch.Generator | None = None
+        self, batch: Batch, generator: torch.Generator | None = None, train_actor: bool = True
     ) -> dict[str, torch.Tensor]:
-        """L = L_Q + L_MF + L_f on one batch; each optimiser steps its own modules."""
+        """L = L_Q + L_MF + L_f on one batch; each optimiser steps its own modules.
+
+        ``train_actor=False``: L_Q + L_MF only (the actor waits; its loss is not computed)."""
         obs, next_obs = self.augment(batch, generator)
         data_actions = batch["actions"].reshape(-1, self.d)
         feat = self.features(obs)
@@ -230,20 +232,30 @@ class LPSAgent(nn.Module):
                 next_actor = self.actor_encoder(next_obs)
                 next_critic = self.target_critic_encoder(next_obs)
             l_q, info_q = self.critic_loss(critic_feat, next_feat, batch, next_actor, next_critic)
-            l_f, info_f = self.actor_loss(feat, actor_feat, critic_feat, data_actions)
+            if train_actor:
+                l_f, info_f = self.actor_loss(feat, actor_feat, critic_feat, data_actions)
         else:
             critic_feat = feat if self.config.critic_trains_encoder else feat.detach()
             l_q, info_q = self.critic_loss(critic_feat, next_feat, batch)
-            l_f, info_f = self.actor_loss(feat, data_actions=data_actions)
+            if train_actor:
+                l_f, info_f = self.actor_loss(feat, data_actions=data_actions)
         l_mf, info_mf = self.bc_loss(feat, batch, generator)
-        actor_grads = torch.autograd.grad(l_f, self.actor_params)  # never decoder/critic
+        if train_actor:  # never the decoder's or the critic's parameters
+            actor_grads = torch.autograd.grad(l_f, self.actor_params)
+        else:
+            info_f = {}
         self.opt_model.zero_grad(set_to_none=True)
         (l_q + l_mf).backward()
-        for p, g in zip(self.actor_params, actor_grads, strict=True):
-            p.grad = g
+        if train_actor:
+            for p, g in zip(self.actor_params, actor_grads, strict=True):
+                p.grad = g
+        else:
+            for p in self.actor_params:
+                p.grad = None
         self._before_step()
         self.opt_model.step()
-        self.opt_actor.step()
+        if train_actor:
+            self.opt_actor.step()
         polyak_update(self.target_critic, self.critic, self.config.tau)
         if self.per_network:
             polyak_update(self.target_critic_encoder, self.critic_encoder, self.config.tau)

@@ -202,6 +202,12 @@ class TrainConfig:
             "the critic and the actor start (0: all jointly, as the reference)"
         },
     )
+    warmup_trains_critic: bool = field(
+        default=False,
+        metadata={
+            "help": "lps: during the prior's warm-up the critic trains too (only the actor waits)"
+        },
+    )
     log_every: int = field(default=100, metadata={"help": "steps between CSV log rows"})
     eval_every: int = field(default=0, metadata={"help": "steps between eval hooks; 0: end only"})
     ckpt_every: int = field(default=5_000, metadata={"help": "steps between checkpoints"})

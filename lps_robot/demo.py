@@ -27,8 +27,9 @@ from lps_robot.configs import make_config
 # chose it): the reference's fidelity settings (min target aggregation, its MLP block and init,
 # its real-robot reward convention with failures kept and penalised) at the CPU preset's sizes;
 # chunk-relative joint targets; a small conv encoder trained by the MeanFlow loss only; the
-# prior trained alone for the first half (the actor cannot steer a prior that has not formed
-# yet); and the actor's loss with a term that keeps its decoded chunk near the data's.
+# actor held back for the first half while the prior and the critic train (the actor cannot
+# steer a prior that has not formed yet); and the actor's loss with a term that keeps its
+# decoded chunk near the data's.
 DEMO_TRAINING = {
     "preset": "cpu",
     "agent.q_agg": "min",
@@ -40,6 +41,7 @@ DEMO_TRAINING = {
     "agent.image_channels": [16, 16, 32, 32],
     "agent.critic_trains_encoder": False,
     "agent.actor_bc_weight": 50.0,
+    "warmup_trains_critic": True,
 }
 PRIOR_WARMUP_FRACTION = 0.5
 
@@ -51,7 +53,7 @@ class DemoConfig:
     out_dir: str = field(default="runs/demo", metadata={"help": "run directory"})
     ros_episodes: int = field(default=10, metadata={"help": "episodes recorded over ROS 2"})
     gen_episodes: int = field(
-        default=290, metadata={"help": "episodes recorded with the writer directly (no ROS)"}
+        default=590, metadata={"help": "episodes recorded with the writer directly (no ROS)"}
     )
     mistake_rate: float = field(
         default=0.5,
@@ -66,7 +68,7 @@ class DemoConfig:
     )
     lps_steps: int = field(
         default=32000,
-        metadata={"help": "LPS training steps (the first half trains the prior alone)"},
+        metadata={"help": "LPS training steps (the actor waits for the first half)"},
     )
     bc_steps: int = field(
         default=0,
@@ -79,7 +81,7 @@ class DemoConfig:
     )
     batch_size: int = field(default=64, metadata={"help": "training batch size"})
     eval_episodes: int = field(
-        default=100, metadata={"help": "closed-loop episodes per policy, stepped"}
+        default=200, metadata={"help": "closed-loop episodes per policy, stepped"}
     )
     ros_eval_episodes: int = field(
         default=40, metadata={"help": "closed-loop episodes over ROS 2 in real time, with swaps"}

@@ -110,9 +110,12 @@ def train(
     def step_fn(batch, gen, step: int) -> dict:
         if cfg.algo == "lps" and step >= cfg.prior_warmup_steps:
             return agent.update(batch, gen)
-        info = agent.update_bc(batch, gen)
+        if cfg.algo == "lps" and cfg.warmup_trains_critic:
+            info = agent.update(batch, gen, train_actor=False)
+        else:
+            info = agent.update_bc(batch, gen)
         if cfg.algo == "lps":  # the prior's warm-up: the same log columns, not yet measured
-            info.update(dict.fromkeys(rl_keys, float("nan")))
+            info = {k: info.get(k, float("nan")) for k in rl_keys} | info
         return info
 
     schedules = []

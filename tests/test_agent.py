@@ -83,6 +83,35 @@ def test_actor_update_touches_only_the_actor_and_flows_through_the_decoder():
     assert all(changed)
 
 
+def test_update_without_the_actor_trains_the_rest_the_same():
+    """The prior's warm-up with the critic (``warmup_trains_critic``): the actor waits, the
+    encoder, decoder and critic take the same step as in a full update."""
+    torch.manual_seed(0)
+    spec = small_spec()
+    for per_network in (False, True):
+        a = LPSAgent(spec, dataclasses.replace(SMALL, encoder_per_network=per_network))
+        b = copy.deepcopy(a)
+        batch = _batch(spec)
+        actor_before = _params(a.actor)
+        info = a.update(batch, torch.Generator().manual_seed(3), train_actor=False)
+        b.update(batch, torch.Generator().manual_seed(3))
+        assert "critic_loss" in info and "actor_loss" not in info
+        for p0, p1 in zip(actor_before, a.actor.parameters(), strict=True):
+            assert torch.equal(p0, p1)
+        names = ["encoder", "decoder", "critic", "target_critic"]
+        names += ["critic_encoder", "target_critic_encoder"] if per_network else []
+        for name in names:
+            for pa, pb in zip(
+                getattr(a, name).parameters(), getattr(b, name).parameters(), strict=True
+            ):
+                torch.testing.assert_close(pa, pb, msg=name)
+        changed = [
+            not torch.equal(p0, p1)
+            for p0, p1 in zip(actor_before, b.actor.parameters(), strict=True)
+        ]
+        assert all(changed)
+
+
 def test_updates_are_deterministic_given_the_generator():
     spec = small_spec()
     torch.manual_seed(0)

@@ -51,6 +51,7 @@ def test_tiny_demo_end_to_end(tmp_path, capsys):
     assert trained["agent"]["critic_trains_encoder"] is False
     assert trained["agent"]["actor_bc_weight"] == DEMO_TRAINING["agent.actor_bc_weight"]
     assert trained["keep_failures"] is True and trained["prior_warmup_steps"] == 1
+    assert trained["warmup_trains_critic"] is True
     # the critic's diagnostics and the ROS-vs-stepped agreement are reported
     diag = figures["diagnostics"]
     assert {"best_of_n_success", "random_prior_success", "actor_mse", "prior_mse"} <= set(diag)

@@ -99,6 +99,27 @@ def test_bc_baseline_trains_only_the_prior(dataset, tmp_path):
     assert "mf_loss" in rows[-1] and "actor_loss" not in rows[-1]
 
 
+@pytest.mark.parametrize("with_critic", [False, True])
+def test_prior_warmup_holds_the_actor_back(dataset, tmp_path, with_critic):
+    """During the prior's warm-up the actor's loss is not computed; the critic's only with
+    ``warmup_trains_critic``; both after it (the agent's test checks the actor stays put)."""
+    base = {**TINY, "dataset": str(dataset), "log_every": 1, "steps": 4}
+    cfg = make_config(
+        overrides={
+            **base,
+            "out_dir": str(tmp_path / "w"),
+            "prior_warmup_steps": 2,
+            "warmup_trains_critic": with_critic,
+        }
+    )
+    _, rows = train_from_dataset(cfg)
+    warm, joint = rows[:2], rows[2:]
+    assert all(r["actor_loss"] != r["actor_loss"] for r in warm)  # NaN: not measured
+    assert all(r["actor_loss"] == r["actor_loss"] for r in joint)
+    measured = [r["critic_loss"] == r["critic_loss"] for r in warm]
+    assert measured == [with_critic] * 2
+
+
 def test_config_precedence_and_errors(tmp_path):
     assert make_config().agent.decoder_hidden == (512,) * 4  # the reference's sizes
     assert make_config(overrides={"preset": "cpu"}).agent.decoder_hidden == (256, 256, 256)
