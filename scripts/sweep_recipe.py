@@ -25,15 +25,13 @@ from pathlib import Path
 
 # name -> (overrides on top of DEMO_TRAINING, steps, prior warm-up steps)
 VARIANTS: dict[str, tuple[dict, int, int]] = {
-    "base": ({}, 32000, 16000),
-    "wcritic": ({"warmup_trains_critic": True}, 32000, 16000),
+    "base": ({}, 32000, 16000),  # the demo's recipe
+    "prior_alone": ({"warmup_trains_critic": False}, 32000, 16000),  # session 5's recipe
+    "alpha0": ({"agent.alpha": 0.0}, 32000, 16000),  # the actor's data term alone, no Q
     "pernet": ({"agent.encoder_per_network": True}, 32000, 16000),
     "critenc": ({"agent.critic_trains_encoder": True}, 32000, 16000),
     "bc10": ({"agent.actor_bc_weight": 10.0}, 32000, 16000),
-    "bc200": ({"agent.actor_bc_weight": 200.0}, 32000, 16000),
     "long": ({}, 48000, 16000),
-    "wcritic_long": ({"warmup_trains_critic": True}, 48000, 16000),
-    "nowarm": ({}, 32000, 0),
 }
 
 
