@@ -1,14 +1,21 @@
 """Recipe sweep for the demo (issue #13): variants of `DEMO_TRAINING` over data seeds, in parallel.
 
-Each data seed gets the demo's data without ROS (300 scripted-teleop episodes with mistakes);
+Each data seed gets the demo's data without ROS (600 scripted-teleop episodes with mistakes);
 each (variant, seed) job trains one LPS run on it (its prior is the MF-BC baseline, as in the
 demo) and rolls both out through the deploy path's control loop and safety filter
 (`sim.evaluate.evaluate_policy` with the torch modes of `lps_robot.diagnostics`). One JSON line
-per job goes to ``OUT/results.jsonl``. Made for a many-core machine (a GPU when present
-trains); on this 2-core CPU run one job at a time, e.g.:
+per job goes to ``OUT/results.jsonl``. Jobs run side by side on a many-core machine
+(``--gpu-jobs`` trains some on a GPU; at the demo's batch of 64, three jobs sharing an H200
+trained slower than one job on 2 CPU cores here); on this 2-core CPU run one at a time, e.g.:
 
     .venv/bin/python scripts/sweep_recipe.py --out runs/sweep --seeds 0 --variants base \
         --jobs 1 --threads 2
+
+Session 6's Q-off ablation on a finished demo's data (docs/benchmarks.md):
+
+    mkdir -p runs/abl && ln -s "$PWD/runs/demo/data" runs/abl/data_s0
+    .venv/bin/python scripts/sweep_recipe.py --out runs/abl --job --variant alpha0 --seed 0 \
+        --episodes 200 --threads 2
 """
 
 from __future__ import annotations
@@ -99,7 +106,7 @@ def main() -> None:
     ap.add_argument("--out", required=True)
     ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
-    ap.add_argument("--data-episodes", type=int, default=300)
+    ap.add_argument("--data-episodes", type=int, default=600, help="episodes per data seed")
     ap.add_argument("--episodes", type=int, default=100, help="evaluation episodes per policy")
     ap.add_argument("--steps", type=int, default=0, help="override every variant's steps")
     ap.add_argument("--jobs", type=int, default=1, help="jobs at a time")
@@ -107,9 +114,13 @@ def main() -> None:
     ap.add_argument("--gpu-jobs", type=int, default=0, help="jobs at a time on the GPU")
     ap.add_argument("--device", default="cpu", help=argparse.SUPPRESS)
     ap.add_argument("--deadline-s", type=float, default=0, help="stop jobs after this (0: none)")
-    ap.add_argument("--job", action="store_true", help=argparse.SUPPRESS)
-    ap.add_argument("--variant", help=argparse.SUPPRESS)
-    ap.add_argument("--seed", type=int, help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--job",
+        action="store_true",
+        help="run one (--variant, --seed) job on OUT/data_sSEED (e.g. a link to a demo's data)",
+    )
+    ap.add_argument("--variant", choices=list(VARIANTS), help="--job: the variant")
+    ap.add_argument("--seed", type=int, help="--job: the data and training seed")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
