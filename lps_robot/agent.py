@@ -232,26 +232,20 @@ class LPSAgent(nn.Module):
                 next_actor = self.actor_encoder(next_obs)
                 next_critic = self.target_critic_encoder(next_obs)
             l_q, info_q = self.critic_loss(critic_feat, next_feat, batch, next_actor, next_critic)
-            if train_actor:
-                l_f, info_f = self.actor_loss(feat, actor_feat, critic_feat, data_actions)
         else:
+            actor_feat = None
             critic_feat = feat if self.config.critic_trains_encoder else feat.detach()
             l_q, info_q = self.critic_loss(critic_feat, next_feat, batch)
-            if train_actor:
-                l_f, info_f = self.actor_loss(feat, data_actions=data_actions)
         l_mf, info_mf = self.bc_loss(feat, batch, generator)
-        if train_actor:  # never the decoder's or the critic's parameters
+        actor_grads: tuple[torch.Tensor | None, ...] = (None,) * len(self.actor_params)
+        info_f: dict = {}
+        if train_actor:  # the actor's own gradient: never the decoder's or the critic's
+            l_f, info_f = self.actor_loss(feat, actor_feat, critic_feat, data_actions)
             actor_grads = torch.autograd.grad(l_f, self.actor_params)
-        else:
-            info_f = {}
         self.opt_model.zero_grad(set_to_none=True)
         (l_q + l_mf).backward()
-        if train_actor:
-            for p, g in zip(self.actor_params, actor_grads, strict=True):
-                p.grad = g
-        else:
-            for p in self.actor_params:
-                p.grad = None
+        for p, g in zip(self.actor_params, actor_grads, strict=True):
+            p.grad = g
         self._before_step()
         self.opt_model.step()
         if train_actor:

@@ -20,8 +20,9 @@ import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from lps_robot.configs import make_config
+from lps_robot.configs import TrainConfig, make_config
 
 # The demo's recipe for camera + proprio on a 2-core CPU (docs/benchmarks.md has the runs that
 # chose it): the reference's fidelity settings (min target aggregation, its MLP block and init,
@@ -44,6 +45,25 @@ DEMO_TRAINING = {
     "warmup_trains_critic": True,
 }
 PRIOR_WARMUP_FRACTION = 0.5
+
+
+def demo_train_config(
+    data: str | Path, out_dir: str | Path, algo: str, steps: int, **overrides: Any
+) -> TrainConfig:
+    """`DEMO_TRAINING` for one run on ``data``: the actor waits for the first
+    `PRIOR_WARMUP_FRACTION` of an LPS run; ``overrides`` (dotted keys) win."""
+    return make_config(
+        overrides={
+            **DEMO_TRAINING,
+            "dataset": str(data),
+            "out_dir": str(out_dir),
+            "algo": algo,
+            "steps": steps,
+            "prior_warmup_steps": int(steps * PRIOR_WARMUP_FRACTION) if algo == "lps" else 0,
+            "log_every": max(1, min(250, steps)),
+            **overrides,
+        }
+    )
 
 
 @dataclass(frozen=True)
@@ -212,7 +232,7 @@ def run(cfg: DemoConfig) -> dict:
     from lps_robot.ros.record_sim import record_sim
     from lps_robot.sim.evaluate import evaluate_policy
     from lps_robot.sim.generate import generate
-    from lps_robot.train import train_from_dataset
+    from lps_robot.train import load_chunks, train_from_dataset
 
     t0 = time.perf_counter()
     out = Path(cfg.out_dir)
@@ -254,25 +274,20 @@ def run(cfg: DemoConfig) -> dict:
         "2/5 training LPS offline (camera + proprio, CPU recipe); MF-BC = "
         + (f"a separate {cfg.bc_steps}-step run" if cfg.bc_steps else "the LPS run's prior")
     )
-    agents, curves, train_cfgs = {}, {}, {}
+    agents, curves, chunks = {}, {}, {}
     runs = [("lps", cfg.lps_steps)] + ([("bc", cfg.bc_steps)] if cfg.bc_steps else [])
     for algo, steps in runs:
-        tcfg = make_config(
-            overrides={
-                **DEMO_TRAINING,
-                "dataset": str(data),
-                "out_dir": str(out / algo),
-                "algo": algo,
-                "steps": steps,
-                "prior_warmup_steps": int(steps * PRIOR_WARMUP_FRACTION) if algo == "lps" else 0,
-                "batch_size": cfg.batch_size,
-                "seed": cfg.seed,
-                "progress": cfg.progress,
-                "log_every": max(1, min(250, steps)),
-            }
+        tcfg = demo_train_config(
+            data,
+            out / algo,
+            algo,
+            steps,
+            batch_size=cfg.batch_size,
+            seed=cfg.seed,
+            progress=cfg.progress,
         )
-        agents[algo], _ = train_from_dataset(tcfg)
-        train_cfgs[algo] = tcfg
+        chunks[algo] = load_chunks(tcfg)
+        agents[algo], _ = train_from_dataset(tcfg, data=chunks[algo])
         curves[algo] = out / algo / "metrics.csv"
     trained_by = {"lps": "lps", "bc": "bc" if cfg.bc_steps else "lps"}  # run dir per policy
     agents.setdefault("bc", agents["lps"])  # exported with a latent input: the prior alone
@@ -309,7 +324,7 @@ def run(cfg: DemoConfig) -> dict:
             f"({cfg.diag_episodes} episodes each), distance of the actor's chunks to the data"
         )
         diag = critic_checks(
-            agents["lps"], train_cfgs["lps"], cfg.diag_episodes, cfg.best_of_n, cfg.seed
+            agents["lps"], chunks["lps"].sample, cfg.diag_episodes, cfg.best_of_n, cfg.seed
         )
 
     stats = ros["stats"] if ros else {}

@@ -100,11 +100,11 @@ def fisher_exact_p(k1: int, n1: int, k2: int, n2: int) -> float:
     return min(1.0, sum(prob(a) for a in support if prob(a) <= observed * (1 + 1e-9)))
 
 
-def critic_checks(agent: LPSAgent, train_cfg, episodes: int, n: int, seed: int) -> dict:
+def critic_checks(agent: LPSAgent, sample, episodes: int, n: int, seed: int) -> dict:
     """On the sim task: the best of ``n`` prior samples by Q vs a random one, rolled out for
-    ``episodes`` each, and the actor's and prior's distance to the training data."""
+    ``episodes`` each, and the actor's and prior's distance to the training data (``sample``:
+    the training sampler, `ChunkDataset.sample`)."""
     from lps_robot.sim.evaluate import evaluate_policy
-    from lps_robot.train import load_chunks
 
     eval_seed = 30_000 + seed
     runs = {
@@ -116,6 +116,6 @@ def critic_checks(agent: LPSAgent, train_cfg, episodes: int, n: int, seed: int) 
         r = evaluate_policy(policy, episodes, seed=eval_seed)
         out[f"{name}_success"] = r["success"]
         out[f"{name}_outcomes"] = r["outcomes"]
-    out.update(distance_to_data(agent, load_chunks(train_cfg).sample, seed=seed))
+    out.update(distance_to_data(agent, sample, seed=seed))
     agent.train()
     return out

@@ -219,13 +219,14 @@ def load_chunks(cfg: TrainConfig):
 
 
 def train_from_dataset(
-    cfg: TrainConfig, evaluate: EvalHook | None = None
+    cfg: TrainConfig, evaluate: EvalHook | None = None, data=None
 ) -> tuple[LPSAgent, list]:
-    """Train on an HDF5 dataset (the `lps train` path)."""
+    """Train on an HDF5 dataset (the `lps train` path); ``data``: its `load_chunks(cfg)`
+    when the caller already holds it (e.g. for diagnostics after training)."""
     from lps_robot.data.reader import dataset_files
     from lps_robot.data.stats import fingerprint
 
-    data = load_chunks(cfg)
+    data = load_chunks(cfg) if data is None else data
     spec = data.spec
     sample = data.sample
     device = parallel.resolve_device(cfg.device, int(os.environ.get("LOCAL_RANK", "0")))

@@ -27,7 +27,8 @@ import subprocess
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
 
 # name -> (overrides on top of DEMO_TRAINING, steps, prior warm-up steps)
@@ -55,8 +56,7 @@ def make_data(out: Path, seed: int, episodes: int) -> Path:
 def job(args: argparse.Namespace) -> dict:
     import torch
 
-    from lps_robot.configs import make_config
-    from lps_robot.demo import DEMO_TRAINING
+    from lps_robot.demo import demo_train_config
     from lps_robot.diagnostics import TorchPolicy, distance_to_data
     from lps_robot.sim.evaluate import evaluate_policy
     from lps_robot.train import load_chunks, train_from_dataset
@@ -65,28 +65,26 @@ def job(args: argparse.Namespace) -> dict:
     overrides, steps, warmup = VARIANTS[args.variant]
     steps = args.steps or steps
     warmup = warmup * steps // VARIANTS[args.variant][1]
-    run = Path(args.out) / f"{args.variant}_s{args.seed}"
-    cfg = make_config(
-        overrides={
-            **DEMO_TRAINING,
-            **overrides,
-            "dataset": str(Path(args.out) / f"data_s{args.seed}"),
-            "out_dir": str(run),
-            "steps": steps,
-            "prior_warmup_steps": warmup,
-            "batch_size": 64,
-            "seed": args.seed,
-            "progress": False,
-            "tensorboard": False,
-            "device": args.device,
-            "log_every": 500,
-        }
+    cfg = demo_train_config(
+        Path(args.out) / f"data_s{args.seed}",
+        Path(args.out) / f"{args.variant}_s{args.seed}",
+        "lps",
+        steps,
+        **overrides,
+        prior_warmup_steps=warmup,
+        batch_size=64,
+        seed=args.seed,
+        progress=False,
+        tensorboard=False,
+        device=args.device,
+        log_every=500,
     )
+    data = load_chunks(cfg)
     t0 = time.perf_counter()
-    agent, _ = train_from_dataset(cfg)
+    agent, _ = train_from_dataset(cfg, data=data)
     train_s = time.perf_counter() - t0
     agent = agent.cpu().eval()
-    mse = distance_to_data(agent, load_chunks(cfg).sample, seed=args.seed)
+    mse = distance_to_data(agent, data.sample, seed=args.seed)
     result = {"variant": args.variant, "seed": args.seed, "steps": steps, "warmup": warmup}
     result["device"] = args.device
     for name, mode in (("lps", "actor"), ("bc", "prior")):
@@ -127,19 +125,10 @@ def main() -> None:
     if args.job:
         print(json.dumps(job(args)), flush=True)
         return
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    with ThreadPoolExecutor(len(args.seeds)) as pool:  # data: one process per seed
-        procs = [
-            [
-                sys.executable,
-                "-c",
-                f"from pathlib import Path; import sys; sys.path.insert(0, "
-                f"{str(Path(__file__).parent)!r}); import sweep_recipe as s; "
-                f"s.make_data(Path({str(out)!r}), {seed}, {args.data_episodes})",
-            ]
-            for seed in args.seeds
-        ]
-        list(pool.map(lambda c: subprocess.run(c, check=True, env=env), procs))
+    with ProcessPoolExecutor(len(args.seeds), mp_context=get_context("spawn")) as pool:
+        futures = [pool.submit(make_data, out, s, args.data_episodes) for s in args.seeds]
+        for f in futures:  # one process per seed; raises a generation error here
+            f.result()
     print(f"data ready {time.strftime('%H:%M:%S')}", flush=True)
 
     deadline = time.monotonic() + args.deadline_s if args.deadline_s else None
