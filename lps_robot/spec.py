@@ -43,6 +43,9 @@ def _check_finite(name: str, values: tuple) -> None:
             _fail(f"{name}[{i}]", f"expected a finite number, got {v}")
 
 
+DEFAULT_TRACKING_S = 0.15  # default tracking tolerance: 0.15 s of motion at the velocity limit
+
+
 @dataclass(frozen=True)
 class RobotSpec:
     """The arm: joint order, limits and the control rate."""
@@ -53,6 +56,10 @@ class RobotSpec:
     position_upper: tuple[float, ...]  # upper position limit per joint
     velocity_limits: tuple[float, ...]  # max |velocity| per joint (units/s), bounds the step
     control_rate_hz: float  # control loop rate
+    # how far (rad or m) each joint may lag its command before the arm is said not to follow
+    # it; None: the distance it covers in DEFAULT_TRACKING_S at its velocity limit. A gripper
+    # closing on an object lags by up to its whole stroke.
+    tracking_tolerance: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         n = len(self.joint_names)
@@ -75,6 +82,19 @@ class RobotSpec:
                 _fail(f"velocity_limits[{i}]", f"expected > 0, got {v}")
         if not self.control_rate_hz > 0:
             _fail("control_rate_hz", f"expected > 0, got {self.control_rate_hz}")
+        if self.tracking_tolerance is not None:
+            _check_len("tracking_tolerance", self.tracking_tolerance, n, "one per joint")
+            _check_finite("tracking_tolerance", self.tracking_tolerance)
+            for i, v in enumerate(self.tracking_tolerance):
+                if v <= 0:
+                    _fail(f"tracking_tolerance[{i}]", f"expected > 0, got {v}")
+
+    @property
+    def tracking(self) -> tuple[float, ...]:
+        """The tracking tolerance per joint (the spec's, or its default)."""
+        if self.tracking_tolerance is not None:
+            return tuple(self.tracking_tolerance)
+        return tuple(v * DEFAULT_TRACKING_S for v in self.velocity_limits)
 
     @property
     def num_joints(self) -> int:

@@ -29,7 +29,7 @@ from tests.conftest import small_spec
 
 
 def test_node_parameters_refuse_what_fault_injection_found():
-    from lps_robot.ros.controller_node import PARAMETERS
+    from lps_robot.ros.policy_params import PARAMETERS
 
     table = {p.name: p for p in PARAMETERS}
     bad = {
@@ -95,7 +95,9 @@ any_float = st.floats(allow_nan=True, allow_infinity=True, width=64)
 @given(robots(), st.data())
 def test_safety_filter_commands_are_always_safe(robot, data):
     """Whatever the policy emits (finite or not), whatever the measured position and previous
-    command: every command is finite, inside the limits and within one step of the last."""
+    command: every command is finite, inside the limits, within the arm bound of the measured
+    position, and within one step of the last unless it re-anchors at the measured position
+    (an arm far from the last command: a tracking fault)."""
     n = robot.num_joints
     lo, hi = np.asarray(robot.position_lower), np.asarray(robot.position_upper)
     f = SafetyFilter(robot, robot.control_rate_hz)
@@ -108,13 +110,20 @@ def test_safety_filter_commands_are_always_safe(robot, data):
         if data.draw(st.booleans()):
             f.reset()
             previous = None
-        cmd, _ = f(target, position)
+        cmd, status = f(target, position)
         if cmd is None:
             assert previous is None and not np.isfinite(position).all()
             continue
         assert np.isfinite(cmd).all()
         assert (cmd >= lo).all() and (cmd <= hi).all()
-        if previous is not None:
+        measured = np.isfinite(position).all()
+        if measured:
+            gap = np.abs(cmd - np.clip(position, lo, hi))
+            assert (gap <= f.arm_bound * (1 + 1e-9) + 1e-9).all()
+        anchored = measured and np.array_equal(cmd, np.clip(position, lo, hi))
+        if status.startswith(("tracking_error", "not_following")):
+            assert anchored
+        elif previous is not None and not anchored:
             assert (np.abs(cmd - previous) <= step * (1 + 1e-9) + 1e-12).all()
         previous = cmd
 
@@ -279,9 +288,11 @@ def test_malformed_joint_states_are_refused_whole():
 
 def test_header_stamps_give_freshness_when_clocks_agree():
     m = JointStateMerger(["a"], skew_tolerance_s=1.0)
-    # stamped 0.3 s before receipt (same clock): 0.3 s old on arrival, stale at 0.2
+    # stamped 0.3 s before receipt: 0.3 s old on arrival, so held at 0.2, and named for what
+    # it is while messages keep arriving (a clock 0.3 s behind, or a delayed driver)
     assert m.update(["a"], [0.0], [], 999.7, 50.0, 1000.0) is None
-    assert m.snapshot(50.0, 0.2)[3] == "stale_joint:a"
+    assert m.snapshot(50.0, 0.2)[3] == "clock_skew:a"
+    assert m.snapshot(50.3, 0.2)[3] == "stale_joint:a"  # nothing arrived since: stale
     # a clock 100 s off: receipt time is used, and the skew is reported
     note = m.update(["a"], [0.0], [], 900.0, 51.0, 1000.0)
     assert note == "clock_skew:100.000" and m.snapshot(51.0, 0.2)[3] is None

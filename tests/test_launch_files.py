@@ -15,8 +15,8 @@ from xml.etree import ElementTree
 
 import yaml
 
-from lps_robot.ros.controller_node import NODE_NAME
-from lps_robot.ros.controller_node import PARAMS_BY_NAME as PARAMS
+from lps_robot.ros.policy_params import NODE_NAME
+from lps_robot.ros.policy_params import PARAMS_BY_NAME as PARAMS
 
 PKG = Path(__file__).resolve().parents[1] / "ros_ws" / "src" / "lps_robot"
 
@@ -163,7 +163,8 @@ def test_process_helpers_know_every_node_by_its_ros_name():
     for which, module in NODES.items():
         source = Path(importlib.util.find_spec(module).origin).read_text()
         name = f'"{NODE_NAMES[which]}"'
-        assert f"super().__init__({name})" in source or f"NODE_NAME = {name}" in source, which
+        declared = getattr(importlib.import_module(module), "NODE_NAME", None)
+        assert f"super().__init__({name})" in source or declared == NODE_NAMES[which], which
 
 
 def test_ros_entry_points_resolve_whatever_the_path_order(tmp_path):

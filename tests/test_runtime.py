@@ -51,9 +51,35 @@ def test_safety_bounds_step_and_limits(safety):
     cmd, status = safety(np.array([5.0, -0.05, 0.2]), pos)
     np.testing.assert_allclose(cmd, [0.1, -0.05, 0.2])
     assert status == "clamped"
-    for _ in range(30):  # pushing forever never leaves the limits
-        cmd, _ = safety(np.array([5.0, -5.0, 5.0]), pos)
+    for _ in range(30):  # pushing forever never leaves the limits (the arm follows)
+        cmd, _ = safety(np.array([5.0, -5.0, 5.0]), cmd)
     np.testing.assert_allclose(cmd, [1.0, -2.0, 0.5])
+
+
+def test_safety_bounds_commands_from_where_the_arm_is(safety):
+    """A frozen arm: commands stop one step plus the tracking tolerance from it, and after
+    follow_ticks held back the filter holds with its reason, re-anchored at the arm."""
+    frozen = np.array([0.0, 0.0, 0.2])
+    statuses, cmds = [], []
+    for _ in range(safety.follow_ticks + 40):
+        cmd, status = safety(np.array([1.0, 2.0, 0.5]), frozen)
+        statuses.append(status)
+        cmds.append(cmd)
+    gaps = np.abs(np.asarray(cmds) - frozen)
+    assert (gaps <= safety.arm_bound + 1e-12).all()
+    assert gaps.max() > safety.arm_bound[0] - 1e-9  # it did walk up to the bound
+    assert "not_following:j0" in statuses
+    i = statuses.index("not_following:j0")
+    np.testing.assert_array_equal(cmds[i], frozen)  # re-anchored at the arm
+    # the arm jumps away from the last command (pushed, or a driver restarted elsewhere)
+    safety.reset()
+    safety(np.array([0.0, 0.0, 0.2]), frozen)
+    cmd, status = safety(np.array([0.0, 0.0, 0.2]), frozen + [0.8, 0.0, 0.0])
+    assert status == "tracking_error:j0"
+    np.testing.assert_allclose(cmd, [0.8, 0.0, 0.2])
+    # a hold never commands a position beyond the arm bound of a measured one
+    held = safety.hold(np.array([-0.9, 0.0, 0.2]))
+    np.testing.assert_allclose(held, [-0.9, 0.0, 0.2])
 
 
 def test_safety_holds_on_nan_and_missing(safety):

@@ -3,39 +3,37 @@
 Runs as ``ros2 run lps_robot policy_node`` (via ros_ws) or ``lps node policy --params-file F``.
 
 Lifecycle, as ros2_control and Nav2 do it: *configure* loads the spec, checks the parameters
-and loads the policy; *activate* starts commanding; *deactivate* stops (the robot holds its
-last command); *cleanup* drops everything. ``autostart`` walks these at start;
+and starts loading the policy; *activate* starts commanding (refused while another node
+publishes on the command topic or shares this node's name); *deactivate* stops (the robot
+holds its last command); *cleanup* drops everything. ``autostart`` walks these at start;
 ``~/enable`` (SetBool) activates or deactivates as a convenience.
 
-Threads: the control loop ticks on its own thread, paced by deadlines; sensors are served by
-a second executor on a hidden node of their own (``_<name>_sensors``); parameters, services,
-the file watch and diagnostics run on the main executor. Loading and warm-up run on a worker
-thread with a timeout, so neither a slow model nor a bad file ever stalls sensors or ticks.
-Hot-swap: ``ros2 param set /lps_policy policy_path NEW.onnx`` (the reply carries the
-rejection reason) or repointing the watched ``policies/current.onnx``.
+Threads: the control loop ticks on its own supervised thread (`Ticker`); a watchdog thread
+restarts it if it dies and puts ``/diagnostics`` at ERROR within a period when ticks stop;
+sensors are served by a second executor on a hidden node (``_<name>_sensors``); parameters,
+services, the file watch and diagnostics run on the main executor. Policies load in the
+background (parsed and hashed in a child process, `stage`), so a swap never blocks a
+service, a stop or a tick; each load carries a generation, and a load that finishes after a
+newer request or a cleanup is discarded. Hot-swap: ``ros2 param set /lps_policy policy_path
+NEW.onnx`` or repointing the watched ``policies/current.onnx``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import sys
 import threading
 import time
 import traceback
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rcl_interfaces.msg import (
-    FloatingPointRange,
-    IntegerRange,
-    ParameterDescriptor,
-    ParameterType,
-    SetParametersResult,
-)
+from rcl_interfaces.msg import SetParametersResult
 from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
@@ -47,191 +45,78 @@ from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from lps_robot.dcio import ConfigError
 from lps_robot.preprocess import Preprocessor
+from lps_robot.ros import commander, policy_health
 from lps_robot.ros.convert import image_to_rgb
-from lps_robot.ros.logs import LogLimiter
+from lps_robot.ros.logs import LogLimiter, emit
+from lps_robot.ros.policy_params import (
+    AUTO_AGE_PERIODS,
+    MAX_AGE_PERIODS,
+    NODE_NAME,
+    PARAMETERS,
+    PARAMS_BY_NAME,
+    default_spec_path,
+    descriptor,
+    diag_value,
+)
 from lps_robot.ros.spin import spin_node
 from lps_robot.runtime.controller import ControlLoop, Sensors
-from lps_robot.runtime.executor import MODES
-from lps_robot.runtime.histogram import Histogram
 from lps_robot.runtime.joints import JointStateMerger
-from lps_robot.runtime.loader import DEFAULT_MAX_BYTES, WorkerLoader
+from lps_robot.runtime.loader import WorkerLoader, check_model_file
 from lps_robot.runtime.manifest import PolicyRejected
-from lps_robot.runtime.params import Param, ParameterError
+from lps_robot.runtime.params import ParameterError, check_params_file, params_files
 from lps_robot.runtime.policy import OnnxPolicy
+from lps_robot.runtime.ticker import Ticker
 from lps_robot.spec import Spec
 
-NODE_NAME = "lps_policy"
-RUNNING = ("ok", "clamped")  # tick statuses that command the policy's action
-STALE_PREFIXES = ("stale_", "missing_joint")
-PARAMETERS: tuple[Param, ...] = (  # config/policy.yaml sets them on a robot
-    Param(
-        "policy_path",
-        "",
-        "ONNX policy loaded at configure (the watched link wins when it resolves); set it at "
-        "run time to hot-swap, the reply carries any rejection reason",
-        read_only=False,
-    ),
-    Param("robot_spec", "", "robot spec YAML (empty: the packaged sim_arm spec)"),
-    Param("command_topic", "/forward_position_controller/commands", "joint command topic"),
-    Param(
-        "command_type",
-        "float64_array",
-        "command message type",
-        choices=("float64_array", "joint_trajectory"),
-    ),
-    Param("joint_states_topic", "/joint_states", "sensor_msgs/JointState topic"),
-    Param(
-        "control_rate_hz",
-        0.0,
-        "control rate in Hz; 0 uses the robot spec's, which policies are trained and checked "
-        "at; another value needs allow_rate_override",
-        low=0.0,
-        high=2000.0,
-        low_open=True,
-        zero_ok=True,
-    ),
-    Param(
-        "allow_rate_override",
-        False,
-        "run at a control_rate_hz other than the spec's (policies then run at a rate they were "
-        "not trained at)",
-    ),
-    Param(
-        "max_obs_age_s", 0.2, "hold when an observation is older than this", low=1e-3, high=10.0
-    ),
-    Param(
-        "clock_skew_tolerance_s",
-        1.0,
-        "joint-state header stamps further than this from our clock are treated as clock "
-        "skew (warned, receipt time used); closer ones give the joint's age",
-        low=0.0,
-        high=3600.0,
-    ),
-    Param("execution", "open_loop", "chunk execution", choices=MODES),
-    Param("ensemble_decay", 0.1, "temporal ensembling weight decay", low=0.0, high=10.0),
-    Param("watch_path", "", "policy file or link to watch for hot-swaps"),
-    Param("watch_period_s", 0.5, "file watch period", low=0.05, high=60.0),
-    Param(
-        "autostart",
-        "configure",
-        "lifecycle transitions taken at start: none | configure | activate",
-        choices=("none", "configure", "activate"),
-    ),
-    Param("warmup_iters", 20, "inference runs before a policy may take over", low=1, high=10**4),
-    Param(
-        "warmup_latency_fraction",
-        0.5,
-        "reject a policy whose warm-up p99 latency exceeds this fraction of the period",
-        low=0.0,
-        high=1.0,
-        low_open=True,
-    ),
-    Param(
-        "load_timeout_s",
-        10.0,
-        "give up loading + warming up a policy after this",
-        low=0.1,
-        high=600.0,
-    ),
-    Param(
-        "max_policy_bytes", DEFAULT_MAX_BYTES, "refuse larger policy files", low=1, high=2**31 - 1
-    ),
-    Param(
-        "probation_ticks",
-        50,
-        "commanded ticks after a swap during which a failing policy is rolled back",
-        low=0,
-        high=10**6,
-    ),
-    Param(
-        "probation_max_misses",
-        1,
-        "deadline misses (inference longer than the period) tolerated during probation",
-        low=0,
-        high=10**6,
-    ),
-    Param("threads", 1, "onnxruntime intra-op threads", low=1, high=64),
-    Param("stats_path", "", "write a JSON summary of loop statistics here once a second"),
-    Param(
-        "gil_switch_interval_ms",
-        0.5,
-        "Python's thread switch interval (default 5 ms): how long the control thread may wait "
-        "for the GIL after its deadline while a callback runs; 0 keeps Python's default",
-        low=0.01,
-        high=100.0,
-        zero_ok=True,
-    ),
-)
-PARAMS_BY_NAME = {p.name: p for p in PARAMETERS}
-_ROS_TYPES = {
-    bool: ParameterType.PARAMETER_BOOL,
-    int: ParameterType.PARAMETER_INTEGER,
-    float: ParameterType.PARAMETER_DOUBLE,
-    str: ParameterType.PARAMETER_STRING,
-}
-
-
-def default_spec_path() -> str:
-    return str(resources.files("lps_robot") / "specs" / "sim_arm.yaml")
-
-
-def descriptor(p: Param) -> ParameterDescriptor:
-    """The ROS descriptor of a parameter: type, description, range or choices, read-only."""
-    d = ParameterDescriptor(
-        name=p.name, type=_ROS_TYPES[p.kind], description=p.description, read_only=p.read_only
-    )
-    if p.choices:
-        d.additional_constraints = f"one of {list(p.choices)}"
-    if p.kind is float and p.low is not None and p.high is not None:
-        d.floating_point_range = [FloatingPointRange(from_value=p.low, to_value=p.high)]
-    elif p.kind is int and p.low is not None and p.high is not None:
-        d.integer_range = [IntegerRange(from_value=int(p.low), to_value=int(p.high), step=1)]
-    if p.low_open or p.zero_ok:
-        d.additional_constraints = (
-            f"{'> ' if p.low_open else '>= '}{p.low:g}{' or 0' if p.zero_ok else ''}"
-        )
-    return d
-
-
-def diag_value(v: object) -> str:
-    """A plain-string diagnostic value (no JSON quoting)."""
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    return "" if v is None else str(v)
+__all__ = ["NODE_NAME", "PARAMETERS", "PARAMS_BY_NAME", "PolicyNode", "default_spec_path"]
+STATS_RETRY_S = 10.0  # after a failed stats write, try again this much later
 
 
 class PolicyNode(LifecycleNode):
-    def __init__(self) -> None:
+    def __init__(self, files: list[str] | None = None) -> None:
         super().__init__(NODE_NAME)
-        self._stop = threading.Event()
+        me = commander.fqn(self.get_namespace(), self.get_name())
+        for path in files or ():
+            check_params_file(path, me, tuple(PARAMS_BY_NAME))
         self._log = LogLimiter(self.get_logger())  # (level, key, message, period_s)
-        self._owned: list = []  # publishers/timers made at configure, destroyed at cleanup
+        self._owned: list = []  # timers made at configure, destroyed at cleanup
         self._sensor_node = self._sensor_exec = self._sensor_thread = None
-        self._control: threading.Thread | None = None
+        self.ticker: Ticker | None = None
         self.p = self._declare_parameters()
         self.lifecycle = "unconfigured"
         self.enabled = False
         self.robot: Spec | None = None
         self.loop: ControlLoop | None = None
         self.loader: WorkerLoader | None = None  # made at configure
+        self.health: policy_health.LoopStats | None = None
+        self.period: float | None = None
+        self.pub = None  # the command publisher: exists only while active
+        self._pub_lock = threading.Lock()  # publish vs deactivate
+        self._pub_since = 0.0
+        self._generation = 0  # of policy loads: a finished load of an older one is discarded
+        self.loading = ""
         self.rejected = 0
         self.last_reject = ""
         self.active_path = ""
-        self.config_error = ""
-        self.ticks = self.missed = self.holds = self.bad_joint_msgs = self.tick_errors = 0
+        self.config_error = self.activate_error = self.stats_error = ""
+        self._stats_retry = 0.0
+        self.holds = self.bad_joint_msgs = self.tick_errors = 0
         self.last_status = "unconfigured"
-        self.last_hold = ""
+        self.last_hold = self.last_hold_detail = ""
+        self.conflict = ""
+        self._conflict_cleared: float | None = None
+        self._twins = 0  # other nodes with this node's name (watchdog thread)
         self._seen_rollbacks = 0
-        # loop statistics since start, as streaming histograms: O(1) per tick, and reading them
-        # never holds the GIL long enough to delay a tick (sorting sample buffers did)
-        self.period_sum = 0.0  # seconds over jitter_ms.n ticks: the measured rate
-        self.jitter_ms, self.compute_ms = Histogram(), Histogram()
-        self.infer_ms, self.obs_age_ms = Histogram(), Histogram()
-        self._samples_lock = threading.Lock()  # control thread adds, diagnostics read
+        self._stalled_reported = 0.0
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.create_service(SetBool, "~/enable", self._on_enable)
         self.add_on_set_parameters_callback(self._on_params)
         self.create_timer(1.0, self._on_diagnostics)
+        self._watchdog_stop = threading.Event()
+        self._watchdog = threading.Thread(
+            target=self._watch_loop, name="lps_watchdog", daemon=True
+        )
+        self._watchdog.start()
         if self.p["gil_switch_interval_ms"] > 0:
             sys.setswitchinterval(self.p["gil_switch_interval_ms"] * 1e-3)
         if self.p["autostart"] != "none":
@@ -256,6 +141,7 @@ class PolicyNode(LifecycleNode):
         return values
 
     def _on_params(self, params) -> SetParametersResult:
+        """Checks only, never a wait: a policy swap starts loading in the background."""
         for param in params:
             spec = PARAMS_BY_NAME.get(param.name)
             if spec is None:
@@ -268,9 +154,12 @@ class PolicyNode(LifecycleNode):
                     successful=False, reason=f"{param.name} is read-only at run time"
                 )
             if param.name == "policy_path" and param.value and self.loader is not None:
-                reason = self._load_now(param.value)
+                reason = self._request_load(param.value)
                 if reason:
                     return SetParametersResult(successful=False, reason=reason)
+                return SetParametersResult(
+                    successful=True, reason="loading in the background; see /diagnostics"
+                )
         return SetParametersResult(successful=True)
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -283,24 +172,50 @@ class PolicyNode(LifecycleNode):
             self.get_logger().error(f"configure failed: {e}")
             self._teardown()
             return TransitionCallbackReturn.FAILURE
+        self.config_error = ""
         self.lifecycle = "inactive"
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        assert self.loop is not None
+        reason = self._cannot_activate()
+        if reason:
+            self.activate_error = reason
+            self.get_logger().error(f"activate refused: {reason}")
+            return TransitionCallbackReturn.FAILURE
+        self.activate_error = ""
         self.loop.reset()
-        self.enabled = True
+        with self._pub_lock:
+            array = self.p["command_type"] == "float64_array"
+            kind = Float64MultiArray if array else JointTrajectory
+            self.pub = self.create_publisher(kind, self.p["command_topic"], 10)
+            self._pub_since = time.monotonic()
+            self.enabled = True
         self.lifecycle = "active"
         self.get_logger().info("active: commanding")
         return TransitionCallbackReturn.SUCCESS
 
+    def _cannot_activate(self) -> str:
+        if self.loop is None or self.ticker is None:
+            return "not configured"
+        if not self.ticker.alive or self.ticker.stalled() > 0:
+            return "the control loop is not running"
+        other = commander.conflict(self, [self.p["command_topic"]], 0)
+        return f"another commander: {other}" if other else ""
+
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self.enabled = False
+        self._stop_commanding()
         if self.loop is not None:
             self.loop.reset()
         self.lifecycle = "inactive"
         self.get_logger().info("inactive: not commanding")
         return TransitionCallbackReturn.SUCCESS
+
+    def _stop_commanding(self) -> None:
+        with self._pub_lock:
+            self.enabled = False
+            pub, self.pub = self.pub, None
+        if pub is not None:
+            self.destroy_publisher(pub)
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._teardown()
@@ -323,45 +238,50 @@ class PolicyNode(LifecycleNode):
                 f"{spec_rate:g} Hz, which policies are trained and checked at "
                 "(set allow_rate_override:=true to run it anyway)"
             )
-        self.robot, self.rate, self.period = robot, rate, 1.0 / rate
+        period = 1.0 / rate
+        max_age = p["max_obs_age_s"] or AUTO_AGE_PERIODS * period
+        if max_age > MAX_AGE_PERIODS * period + 1e-9:
+            raise ParameterError(
+                f"parameter max_obs_age_s: {max_age:g} s is more than {MAX_AGE_PERIODS} control "
+                f"periods ({MAX_AGE_PERIODS * period:g} s at {rate:g} Hz); older joint states "
+                "mean steps taken blind"
+            )
+        self.robot, self.rate, self.period, self.max_age = robot, rate, period, max_age
         self.loop = ControlLoop(
             robot,
             execution=p["execution"],
             ensemble_decay=p["ensemble_decay"],
-            max_obs_age_s=p["max_obs_age_s"],
+            max_obs_age_s=max_age,
+            max_image_age_s=p["max_image_age_s"],
             rate_hz=rate,
             probation_ticks=p["probation_ticks"],
             probation_max_misses=p["probation_max_misses"],
         )
+        self.health = policy_health.LoopStats(period)
         self.pre = Preprocessor(robot)
         self.joints = JointStateMerger(robot.robot.joint_names, p["clock_skew_tolerance_s"])
         self.images: dict[str, tuple[np.ndarray, float]] = {}
         self.loader = WorkerLoader(self._build, p["load_timeout_s"])
-        if p["command_type"] == "float64_array":
-            self.pub = self.create_publisher(Float64MultiArray, p["command_topic"], 10)
-        else:
-            self.pub = self.create_publisher(JointTrajectory, p["command_topic"], 10)
-        self._owned.append(self.pub)
+        self._generation += 1
         self._start_sensors(robot)
         self.watch_path = p["watch_path"]
-        self._watch_seen = self._watch_key() if self.watch_path else None
+        self._watch_seen, self._watch_problem = None, ""
+        watched = self._watch_key() if self.watch_path else None
         policy_path = self.get_parameter("policy_path").value  # may have been set since start
-        first = self._watch_seen[0] if self._watch_seen else policy_path
-        if self._watch_seen and policy_path and first != os.path.realpath(policy_path):
+        first = watched[0] if watched else policy_path
+        if watched and policy_path and first != os.path.realpath(policy_path):
             self.get_logger().info(f"the watched {self.watch_path} wins over policy_path")
+        self._watch_seen = watched
         if first:
-            self._load_now(first)
+            self._request_load(first)
         if self.watch_path:
             self._owned.append(self.create_timer(p["watch_period_s"], self._on_watch))
-        self._stop.clear()
-        self._control = threading.Thread(
-            target=self._control_loop, name="lps_control", daemon=True
-        )
-        self._control.start()
+        self.ticker = Ticker(self._on_tick, period, self._on_tick_error)
+        self.ticker.start()
         override = " (rate override)" if rate != spec_rate else ""
         self.get_logger().info(
-            f"configured: {rate:g} Hz{override} on {p['command_topic']}, "
-            f"policy {self.active_path or 'none'}"
+            f"configured: {rate:g} Hz{override} on {p['command_topic']}, joint states held "
+            f"after {max_age * 1e3:.0f} ms, policy {first or 'none'} loading"
         )
 
     def _start_sensors(self, robot: Spec) -> None:
@@ -396,52 +316,59 @@ class PolicyNode(LifecycleNode):
             self._sensor_exec.spin()
         except Exception as e:  # noqa: BLE001 - shutdown races end the spin; log the rest
             if rclpy.ok(context=self.context):
-                self.get_logger().error(f"sensor executor stopped: {e!r}")
+                emit(self.get_logger(), "error", f"sensor executor stopped: {e!r}")
 
     def _teardown(self) -> None:
-        self.enabled = False
-        self._stop.set()
-        if self._control is not None and self._control.is_alive():
-            self._control.join(timeout=2)
-        self._control = None
+        self._stop_commanding()
+        self._generation += 1  # a load still running belongs to the old configuration
+        if self.ticker is not None:
+            self.ticker.stop()
+        self.ticker = None
         if self._sensor_exec is not None:
             self._sensor_exec.shutdown(timeout_sec=1.0)
             self._sensor_node.destroy_node()
             self._sensor_thread.join(timeout=2)
         self._sensor_node = self._sensor_exec = self._sensor_thread = None
-        for entity in self._owned:
-            if hasattr(entity, "cancel"):
-                entity.cancel()
-                self.destroy_timer(entity)
-            else:
-                self.destroy_publisher(entity)
+        for timer in self._owned:
+            timer.cancel()
+            self.destroy_timer(timer)
         self._owned.clear()
         self.loop = self.loader = None
-        self.active_path = ""
+        self.active_path = self.loading = self.conflict = ""
 
     def destroy_node(self) -> None:
+        self._watchdog_stop.set()
         self._teardown()
         super().destroy_node()
 
     # --- sensors (sensor executor thread) ----------------------------------------------------
 
-    def _on_joints(self, msg: JointState) -> None:
+    def _on_joints(self, msg: JointState, info: dict) -> None:
         stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+        gid = (info or {}).get("publisher_gid") or {}
+        source = bytes(gid.get("data", b"")) or None
         note = self.joints.update(
-            msg.name, msg.position, msg.velocity, stamp, time.monotonic(), time.time()
+            msg.name, msg.position, msg.velocity, stamp, time.monotonic(), time.time(), source
         )
         if note is None:
             return
+        topic = self.p["joint_states_topic"]
         if note.startswith("malformed"):
             self.bad_joint_msgs += 1
+            self._log("warning", "joints", f"{topic}: refused a {note}", 5.0)
+        elif note.startswith("conflict"):
             self._log(
-                "warning", "joints", f"{self.p['joint_states_topic']}: refused a {note}", 5.0
+                "error",
+                "conflict",
+                f"{topic}: two publishers take turns sending joint "
+                f"'{self.joints.conflict}' (conflicting joint-state sources): holding",
+                5.0,
             )
         else:
             self._log(
                 "warning",
                 "skew",
-                f"{self.p['joint_states_topic']}: header stamps are {self.joints.last_skew_s:.3f}"
+                f"{topic}: header stamps are {self.joints.last_skew_s:.3f}"
                 " s from this clock (clock skew): using receipt times",
                 10.0,
             )
@@ -456,7 +383,7 @@ class PolicyNode(LifecycleNode):
         self.images[key] = (self.pre.images[key](rgb), time.monotonic())
 
     def _sensors(self, now: float) -> Sensors:
-        pos, vel, t, fault = self.joints.snapshot(now, self.p["max_obs_age_s"])
+        pos, vel, t, fault = self.joints.snapshot(now, self.max_age)
         return Sensors(pos, vel, t, dict(self.images), fault)
 
     def _latest_obs(self) -> dict[str, np.ndarray] | None:
@@ -471,76 +398,122 @@ class PolicyNode(LifecycleNode):
 
     # --- control (control thread) ------------------------------------------------------------
 
-    def _control_loop(self) -> None:
-        """Tick at the control rate on deadlines; a late tick is counted, never made up."""
-        deadline = time.monotonic()
-        self._last_tick: float | None = None
-        while not self._stop.is_set():
-            deadline += self.period
-            delay = deadline - time.monotonic()
-            if delay > 0:
-                self._stop.wait(delay)
-            elif delay < -self.period:
-                deadline = time.monotonic()  # fell behind: restart the schedule from now
-            if self._stop.is_set():
-                break
-            try:
-                self._on_tick()
-            except Exception as e:  # a failing tick must not kill the loop silently
-                if not rclpy.ok(context=self.context):
-                    break
-                self.tick_errors += 1
-                if self.tick_errors == 1:  # the first with its traceback, then throttled
-                    self.get_logger().error(f"control tick failed:\n{traceback.format_exc()}")
-                else:
-                    self._log("error", "tick", f"control tick failed: {e!r}", 1.0)
-
-    def _on_tick(self) -> None:
-        start = time.monotonic()
-        if self._last_tick is not None:
-            dt = start - self._last_tick
-            with self._samples_lock:
-                self.period_sum += dt
-                self.jitter_ms.add(abs(dt - self.period) * 1e3)
-            if dt > 1.5 * self.period:
-                self.missed += int(round(dt / self.period)) - 1
-        self._last_tick = start
-        self.ticks += 1
+    def _on_tick(self, start: float) -> None:
+        self.health.tick_started(start)
         loop = self.loop
         if not self.enabled:  # swaps are taken while inactive too (tick takes them otherwise)
             loop.take_pending()
             self.last_status = self.lifecycle
+            return
+        waiting = self._commander_hold(start)
+        if waiting:
+            loop.reset()  # resume from where the arm is, never from a stale command
+            self._note_hold(waiting, self.conflict or waiting)
             return
         sensors = self._sensors(start)
         result = loop.tick(sensors, start)
         self.last_status = result.status
         if loop.rollbacks != self._seen_rollbacks:
             self._seen_rollbacks = loop.rollbacks
-            self.get_logger().error(f"policy failed in probation: {loop.last_rollback}")
-        if result.status not in RUNNING:
-            self.holds += 1
-            if result.status != self.last_hold:
-                self._log("warning", "hold", f"holding: {result.status}", 1.0)
-            self.last_hold = result.status
+            emit(self.get_logger(), "error", f"policy failed in probation: {loop.last_rollback}")
+        if result.status not in policy_health.RUNNING:
+            detail = result.status
+            if result.status in ("policy_error", "invalid_action", "action_out_of_range"):
+                detail = f"{result.status}: {loop.last_policy_error}"
+            self._note_hold(result.status, detail)
         if result.command is not None:
             self._publish(result.command)
-        with self._samples_lock:
-            if result.inferred:
-                self.infer_ms.add(result.inference_ms)
-            if result.command is not None:
-                self.compute_ms.add((time.monotonic() - start) * 1e3)
-                if result.status in RUNNING:
-                    self.obs_age_ms.add((start - sensors.joint_time) * 1e3)
+        running = result.status in policy_health.RUNNING
+        age = (start - sensors.joint_time) * 1e3 if running else None
+        self.health.add(
+            result.inference_ms if result.inferred else None,
+            (time.monotonic() - start) * 1e3 if result.command is not None else None,
+            age,
+        )
+
+    def _note_hold(self, status: str, detail: str) -> None:
+        self.last_status = status
+        self.holds += 1
+        if status != self.last_hold:
+            self._log("warning", f"hold:{status}", f"holding: {detail}", 1.0)
+        self.last_hold, self.last_hold_detail = status, detail
+
+    def _commander_hold(self, now: float) -> str:
+        """'' when this node may command now; else why not (another commander on the topic,
+        or still inside the discovery grace after activating)."""
+        topics = [self.p["command_topic"]]
+        if commander.publisher_count(self, topics) > 1 or self._twins > 0:
+            if not self.conflict:
+                self.conflict = commander.conflict(self, topics, 1) or "another commander"
+                emit(self.get_logger(), "error", f"another commander, holding: {self.conflict}")
+            self._conflict_cleared = None
+            return "commander_conflict"
+        grace = self.p["discovery_grace_s"]
+        if self.conflict:
+            self._conflict_cleared = self._conflict_cleared or now
+            if now - self._conflict_cleared < grace:
+                return "commander_conflict"
+            emit(self.get_logger(), "info", f"the other commander is gone: {self.conflict}")
+            self.conflict = ""
+        if now - self._pub_since < grace:
+            return "waiting_for_discovery"
+        return ""
+
+    def _on_tick_error(self, e: BaseException) -> None:
+        """A failed tick becomes a hold on the last safe command, with its reason."""
+        self.tick_errors += 1
+        self.last_status = self.last_hold = "tick_error"
+        self.last_hold_detail = f"tick_error: {type(e).__name__}: {e}"
+        if self.tick_errors == 1:  # the first with its traceback, then throttled
+            emit(self.get_logger(), "error", f"control tick failed:\n{traceback.format_exc()}")
+        else:
+            self._log("error", "tick", f"control tick failed: {e!r}", 1.0)
+        loop = self.loop
+        if loop is not None and loop.safety.last is not None:
+            self._publish(loop.safety.last)
 
     def _publish(self, cmd: np.ndarray) -> None:
-        if self.p["command_type"] == "float64_array":
-            self.pub.publish(Float64MultiArray(data=cmd.tolist()))
+        with self._pub_lock:
+            if self.pub is None or not self.enabled:
+                return
+            if self.p["command_type"] == "float64_array":
+                self.pub.publish(Float64MultiArray(data=cmd.tolist()))
+                return
+            msg = JointTrajectory(joint_names=list(self.robot.robot.joint_names))
+            point = JointTrajectoryPoint(positions=cmd.tolist())
+            point.time_from_start.nanosec = int(self.period * 1e9)
+            msg.points = [point]
+            self.pub.publish(msg)
+
+    # --- watchdog (its own thread) -----------------------------------------------------------
+
+    def _watch_loop(self) -> None:
+        """Restart a dead control thread; report a stalled one within a period; look for
+        nodes with this node's name."""
+        next_names = 0.0
+        while not self._watchdog_stop.wait(min(self.period or 0.05, 0.05)):
+            try:
+                now = time.monotonic()
+                if now >= next_names:
+                    next_names = now + commander.NAME_CHECK_S
+                    self._twins = commander.namesakes(self)
+                self._supervise(now)
+            except Exception as e:  # noqa: BLE001 - the watchdog must outlive what it watches
+                self._log("error", "watchdog", f"watchdog: {e!r}", 5.0)
+
+    def _supervise(self, now: float) -> None:
+        ticker = self.ticker
+        if ticker is None:
             return
-        msg = JointTrajectory(joint_names=list(self.robot.robot.joint_names))
-        point = JointTrajectoryPoint(positions=cmd.tolist())
-        point.time_from_start.nanosec = int(self.period * 1e9)
-        msg.points = [point]
-        self.pub.publish(msg)
+        if ticker.supervise():
+            emit(
+                self.get_logger(),
+                "error",
+                f"control loop died ({ticker.last_death}); restarted ({ticker.restarts})",
+            )
+        if ticker.stalled(now) > 0 and now - self._stalled_reported >= 1.0:
+            self._stalled_reported = now
+            self._on_diagnostics()
 
     # --- policies ----------------------------------------------------------------------------
 
@@ -554,6 +527,7 @@ class PolicyNode(LifecycleNode):
             max_warmup_p99_ms=self.p["warmup_latency_fraction"] * self.period * 1e3,
             warmup_obs=self._latest_obs(),
             max_bytes=self.p["max_policy_bytes"],
+            isolate_s=self.p["load_timeout_s"],
         )
         trained = policy.spec.robot.control_rate_hz
         if abs(trained - self.rate) > 1e-9:
@@ -562,111 +536,130 @@ class PolicyNode(LifecycleNode):
             )
         return policy
 
-    def _accept(self, path: str, policy: OnnxPolicy | None, reason: str) -> str:
-        if policy is None:
-            self.rejected += 1
-            self.last_reject = reason
-            self.get_logger().error(f"policy rejected, keeping the running one: {reason}")
-            return reason
-        self.loop.offer(policy)
-        self.active_path = path
-        self.get_logger().info(
-            f"policy {path} ({policy.content_hash[:12]}, warm-up p99 "
-            f"{policy.warmup_p99_ms:.2f} ms) ready; swapping in"
-        )
+    def _request_load(self, path: str) -> str:
+        """Start loading ``path`` in the background; '' or the reason it was refused at once."""
+        try:
+            check_model_file(path, self.p["max_policy_bytes"])
+            if self.loader.busy:
+                raise PolicyRejected(f"{path}: refused, the load of {self.loader.busy} is running")
+        except PolicyRejected as e:
+            return self._reject(str(e))
+        self._generation += 1
+        generation = self._generation
+        self.loading = path
+        self.loader.start(path, lambda pol, why: self._accept(generation, path, pol, why))
         return ""
 
-    def _load_now(self, path: str) -> str:
-        """Load on the worker and wait for it (bounded); '' on success, else the reason."""
-        try:
-            return self._accept(path, self.loader.load(path), "")
-        except PolicyRejected as e:
-            return self._accept(path, None, str(e))
+    def _reject(self, reason: str) -> str:
+        self.rejected += 1
+        self.last_reject = reason
+        emit(self.get_logger(), "error", f"policy rejected, keeping the running one: {reason}")
+        return reason
+
+    def _accept(self, generation: int, path: str, policy: OnnxPolicy | None, why: str) -> None:
+        """A finished load (worker thread): swap it in unless a newer request or a cleanup
+        came since, or it is the running policy's very file content."""
+        if generation != self._generation or self.loop is None:
+            emit(self.get_logger(), "warning", f"discarded the stale load of {path}")
+            return
+        self.loading = ""
+        if policy is None:
+            self._reject(why)
+            return
+        running = self.loop.policy
+        if running is not None and running.file_hash == policy.file_hash:
+            emit(self.get_logger(), "info", f"{path}: same content as the running policy")
+            return
+        self.loop.offer(policy)
+        self.active_path = path
+        emit(
+            self.get_logger(),
+            "info",
+            f"policy {path} ({policy.content_hash[:12]}, warm-up p99 "
+            f"{policy.warmup_p99_ms:.2f} ms) ready; swapping in",
+        )
 
     def _watch_key(self) -> tuple | None:
+        """What identifies the watched file's content cheaply (its target, inode, size,
+        mtime and ctime: a rewrite that keeps the mtime still changes the ctime); None, with
+        the problem logged once, when it does not resolve to a file."""
         try:
             real = os.path.realpath(self.watch_path)
-            st = os.stat(real)
-            return (real, st.st_mtime_ns, st.st_size)
-        except OSError:
+            st = os.stat(self.watch_path)
+        except OSError as e:
+            kind = "a symlink loop" if e.errno == errno.ELOOP else f"unreadable ({e.strerror})"
+            if e.errno == errno.ENOENT and os.path.islink(self.watch_path):
+                kind = f"a link to the missing {os.readlink(self.watch_path)}"
+            problem = f"watch_path {self.watch_path} is {kind}"
+            if problem != self._watch_problem:
+                self._watch_problem = problem
+                emit(self.get_logger(), "warning", f"{problem}; keeping the running policy")
             return None
+        self._watch_problem = ""
+        return (real, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
     def _on_watch(self) -> None:
         key = self._watch_key()
         if key is None or key == self._watch_seen or self.loader is None or self.loader.busy:
             return  # a busy loader: look again next period
         self._watch_seen = key
-        self.loader.start(key[0], lambda pol, why: self._accept(key[0], pol, why))
+        self._request_load(key[0])
 
     def _on_enable(self, request: SetBool.Request, response: SetBool.Response) -> SetBool.Response:
-        """Convenience over the lifecycle: true configures (if needed) and activates."""
+        """Convenience over the lifecycle: true configures (if needed) and activates; the
+        reply fails when the loop is not running or another node commands the arm."""
         if request.data:
             if self.lifecycle == "unconfigured":
                 self.trigger_configure()
             if self.lifecycle == "inactive":
                 self.trigger_activate()
-            response.success = self.lifecycle == "active"
+            ticking = self.ticker is not None and self.ticker.alive and not self.ticker.stalled()
+            response.success = self.lifecycle == "active" and ticking
         else:
             if self.lifecycle == "active":
                 self.trigger_deactivate()
             response.success = self.lifecycle != "active"
-        response.message = f"state={self.lifecycle}" + (
-            f"; configure failed: {self.config_error}" if self.lifecycle == "unconfigured" else ""
-        )
+        problem = self.config_error if self.lifecycle == "unconfigured" else self.activate_error
+        response.message = f"state={self.lifecycle}" + (f"; {problem}" if problem else "")
         return response
 
     # --- diagnostics -------------------------------------------------------------------------
 
     def stats(self) -> dict:
-        def pct(hist: Histogram, q: float) -> float | None:
-            value = hist.percentile(q)
-            return None if value is None else round(value, 3)
-
-        with self._samples_lock:  # snapshot: the control thread keeps adding
-            period_sum = self.period_sum
-            jitter, compute_ms = self.jitter_ms.copy(), self.compute_ms.copy()
-            infer_ms, obs_age_ms = self.infer_ms.copy(), self.obs_age_ms.copy()
         loop = self.loop
         policy = loop.policy if loop else None
-        return {
+        ticker = self.ticker
+        now = time.monotonic()
+        s = {
             "state": self.lifecycle,
             "enabled": self.enabled,
             "active_policy": str(policy.path) if policy else "",
             "policy_hash": policy.content_hash if policy else "",
+            "loading": self.loading,
             "swaps": loop.swaps if loop else 0,
             "rejected_swaps": self.rejected,
             "last_reject_reason": self.last_reject,
             "rollbacks": loop.rollbacks if loop else 0,
             "last_rollback_reason": loop.last_rollback if loop else "",
-            "ticks": self.ticks,
-            "missed_ticks": self.missed,
             "holds": self.holds,
             "last_status": self.last_status,
             "last_hold_reason": self.last_hold,
+            "last_hold_detail": self.last_hold_detail,
+            "conflict": self.conflict,
             "bad_joint_msgs": self.bad_joint_msgs,
+            "joint_stamp_offset_s": round(self.joints.stamp_offset_s, 4) if loop else None,
+            "tick_errors": self.tick_errors,
+            "loop_restarts": ticker.restarts if ticker else 0,
+            "loop_death": ticker.last_death if ticker else "",
+            "loop_stalled_ms": round(ticker.stalled(now) * 1e3, 1) if ticker else 0.0,
             "config_error": self.config_error,
-            "rate_hz": round(jitter.n / period_sum, 3) if period_sum > 0 else None,
-            "jitter_p99_ms": pct(jitter, 99),
-            "latency_p50_ms": pct(compute_ms, 50),
-            "latency_p99_ms": pct(compute_ms, 99),
-            "inference_p50_ms": pct(infer_ms, 50),
-            "inference_p99_ms": pct(infer_ms, 99),
-            "obs_age_p99_ms": pct(obs_age_ms, 99),
+            "activate_error": self.activate_error,
+            "stats_error": self.stats_error,
+            "late_inferences": loop.late_queries if loop else 0,
         }
-
-    def level(self, s: dict) -> tuple[bytes, str]:
-        """Diagnostic level and message: STALE on stale inputs, ERROR when active but unable
-        to run a policy, WARN when not commanding, OK when running."""
-        status = s["last_status"]
-        if not s["enabled"]:
-            problem = s["config_error"] or s["last_reject_reason"]
-            msg = f"{s['state']}" + (f": {problem}" if problem else "")
-            return DiagnosticStatus.WARN, msg
-        if status in RUNNING:
-            return DiagnosticStatus.OK, f"running {s['active_policy']}"
-        if status.startswith(STALE_PREFIXES):
-            return DiagnosticStatus.STALE, f"holding: {status}"
-        return DiagnosticStatus.ERROR, f"holding: {status}"
+        if self.health is not None:
+            s |= self.health.snapshot() | self.health.recent(now)
+        return s
 
     def _on_diagnostics(self) -> None:
         """Publish (and write) the statistics; a failure here is logged, never fatal: an
@@ -680,22 +673,46 @@ class PolicyNode(LifecycleNode):
         s = self.stats()
         hw = self.robot.robot.name if self.robot else ""
         status = DiagnosticStatus(name=f"{NODE_NAME}: controller", hardware_id=hw)
-        status.level, status.message = self.level(s)
+        status.level, status.message = policy_health.level(s, self.period)
         status.values = [KeyValue(key=k, value=diag_value(v)) for k, v in s.items()]
         arr = DiagnosticArray(status=[status])
         arr.header.stamp = self.get_clock().now().to_msg()
         self.diag_pub.publish(arr)
         if self.p["stats_path"]:
-            tmp = Path(self.p["stats_path"] + ".tmp")
+            self._write_stats(s)
+
+    def _write_stats(self, s: dict) -> None:
+        """The stats file, atomically; a full disk (or any write error) stops the writes with
+        the reason on /diagnostics and retries every STATS_RETRY_S, never ends the node."""
+        now = time.monotonic()
+        if self.stats_error and now < self._stats_retry:
+            return
+        path = self.p["stats_path"]
+        tmp = Path(path + ".tmp")
+        try:
             tmp.write_text(json.dumps(s))
-            tmp.replace(self.p["stats_path"])
+            tmp.replace(path)
+        except OSError as e:
+            self._stats_retry = now + STATS_RETRY_S
+            if not self.stats_error:
+                emit(self.get_logger(), "error", f"stats_path {path}: {e.strerror}; retrying")
+            self.stats_error = f"{path}: {e.strerror} (retrying every {STATS_RETRY_S:g} s)"
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+            return
+        if self.stats_error:
+            emit(self.get_logger(), "info", f"stats_path {path}: writing again")
+        self.stats_error = ""
 
 
 def _final_diagnostics(node: PolicyNode) -> None:
-    node._stop.set()
+    node._watchdog_stop.set()
+    if node.ticker is not None:
+        node.ticker.stop()
     if rclpy.ok():
         node._on_diagnostics()
 
 
 def main(argv: list[str] | None = None) -> int:
-    return spin_node(PolicyNode, argv, _final_diagnostics)
+    files = params_files(list(sys.argv if argv is None else argv))
+    return spin_node(lambda: PolicyNode(files), argv, _final_diagnostics)

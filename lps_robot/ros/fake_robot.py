@@ -18,8 +18,8 @@ from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Float64MultiArray, String
 
-from lps_robot.ros.controller_node import default_spec_path
 from lps_robot.ros.convert import rgb_to_image
+from lps_robot.ros.policy_params import default_spec_path
 from lps_robot.ros.spin import spin_node
 from lps_robot.spec import Spec
 

@@ -23,9 +23,9 @@ from std_msgs.msg import Float64MultiArray, String
 from std_srvs.srv import SetBool, Trigger
 
 from lps_robot.data.writer import DatasetWriter, EpisodeWriter
-from lps_robot.ros.controller_node import default_spec_path
 from lps_robot.ros.convert import image_to_rgb, reorder
 from lps_robot.ros.logs import LogLimiter
+from lps_robot.ros.policy_params import default_spec_path
 from lps_robot.ros.sim_node import TELEOP_TOPIC
 from lps_robot.ros.spin import spin_node
 from lps_robot.spec import Spec

@@ -9,6 +9,8 @@ import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 
+from lps_robot.runtime.params import load_params_file, params_files
+
 
 def spin_node(
     factory: Callable[[], Node],
@@ -18,8 +20,18 @@ def spin_node(
     """Run the node built by ``factory`` until Ctrl-C / SIGTERM (jazzy-style init/shutdown).
 
     A node that refuses its configuration (a `ValueError` such as a bad parameter or spec)
-    exits with status 2 and one line on stderr, no traceback."""
-    rclpy.init(args=argv)
+    or a parameter file rclpy cannot parse exits with status 2 and one line on stderr, no
+    traceback."""
+    try:
+        for path in params_files(list(sys.argv if argv is None else argv)):
+            load_params_file(path)  # a clear line for broken YAML, before rclpy's traceback
+        rclpy.init(args=argv)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except Exception as e:  # noqa: BLE001 - rcl's argument/parameter parsing errors
+        print(f"error: ROS arguments refused: {str(e).splitlines()[0]}", file=sys.stderr)
+        return 2
     try:
         node = factory()
     except ValueError as e:

@@ -8,6 +8,10 @@ misshapen chunk: a NaN never reaches a motor.
 After a swap the previous policy stays loaded: if the new one fails (raises, returns a bad
 chunk, or misses the tick's deadline more than ``probation_max_misses`` times) within its
 first ``probation_ticks`` commanded ticks, the loop rolls back to the previous one by itself.
+A chunk outside the policy's own action bounds (by more than ``RANGE_MARGIN`` of the range) is
+a failure too: an exported policy decodes into those bounds, so such values mean a broken
+model, never a target to clamp and chase. Inference slower than the period after probation is
+counted (``late_queries``, ``last_late_ms``) for the node's diagnostics.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from lps_robot.runtime.safety import SafetyFilter
 from lps_robot.spec import Spec
 
 PROPRIO_SOURCES = ("joint_pos", "joint_vel")  # proprio keys the controller can build
+RANGE_MARGIN = 0.01  # fraction of an action's range a chunk may exceed its bounds by
 
 
 @dataclass
@@ -53,6 +58,7 @@ class ControlLoop:
         execution: str = "open_loop",
         ensemble_decay: float = 0.1,
         max_obs_age_s: float = 0.2,
+        max_image_age_s: float | None = None,
         rate_hz: float | None = None,
         probation_ticks: int = 50,
         probation_max_misses: int = 1,
@@ -65,7 +71,8 @@ class ControlLoop:
                 )
         self.robot = robot
         self.execution, self.ensemble_decay = execution, ensemble_decay
-        self.max_age = max_obs_age_s
+        self.max_age = max_obs_age_s  # joint states
+        self.max_image_age = max_obs_age_s if max_image_age_s is None else max_image_age_s
         self.safety = SafetyFilter(robot.robot, rate_hz)
         self.deadline_ms = 1e3 / (rate_hz or robot.robot.control_rate_hz)
         self.probation_ticks, self.probation_max_misses = probation_ticks, probation_max_misses
@@ -80,6 +87,9 @@ class ControlLoop:
         self.last_policy_error = ""
         self._probation = 0  # commanded ticks left in the new policy's probation
         self._misses = 0
+        self.queries = 0
+        self.late_queries = 0  # inferences longer than the period (after probation too)
+        self.last_late_ms = 0.0
 
     def offer(self, policy: OnnxPolicy) -> None:
         """Queue a validated, warmed-up policy; it takes over at the start of the next tick."""
@@ -121,6 +131,23 @@ class ControlLoop:
             return TickResult(self.safety.hold(sensors.joint_pos), "rolled_back", True, ms)
         return TickResult(self.safety.hold(sensors.joint_pos), status, True, ms)
 
+    def _out_of_range(self, chunk: np.ndarray) -> str:
+        """'' when every value lies within the policy's action bounds (plus the margin), else
+        the first offending value with its joint and bounds."""
+        action = self.policy.spec.action
+        low, high = np.asarray(action.low), np.asarray(action.high)
+        margin = RANGE_MARGIN * (high - low)
+        bad = (chunk < low - margin) | (chunk > high + margin)
+        if not bad.any():
+            return ""
+        step, dim = np.argwhere(bad.reshape(-1, len(low)))[0]
+        value = chunk.reshape(-1, len(low))[step, dim]
+        name = self.robot.robot.joint_names[dim] if dim < self.robot.robot.num_joints else dim
+        return (
+            f"action {value:.4g} for '{name}' outside the policy's bounds "
+            f"[{low[dim]:.4g}, {high[dim]:.4g}]"
+        )
+
     def reset(self) -> None:
         """Forget the queued chunk and the last command (e.g. after being disabled)."""
         if self.executor:
@@ -145,7 +172,7 @@ class ControlLoop:
             return self._hold(sensors, "invalid_joint_states")  # hold() ignores a NaN position
         for key in self.robot.obs.image_keys:
             frame = sensors.images.get(key)
-            if frame is None or now - frame[1] > self.max_age:
+            if frame is None or now - frame[1] > self.max_image_age:
                 return self._hold(sensors, f"stale_camera:{key}")
         if self.policy is None or self.executor is None:
             return self._hold(sensors, "no_policy")
@@ -165,8 +192,15 @@ class ControlLoop:
                 return self._fail(sensors, "policy_error", f"{type(e).__name__}: {e}", ms)
             ms = (time.perf_counter() - t0) * 1e3
             inferred = True
+            self.queries += 1
             if not np.isfinite(chunk).all():
                 return self._fail(sensors, "invalid_action", "non-finite action chunk", ms)
+            outside = self._out_of_range(chunk)
+            if outside:
+                return self._fail(sensors, "action_out_of_range", outside, ms)
+            if ms > self.deadline_ms:
+                self.late_queries += 1
+                self.last_late_ms = ms
             if self._probation > 0 and ms > self.deadline_ms:
                 self._misses += 1
                 if self._misses > self.probation_max_misses:

@@ -29,6 +29,23 @@ _KINDS = {
 }
 
 
+def check_model_file(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+    """Refuse, without reading it, what cannot be a model file: missing, not a regular file
+    (a FIFO, a device, a directory) or over ``max_bytes``; `PolicyRejected` with the reason."""
+    path = Path(path)
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        raise PolicyRejected(f"{path}: cannot read model ({e.strerror})") from e
+    if not stat.S_ISREG(st.st_mode):
+        kind = _KINDS.get(stat.S_IFMT(st.st_mode), "not a regular file")
+        raise PolicyRejected(f"{path}: is {kind}, expected a regular .onnx file")
+    if st.st_size > max_bytes:
+        raise PolicyRejected(
+            f"{path}: {st.st_size} bytes exceeds the {max_bytes}-byte cap (max_policy_bytes)"
+        )
+
+
 def read_model_file(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
     """The bytes of a regular file of at most ``max_bytes``; `PolicyRejected` otherwise."""
     path = Path(path)

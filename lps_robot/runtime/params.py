@@ -59,3 +59,79 @@ class Param:
             if self.high is not None and value > self.high:
                 return f"{self.name}: expected <= {self.high:g}, got {value}"
         return None
+
+
+# Parameters every rclpy node has; a parameter file may set them for any node.
+STANDARD = ("use_sim_time", "start_type_description_service")
+
+
+def params_files(argv: list[str]) -> list[str]:
+    """The ``--params-file`` paths among ROS arguments."""
+    return [argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "--params-file"]
+
+
+def load_params_file(path: str) -> dict:
+    """A ROS 2 parameter file as a dict; `ParameterError` in one line if it cannot be read
+    or is not a mapping of node names to ``ros__parameters``."""
+    import yaml
+
+    try:
+        with open(path) as f:
+            data = yaml.safe_load(f)
+    except OSError as e:
+        raise ParameterError(f"{path}: cannot read parameter file ({e.strerror})") from None
+    except yaml.YAMLError as e:
+        where = getattr(e, "problem_mark", None)
+        at = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
+        what = getattr(e, "problem", None) or type(e).__name__
+        raise ParameterError(f"{path}: not valid YAML{at}: {what}") from None
+    if not isinstance(data, dict) or not all(
+        isinstance(v, dict) and "ros__parameters" in v for v in data.values()
+    ):
+        raise ParameterError(
+            f"{path}: expected '<node name>: {{ros__parameters: {{...}}}}' sections"
+        )
+    return data
+
+
+def _node_key_matches(key: str, fqn: str) -> bool:
+    """Whether a parameter file's top-level key addresses the node ``fqn`` ('/ns/name'),
+    with ROS 2's wildcards: '*' one token, '**' any number of them."""
+    import re
+
+    key = key if key.startswith("/") else "/" + key
+    if "/" not in key[1:] and "*" not in key:  # a bare node name matches in any namespace
+        return fqn.rsplit("/", 1)[-1] == key[1:]
+    parts = []
+    for token in key.strip("/").split("/"):
+        parts.append("(/[^/]+)*" if token == "**" else "/" + token.replace("*", "[^/]+"))
+    return re.fullmatch("".join(parts), fqn) is not None
+
+
+def _flatten(params: dict, prefix: str = "") -> list[str]:
+    names = []
+    for k, v in params.items():
+        name = f"{prefix}{k}"
+        names += _flatten(v, name + ".") if isinstance(v, dict) else [name]
+    return names
+
+
+def check_params_file(path: str, fqn: str, known: tuple[str, ...]) -> None:
+    """Refuse, in one line, a parameter file that has no section for the node ``fqn`` or
+    sets a parameter the node does not have (with the closest known name)."""
+    import difflib
+
+    data = load_params_file(path)
+    mine = [k for k in data if _node_key_matches(str(k), fqn)]
+    if not mine:
+        raise ParameterError(
+            f"{path}: no section for this node ({fqn}); it has {sorted(map(str, data))} "
+            "(key it by the node name or '/**')"
+        )
+    for key in mine:
+        for name in _flatten(data[key]["ros__parameters"] or {}):
+            if name in known or name in STANDARD or name.startswith("qos_overrides."):
+                continue
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise ParameterError(f"{path}: unknown parameter '{name}' for {fqn}{hint}")

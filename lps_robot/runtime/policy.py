@@ -22,6 +22,7 @@ from lps_robot.runtime.manifest import (
     input_signature,
     manifest_from_metadata,
 )
+from lps_robot.runtime.stage import Staged, stage
 from lps_robot.spec import Spec
 
 ORT_TYPES = {"uint8": "tensor(uint8)", "float32": "tensor(float)"}
@@ -41,16 +42,27 @@ class OnnxPolicy:
         seed: int = 0,
         warmup_obs: Mapping[str, np.ndarray] | None = None,
         max_bytes: int = DEFAULT_MAX_BYTES,
+        isolate_s: float | None = None,
     ) -> None:
+        """``isolate_s``: parse and hash the file in a child process (`stage`), waiting at
+        most that long, so that loading never holds up the caller's other threads."""
         self.path = Path(path)
-        data = read_model_file(self.path, max_bytes)
+        staged = None
+        if isolate_s is not None:
+            staged = stage(self.path, max_bytes, isolate_s)
+            source: bytes | Path = staged.path
+        else:
+            source = read_model_file(self.path, max_bytes)
         try:
-            self._load(data, robot, threads, seed)
+            self._load(source, robot, threads, seed, staged)
             self.warmup_ms = self._warmup(warmup_iters, robot, warmup_obs)
         except PolicyRejected:
             raise
         except Exception as e:  # noqa: BLE001 - a bad model may raise anything: reject it
             raise PolicyRejected(f"{self.path}: {type(e).__name__}: {e}") from e
+        finally:
+            if staged is not None:
+                staged.discard()
         timed = self.warmup_ms[1:] or self.warmup_ms  # the first run also initialises
         p99 = float(np.percentile(timed, 99)) if timed else 0.0
         self.warmup_p99_ms = p99
@@ -60,16 +72,22 @@ class OnnxPolicy:
                 f"{max_warmup_p99_ms:.2f} ms"
             )
 
-    def _load(self, data: bytes, robot: Spec, threads: int, seed: int) -> None:
+    def _load(
+        self, source: bytes | Path, robot: Spec, threads: int, seed: int, staged: Staged | None
+    ) -> None:
         import onnxruntime as ort
 
-        self.file_hash = hashlib.sha256(data).hexdigest()
+        if staged is not None:
+            self.file_hash, content = staged.file_hash, staged.graph_hash
+        else:
+            self.file_hash, content = hashlib.sha256(source).hexdigest(), None
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 4  # errors reach the caller as PolicyRejected, not stderr
         try:
-            self.session = ort.InferenceSession(data, opts, providers=["CPUExecutionProvider"])
+            model = str(source) if isinstance(source, Path) else source
+            self.session = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
         except Exception as e:  # onnxruntime raises several unrelated types for bad files
             raise PolicyRejected(
                 f"{self.path}: not a loadable ONNX model ({type(e).__name__})"
@@ -80,7 +98,7 @@ class OnnxPolicy:
         self.spec = check_manifest(self.manifest, robot, str(self.path))
         self.latent_input = self.manifest["latent"] == "input"
         self.content_hash = str(self.manifest["content_hash"])
-        if graph_hash(data) != self.content_hash:
+        if (content or graph_hash(source)) != self.content_hash:
             raise PolicyRejected(
                 f"{self.path}: the graph does not match the manifest's content_hash "
                 "(modified after export?)"

@@ -1,0 +1,56 @@
+"""One commander per arm: who else publishes on our command topics, and who shares our name.
+
+Two controllers on one command topic interleave their commands: each bounds its own steps,
+so together they step the arm back and forth between two targets (767 of 787 commands past
+the bound in a fault run). The node asks the ROS graph, cheaply on every tick
+(`count_publishers`), whether anyone but itself publishes on its command topics, and every
+half second whether another node carries its own name; when either happens it refuses to
+activate or holds, naming the other node.
+"""
+
+from __future__ import annotations
+
+from rclpy.node import Node
+
+NAME_CHECK_S = 0.5  # how often the (costlier) node-name check runs
+
+
+def fqn(namespace: str, name: str) -> str:
+    return f"{namespace.rstrip('/')}/{name}"
+
+
+def publisher_count(node: Node, topics: list[str]) -> int:
+    """Publishers on the command topics, ours included (cheap: the local graph cache)."""
+    return sum(node.count_publishers(t) for t in topics)
+
+
+def others_on(node: Node, topics: list[str], mine: int) -> list[str]:
+    """Other publishers of ``topics`` as 'topic: /ns/node'; ``mine`` is how many of them are
+    this node's own (a node with our very name counts beyond those)."""
+    me = fqn(node.get_namespace(), node.get_name())
+    found, own_seen = [], 0
+    for topic in topics:
+        for info in node.get_publishers_info_by_topic(topic):
+            who = fqn(info.node_namespace, info.node_name)
+            if who == me and own_seen < mine:
+                own_seen += 1
+                continue
+            twin = " (a second node with this node's name)" if who == me else ""
+            found.append(f"{topic}: {who}{twin}")
+    return found
+
+
+def namesakes(node: Node) -> int:
+    """How many other nodes in the graph carry this node's full name."""
+    me = (node.get_name(), node.get_namespace())
+    return sum(1 for n in node.get_node_names_and_namespaces() if n == me) - 1
+
+
+def conflict(node: Node, topics: list[str], mine: int) -> str:
+    """'' when this node alone commands ``topics`` and alone has its name, else the reason
+    naming the others."""
+    others = others_on(node, topics, mine) if publisher_count(node, topics) > mine else []
+    twins = namesakes(node)
+    if twins > 0:
+        others.append(f"{twins} other node(s) named {fqn(node.get_namespace(), node.get_name())}")
+    return "; ".join(others)

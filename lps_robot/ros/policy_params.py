@@ -1,0 +1,177 @@
+"""The policy controller's parameters: one table, checked without ROS (`Param`).
+
+``config/policy.yaml`` sets them on a robot; the node turns each into a ROS descriptor so
+``ros2 param describe`` shows the same facts.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from rcl_interfaces.msg import (
+    FloatingPointRange,
+    IntegerRange,
+    ParameterDescriptor,
+    ParameterType,
+)
+
+from lps_robot.runtime.executor import MODES
+from lps_robot.runtime.loader import DEFAULT_MAX_BYTES
+from lps_robot.runtime.params import Param
+
+MAX_AGE_PERIODS = 5  # max_obs_age_s may not exceed this many control periods
+AUTO_AGE_PERIODS = 4  # max_obs_age_s 0: this many periods
+NODE_NAME = "lps_policy"
+PARAMETERS: tuple[Param, ...] = (  # config/policy.yaml sets them on a robot
+    Param(
+        "policy_path",
+        "",
+        "ONNX policy loaded at configure (the watched link wins when it resolves); set it at "
+        "run time to hot-swap: the reply refuses a missing, non-regular or oversized file at "
+        "once; the load then runs in the background and its result shows on /diagnostics",
+        read_only=False,
+    ),
+    Param("robot_spec", "", "robot spec YAML (empty: the packaged sim_arm spec)"),
+    Param("command_topic", "/forward_position_controller/commands", "joint command topic"),
+    Param(
+        "command_type",
+        "float64_array",
+        "command message type",
+        choices=("float64_array", "joint_trajectory"),
+    ),
+    Param("joint_states_topic", "/joint_states", "sensor_msgs/JointState topic"),
+    Param(
+        "control_rate_hz",
+        0.0,
+        "control rate in Hz; 0 uses the robot spec's, which policies are trained and checked "
+        "at; another value needs allow_rate_override",
+        low=0.0,
+        high=2000.0,
+        low_open=True,
+        zero_ok=True,
+    ),
+    Param(
+        "allow_rate_override",
+        False,
+        "run at a control_rate_hz other than the spec's (policies then run at a rate they were "
+        "not trained at)",
+    ),
+    Param(
+        "max_obs_age_s",
+        0.0,
+        "hold when the joint states are older than this (s); 0: 4 control periods; at most "
+        f"{MAX_AGE_PERIODS} periods (every tick on older states is a step taken blind)",
+        low=1e-3,
+        high=1.0,
+        zero_ok=True,
+    ),
+    Param(
+        "max_image_age_s", 0.2, "hold when a camera frame is older than this", low=1e-3, high=1.0
+    ),
+    Param(
+        "clock_skew_tolerance_s",
+        1.0,
+        "joint-state header stamps further than this from our clock are treated as clock "
+        "skew (warned, receipt time used); closer ones give the joint's age",
+        low=0.0,
+        high=3600.0,
+    ),
+    Param(
+        "discovery_grace_s",
+        1.0,
+        "after activating, listen this long for other publishers on the command topic before "
+        "the first command (a second controller on it is refused or holds both)",
+        low=0.0,
+        high=10.0,
+    ),
+    Param("execution", "open_loop", "chunk execution", choices=MODES),
+    Param("ensemble_decay", 0.1, "temporal ensembling weight decay", low=0.0, high=10.0),
+    Param("watch_path", "", "policy file or link to watch for hot-swaps"),
+    Param("watch_period_s", 0.5, "file watch period", low=0.05, high=60.0),
+    Param(
+        "autostart",
+        "configure",
+        "lifecycle transitions taken at start: none | configure | activate",
+        choices=("none", "configure", "activate"),
+    ),
+    Param("warmup_iters", 20, "inference runs before a policy may take over", low=1, high=10**4),
+    Param(
+        "warmup_latency_fraction",
+        0.5,
+        "reject a policy whose warm-up p99 latency exceeds this fraction of the period",
+        low=0.0,
+        high=1.0,
+        low_open=True,
+    ),
+    Param(
+        "load_timeout_s",
+        10.0,
+        "give up loading + warming up a policy after this",
+        low=0.1,
+        high=600.0,
+    ),
+    Param(
+        "max_policy_bytes", DEFAULT_MAX_BYTES, "refuse larger policy files", low=1, high=2**31 - 1
+    ),
+    Param(
+        "probation_ticks",
+        50,
+        "commanded ticks after a swap during which a failing policy is rolled back",
+        low=0,
+        high=10**6,
+    ),
+    Param(
+        "probation_max_misses",
+        1,
+        "deadline misses (inference longer than the period) tolerated during probation",
+        low=0,
+        high=10**6,
+    ),
+    Param("threads", 1, "onnxruntime intra-op threads", low=1, high=64),
+    Param("stats_path", "", "write a JSON summary of loop statistics here once a second"),
+    Param(
+        "gil_switch_interval_ms",
+        0.5,
+        "Python's thread switch interval (default 5 ms): how long the control thread may wait "
+        "for the GIL after its deadline while a callback runs; 0 keeps Python's default",
+        low=0.01,
+        high=100.0,
+        zero_ok=True,
+    ),
+)
+PARAMS_BY_NAME = {p.name: p for p in PARAMETERS}
+_ROS_TYPES = {
+    bool: ParameterType.PARAMETER_BOOL,
+    int: ParameterType.PARAMETER_INTEGER,
+    float: ParameterType.PARAMETER_DOUBLE,
+    str: ParameterType.PARAMETER_STRING,
+}
+
+
+def default_spec_path() -> str:
+    return str(resources.files("lps_robot") / "specs" / "sim_arm.yaml")
+
+
+def descriptor(p: Param) -> ParameterDescriptor:
+    """The ROS descriptor of a parameter: type, description, range or choices, read-only."""
+    d = ParameterDescriptor(
+        name=p.name, type=_ROS_TYPES[p.kind], description=p.description, read_only=p.read_only
+    )
+    if p.choices:
+        d.additional_constraints = f"one of {list(p.choices)}"
+    if p.kind is float and p.low is not None and p.high is not None:
+        d.floating_point_range = [FloatingPointRange(from_value=p.low, to_value=p.high)]
+    elif p.kind is int and p.low is not None and p.high is not None:
+        d.integer_range = [IntegerRange(from_value=int(p.low), to_value=int(p.high), step=1)]
+    if p.low_open or p.zero_ok:
+        d.additional_constraints = (
+            f"{'> ' if p.low_open else '>= '}{p.low:g}{' or 0' if p.zero_ok else ''}"
+        )
+    return d
+
+
+def diag_value(v: object) -> str:
+    """A plain-string diagnostic value (no JSON quoting)."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return "" if v is None else str(v)

@@ -1,0 +1,90 @@
+"""A control loop that cannot die quietly: deadline ticks on a supervised thread.
+
+`Ticker` calls ``tick(start)`` every ``period`` on its own thread, on deadlines (a late tick
+is counted by the caller, never made up). An exception in a tick goes to ``on_error`` (which
+must turn it into a hold); should the thread itself die (an error in ``on_error``, a
+``BaseException``), `supervise` restarts it and counts the restart. `stalled` tells a
+watchdog, from another thread, how long the loop has gone without starting a tick, so a hung
+or dead loop shows within one period instead of never.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+
+class Ticker:
+    def __init__(
+        self,
+        tick: Callable[[float], None],
+        period: float,
+        on_error: Callable[[BaseException], None],
+        name: str = "lps_control",
+    ) -> None:
+        if not period > 0:
+            raise ValueError(f"period: expected > 0 s, got {period}")
+        self.tick, self.period, self.on_error, self.name = tick, period, on_error, name
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.last_beat = time.monotonic()  # start of the last tick (or of the loop)
+        self.restarts = 0
+        self.last_death = ""  # why the thread last died
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> None:
+        self._stop.clear()
+        self.last_beat = time.monotonic()
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        self._stop.set()
+        thread, self._thread = self._thread, None
+        if thread is not None and thread.is_alive() and thread is not threading.current_thread():
+            thread.join(timeout=timeout)
+
+    def _run(self) -> None:
+        try:
+            self._loop()
+        except BaseException as e:  # noqa: BLE001 - recorded; the supervisor restarts us
+            self.last_death = f"{type(e).__name__}: {e}"
+            raise
+
+    def _loop(self) -> None:
+        deadline = time.monotonic()
+        while not self._stop.is_set():
+            deadline += self.period
+            delay = deadline - time.monotonic()
+            if delay > 0:
+                self._stop.wait(delay)
+            elif delay < -self.period:
+                deadline = time.monotonic()  # fell behind: restart the schedule from now
+            if self._stop.is_set():
+                break
+            start = time.monotonic()
+            self.last_beat = start
+            try:
+                self.tick(start)
+            except Exception as e:  # noqa: BLE001 - a failing tick must become a hold
+                self.on_error(e)
+
+    def stalled(self, now: float | None = None) -> float:
+        """Seconds the loop is overdue: 0 while ticks start on time (a tick may start up to
+        one period late), else how long since the last one should have started."""
+        if self._stop.is_set():
+            return 0.0
+        now = time.monotonic() if now is None else now
+        return max(0.0, now - self.last_beat - 2 * self.period)
+
+    def supervise(self) -> bool:
+        """Restart a dead loop thread (not one that was stopped); True if it restarted."""
+        if self._stop.is_set() or self._thread is None or self._thread.is_alive():
+            return False
+        self.restarts += 1
+        self.start()
+        return True
