@@ -39,9 +39,7 @@ def setup(tmp_path_factory):
 
 def test_controller_end_to_end(setup):
     tmp, spec, hashes = setup
-    robot, node, probe = start_watching(
-        tmp, "lps.onnx", max_obs_age_s=0.2, warmup_latency_fraction=1.0
-    )
+    robot, node, probe = start_watching(tmp, "lps.onnx", warmup_latency_fraction=1.0)
     try:
         # disabled: no commands; enabling starts them, from the first policy
         probe.wait_for(lambda: probe.diag.get("policy_hash") == hashes["lps"], 60, "lps loaded")
@@ -51,14 +49,14 @@ def test_controller_end_to_end(setup):
         probe.wait_for(lambda: probe.diag.get("last_status") in ("ok", "clamped"), 10, "running")
 
         # hot-swap through the parameter
-        assert probe.set_policy(str(tmp / "bc.onnx")).successful
+        assert probe.swap(str(tmp / "bc.onnx")) == (True, "")
         probe.wait_for(lambda: probe.diag.get("policy_hash") == hashes["bc"], 10, "bc active")
         assert probe.diag["swaps"] == 1
 
         # a bad model is refused with its reason; the running one stays in charge
         n = len(probe.commands)
-        result = probe.set_policy(str(tmp / "junk.onnx"))
-        assert not result.successful and "not a loadable ONNX model" in result.reason
+        ok, reason = probe.swap(str(tmp / "junk.onnx"))
+        assert not ok and "not a loadable ONNX model" in reason
         probe.spin(1.5)
         assert len(probe.commands) > n + 30
         assert probe.diag["policy_hash"] == hashes["bc"] and probe.diag["rejected_swaps"] == 1
@@ -128,7 +126,7 @@ def test_diagnostics_never_race_the_control_thread():
         def read() -> None:  # read for as long as it takes the loop to tick 4000 times (2 s)
             deadline = time.monotonic() + 60
             try:
-                while node.ticks < 4000 and time.monotonic() < deadline:
+                while node.health.ticks < 4000 and time.monotonic() < deadline:
                     node.stats()
             except Exception as e:  # noqa: BLE001 - the test reports any failure
                 errors.append(e)
@@ -136,7 +134,7 @@ def test_diagnostics_never_race_the_control_thread():
         reader = threading.Thread(target=read)
         reader.start()
         reader.join(timeout=120)
-        assert errors == [] and node.ticks >= 4000
+        assert errors == [] and node.health.ticks >= 4000
         assert node.stats()["rate_hz"] > 0
     finally:
         sys.setswitchinterval(interval)

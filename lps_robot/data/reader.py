@@ -11,6 +11,7 @@ import h5py
 import numpy as np
 
 from lps_robot.data import schema
+from lps_robot.data.timing import timing_faults
 from lps_robot.spec import Spec, SpecError
 
 
@@ -216,9 +217,13 @@ def _validate_demo(g: h5py.Group, spec: Spec, where: str, quick: bool = False) -
     if n is not None and lengths and n != max(lengths.values()):
         problems.append(f"{where}: attribute num_samples={n} but datasets hold {lengths}")
     if lengths.get("timestamps", 0) > 1:
-        ts = g["timestamps"][()]
-        if np.isfinite(ts).all() and not (np.diff(ts) > 0).all():
-            problems.append(f"{where}: 'timestamps' are not strictly increasing")
+        rate = float(g.attrs.get("control_rate_hz", spec.robot.control_rate_hz))
+        problems += [f"{where}: {fault}" for fault in timing_faults(g["timestamps"][()], rate)]
+    recorded = attr_str(g.attrs.get("timing_faults", "[]"))
+    try:
+        problems += [f"{where}: timing fault while recording: {f}" for f in json.loads(recorded)]
+    except (json.JSONDecodeError, TypeError):
+        problems.append(f"{where}: attribute 'timing_faults' is not a JSON list")
     return problems
 
 

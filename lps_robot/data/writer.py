@@ -10,6 +10,7 @@ still read them. The layout inside each file is the one in `schema`.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -24,6 +25,13 @@ from lps_robot.data import schema
 from lps_robot.data.reader import attr_str
 from lps_robot.spec import Spec
 
+FLUSH_EVERY = 30  # steps between flushes of an episode file
+
+
+class EpisodeWriteError(OSError):
+    """Writing the episode failed (e.g. the disk is full); its file is closed and left as
+    ``.partial`` (`recover_partial` salvages the flushed steps)."""
+
 
 class EpisodeWriter:
     """Appends one episode, step by step, to its own HDF5 file."""
@@ -36,7 +44,7 @@ class EpisodeWriter:
         *,
         calibration_id: str | None = None,
         compression: str | None = None,
-        flush_every: int = 30,
+        flush_every: int = FLUSH_EVERY,
         block: int = 64,
     ) -> None:
         self.final_path = Path(final_path)
@@ -100,9 +108,29 @@ class EpisodeWriter:
         timestamp: float,
         reward: float = 0.0,
     ) -> None:
-        """Append one step: the observation, the action commanded on it, and its time."""
+        """Append one step: the observation, the action commanded on it, and its time; a write
+        failure raises `EpisodeWriteError` (the file is then closed, the episode ended)."""
         if self._closed:
             raise RuntimeError(f"{self.final_path}: episode already finished")
+        try:
+            self._append(obs, action, timestamp, reward)
+        except OSError as e:
+            self._fail(e)
+
+    def _fail(self, e: OSError) -> None:
+        """Give up on a file that cannot be written any more and raise `EpisodeWriteError`
+        naming it. Its HDF5 handles are neither closed nor released: after a failed write,
+        closing or freeing them crashed the process (segfault, h5py 3 on a full disk), so
+        they stay referenced by this object; the flushed steps stay in the .partial file."""
+        self._closed = True
+        why = os.strerror(e.errno) if e.errno else str(e).split("(")[0].strip()
+        raise EpisodeWriteError(
+            e.errno or errno.EIO, f"{self.partial_path}: write failed ({why}); kept as .partial"
+        ) from e
+
+    def _append(
+        self, obs: Mapping[str, np.ndarray], action: np.ndarray, timestamp: float, reward: float
+    ) -> None:
         i = self.num_steps
         if i == self._capacity:
             self._capacity += self.block
@@ -136,16 +164,36 @@ class EpisodeWriter:
         notes: str = "",
         sparse_rewards: bool = True,
         dropped_frames: Mapping[str, int] | None = None,
+        timing_faults: list[str] | None = None,
     ) -> Path:
         """Close the episode and atomically publish it as ``demo_<i>.h5``.
 
         With ``sparse_rewards`` the rewards follow from the label, as in the paper's real-robot
         setup: -1 per step, 0 on the final step of a successful episode (which is terminal).
         """
+        if self._closed:  # finished, or failed: its HDF5 objects must not be touched again
+            raise RuntimeError(f"{self.final_path}: episode already finished or failed")
         n = self.num_steps
         if n == 0:
             self.abort()
             raise ValueError(f"{self.final_path}: cannot finish an episode with no steps")
+        try:
+            self._finish(success, notes, sparse_rewards, dropped_frames, timing_faults)
+        except OSError as e:
+            self._fail(e)
+        os.replace(self.partial_path, self.final_path)
+        _fsync_dir(self.final_path.parent)
+        return self.final_path
+
+    def _finish(
+        self,
+        success: bool,
+        notes: str,
+        sparse_rewards: bool,
+        dropped_frames: Mapping[str, int] | None,
+        timing_faults: list[str] | None,
+    ) -> None:
+        n = self.num_steps
         for ds in self._ds.values():
             ds.resize(n, axis=0)
         if sparse_rewards:
@@ -165,6 +213,7 @@ class EpisodeWriter:
             success=bool(success),
             operator_notes=notes,
             dropped_frames=json.dumps(dict(dropped_frames or {})),
+            timing_faults=json.dumps(list(timing_faults or [])),
         )
         self._file[schema.DATA_GROUP].attrs["total"] = n
         self._file.flush()
@@ -172,15 +221,12 @@ class EpisodeWriter:
         os.fsync(fd)
         self._file.close()
         self._closed = True
-        os.replace(self.partial_path, self.final_path)
-        _fsync_dir(self.final_path.parent)
-        return self.final_path
 
     def abort(self) -> None:
         """Drop the unfinished episode (e.g. the operator discards a bad take)."""
         if not self._closed:
-            self._file.close()
             self._closed = True
+            self._file.close()
         self.partial_path.unlink(missing_ok=True)
 
     def __enter__(self) -> EpisodeWriter:

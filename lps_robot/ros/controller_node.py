@@ -75,35 +75,34 @@ STATS_RETRY_S = 10.0  # after a failed stats write, try again this much later
 class PolicyNode(LifecycleNode):
     def __init__(self, files: list[str] | None = None) -> None:
         super().__init__(NODE_NAME)
+        self._watchdog_stop = threading.Event()
+        self.ticker: Ticker | None = None
+        self._sensor_node = self._sensor_exec = self._sensor_thread = None
+        self._owned: list = []  # timers made at configure, destroyed at cleanup
+        self.pub = None  # the command publisher: exists only while active
+        self._pub_lock = threading.Lock()  # publish vs deactivate
+        self.enabled = False
+        self.loop: ControlLoop | None = None
+        self.loader: WorkerLoader | None = None  # made at configure
+        self._generation = 0  # of policy loads: a finished load of an older one is discarded
+        self.loading = self.active_path = self.conflict = ""
         me = commander.fqn(self.get_namespace(), self.get_name())
         for path in files or ():
             check_params_file(path, me, tuple(PARAMS_BY_NAME))
         self._log = LogLimiter(self.get_logger())  # (level, key, message, period_s)
-        self._owned: list = []  # timers made at configure, destroyed at cleanup
-        self._sensor_node = self._sensor_exec = self._sensor_thread = None
-        self.ticker: Ticker | None = None
         self.p = self._declare_parameters()
         self.lifecycle = "unconfigured"
-        self.enabled = False
         self.robot: Spec | None = None
-        self.loop: ControlLoop | None = None
-        self.loader: WorkerLoader | None = None  # made at configure
         self.health: policy_health.LoopStats | None = None
         self.period: float | None = None
-        self.pub = None  # the command publisher: exists only while active
-        self._pub_lock = threading.Lock()  # publish vs deactivate
         self._pub_since = 0.0
-        self._generation = 0  # of policy loads: a finished load of an older one is discarded
-        self.loading = ""
         self.rejected = 0
         self.last_reject = ""
-        self.active_path = ""
         self.config_error = self.activate_error = self.stats_error = ""
         self._stats_retry = 0.0
         self.holds = self.bad_joint_msgs = self.tick_errors = 0
         self.last_status = "unconfigured"
         self.last_hold = self.last_hold_detail = ""
-        self.conflict = ""
         self._conflict_cleared: float | None = None
         self._twins = 0  # other nodes with this node's name (watchdog thread)
         self._seen_rollbacks = 0
@@ -112,7 +111,6 @@ class PolicyNode(LifecycleNode):
         self.create_service(SetBool, "~/enable", self._on_enable)
         self.add_on_set_parameters_callback(self._on_params)
         self.create_timer(1.0, self._on_diagnostics)
-        self._watchdog_stop = threading.Event()
         self._watchdog = threading.Thread(
             target=self._watch_loop, name="lps_watchdog", daemon=True
         )

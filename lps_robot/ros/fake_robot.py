@@ -4,15 +4,20 @@ Publishes ``/joint_states`` (joints in reverse spec order, so subscribers must r
 name) and a synthetic camera per spec camera; follows position commands exactly (an ideal
 position controller); logs every command as a JSON line with its receipt time. A
 ``std_msgs/String`` on ``/fake_robot/mode`` switches faults: ``normal``, ``nan_joints``,
-``freeze_camera``. The MuJoCo sim node replaces it when physics and real rendering matter.
+``freeze_camera``, ``arm_only`` (the last spec joint left to another publisher, as a gripper
+driver would), ``frozen_joints`` (joint states keep coming, the arm no longer follows),
+``flood`` (joint states as fast as rclpy publishes them, from a thread). The MuJoCo sim
+node replaces it when physics and real rendering matter.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import time
 
 import numpy as np
+import rclpy
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image, JointState
@@ -38,6 +43,7 @@ class FakeRobot(Node):
         self.names = list(reversed(r.joint_names))
         self.pos = (np.asarray(r.position_lower) + np.asarray(r.position_upper)) / 2
         self.mode = "normal"
+        self._flood: threading.Thread | None = None
         self.frame_i = 0
         log = self.get_parameter("log_path").value
         self.log = open(log, "a", buffering=1) if log else None  # noqa: SIM115 (closed in destroy)
@@ -56,10 +62,23 @@ class FakeRobot(Node):
     def _on_mode(self, msg: String) -> None:
         self.mode = msg.data
         self.get_logger().info(f"mode -> {self.mode}")
+        if self.mode == "flood" and self._flood is None:
+            self._flood = threading.Thread(target=self._flood_joints, daemon=True)
+            self._flood.start()
+
+    def _flood_joints(self) -> None:
+        """Publish joint states back to back while the mode is 'flood'."""
+        self.flood_count = 0
+        while self.mode == "flood" and rclpy.ok(context=self.context):
+            self._publish_joints()
+            self.flood_count += 1
+        self.get_logger().info(f"flood ended after {self.flood_count} joint-state messages")
+        self._flood = None
 
     def _on_command(self, msg: Float64MultiArray) -> None:
         cmd = np.asarray(msg.data, np.float64)
-        if cmd.shape == self.pos.shape and np.isfinite(cmd).all():
+        ok = cmd.shape == self.pos.shape and np.isfinite(cmd).all()
+        if ok and self.mode != "frozen_joints":
             self.pos = cmd
         if self.log:
             self.log.write(
@@ -72,6 +91,8 @@ class FakeRobot(Node):
         pos = self.pos[::-1].copy()
         if self.mode == "nan_joints":
             pos[0] = np.nan
+        if self.mode == "arm_only":  # names are reversed: the first is the last spec joint
+            msg.name, pos = self.names[1:], pos[1:]
         msg.position = pos.tolist()
         msg.velocity = [0.0] * len(pos)
         self.js_pub.publish(msg)

@@ -160,7 +160,8 @@ def descriptor(p: Param) -> ParameterDescriptor:
     if p.choices:
         d.additional_constraints = f"one of {list(p.choices)}"
     if p.kind is float and p.low is not None and p.high is not None:
-        d.floating_point_range = [FloatingPointRange(from_value=p.low, to_value=p.high)]
+        low = min(0.0, p.low) if p.zero_ok else p.low
+        d.floating_point_range = [FloatingPointRange(from_value=low, to_value=p.high)]
     elif p.kind is int and p.low is not None and p.high is not None:
         d.integer_range = [IntegerRange(from_value=int(p.low), to_value=int(p.high), step=1)]
     if p.low_open or p.zero_ok:

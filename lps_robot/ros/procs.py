@@ -106,6 +106,8 @@ class Probe:
         self.commands: list[tuple[float, list[float]]] = []
         self.diag: dict = {}
         self.diag_level = -1
+        self.diag_message = ""
+        self.diag_log: list[tuple[float, int, str]] = []  # (receipt time, level, message)
         self.node.create_subscription(
             Float64MultiArray,
             "/forward_position_controller/commands",
@@ -156,6 +158,8 @@ class Probe:
                 self.diag = {kv.key: parse_diag_value(kv.value) for kv in st.values}
                 # DiagnosticStatus.level is a one-byte `bytes` in rclpy
                 self.diag_level = st.level[0] if isinstance(st.level, bytes) else int(st.level)
+                self.diag_message = st.message
+                self.diag_log.append((time.monotonic(), self.diag_level, st.message))
 
     def spin(self, seconds: float) -> None:
         end = time.monotonic() + seconds
@@ -213,6 +217,28 @@ class Probe:
 
     def set_policy(self, path: str):
         return self.set_param("policy_path", path)
+
+    def swap(self, path: str, timeout: float = 30.0) -> tuple[bool, str]:
+        """Ask the controller to swap in ``path`` and wait for the outcome: (True, '') once
+        it is taken or found identical to the running one, (False, reason) once refused (at
+        once by the parameter reply, or by the background load on /diagnostics)."""
+        self.spin(0.2)
+        before = (self.diag.get("swaps"), self.diag.get("rejected_swaps"))
+        result = self.set_policy(path)
+        if not result.successful:
+            return False, result.reason
+
+        def settled() -> bool:
+            if self.diag.get("rejected_swaps") != before[1]:
+                return True
+            return self.diag.get("swaps") != before[0] or (
+                not self.diag.get("loading") and self.diag.get("active_policy") == path
+            )
+
+        self.wait_for(settled, timeout, f"the swap to {path}")
+        if self.diag.get("rejected_swaps") != before[1]:
+            return False, str(self.diag.get("last_reject_reason"))
+        return True, ""
 
     def lifecycle(self, transition: str | None = None, node: str = "/lps_policy") -> str:
         """Trigger a lifecycle transition by label (e.g. 'configure') if given; the state label

@@ -8,6 +8,13 @@ while any input has no fresh message (an episode is never opened blind). A tick 
 stream is stale is not recorded and counts as a dropped sample of that stream; an episode
 whose measured rate sags below 90% of nominal, or that dropped samples, is flagged in its
 operator notes and on ``/recorder/status``.
+
+Time is checked per stream (`StreamClock`): zero stamps and stamps on another clock are
+replaced by receipt time, out-of-order, repeated and late messages are never recorded as
+fresh, and each such fault is named in the episode's notes and ``timing_faults`` (which
+``lps data validate`` reports). A full disk ends the episode, never the node: a ballast file
+(`DiskGuard`) keeps room to finish it, ``~/start`` refuses with the free space, and the
+reason goes out on the ``~/stop`` reply and ``/recorder/status``.
 """
 
 from __future__ import annotations
@@ -22,7 +29,9 @@ from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Float64MultiArray, String
 from std_srvs.srv import SetBool, Trigger
 
-from lps_robot.data.writer import DatasetWriter, EpisodeWriter
+from lps_robot.data.diskguard import DiskGuard
+from lps_robot.data.timing import StreamClock
+from lps_robot.data.writer import FLUSH_EVERY, DatasetWriter, EpisodeWriter
 from lps_robot.ros.convert import image_to_rgb, reorder
 from lps_robot.ros.logs import LogLimiter
 from lps_robot.ros.policy_params import default_spec_path
@@ -46,6 +55,8 @@ class RecorderNode(Node):
             "max_obs_age_s": 0.15,
             "compression": "none",
             "calibration_id": "",
+            "min_free_mb": 64.0,
+            "clock_skew_tolerance_s": 0.5,
         }
         for k, v in params.items():
             self.declare_parameter(k, v)
@@ -60,11 +71,19 @@ class RecorderNode(Node):
             compression=None if p["compression"] == "none" else p["compression"],
             calibration_id=p["calibration_id"] or None,
         )
-        self.latest: dict[str, tuple[np.ndarray, float, float]] = {}  # key -> (value, recv, stamp)
+        self.latest: dict[str, tuple[np.ndarray, float, float]] = {}  # key -> (value, recv, time)
         self.episode: EpisodeWriter | None = None
         self.dropped: dict[str, int] = {}
         self.times: list[float] = []
         self.finished = 0
+        self.ended = ""  # why the last episode ended by itself (e.g. disk full)
+        self.clocks = {
+            s: StreamClock(self.max_age, p["clock_skew_tolerance_s"])
+            for s in ("joint_states", *(c.name for c in self.spec.cameras))
+        }
+        self.disk = DiskGuard(
+            p["output_dir"], _step_bytes(self.spec), FLUSH_EVERY, p["min_free_mb"]
+        )
         self.create_subscription(JointState, p["joint_states_topic"], self._on_joints, 10)
         self.create_subscription(Float64MultiArray, p["action_topic"], self._on_action, 10)
         for cam in self.spec.cameras:
@@ -83,29 +102,36 @@ class RecorderNode(Node):
     def _stamp(msg) -> float:
         return msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
 
+    def _timed(self, stream: str, msg) -> tuple[float, float] | None:
+        """(receipt monotonic time, time to record) of a message, or None to drop it."""
+        t = self.clocks[stream].take(self._stamp(msg), time.time())
+        return None if t is None else (time.monotonic(), t)
+
     def _on_joints(self, msg: JointState) -> None:
+        timed = self._timed("joint_states", msg)
+        if timed is None:
+            return
         pos = reorder(msg.name, msg.position, self.spec.robot.joint_names)
         if pos is not None:
-            self.latest["joint_pos"] = (pos.astype(np.float32), time.monotonic(), self._stamp(msg))
+            self.latest["joint_pos"] = (pos.astype(np.float32), *timed)
         if len(msg.velocity):
             vel = reorder(msg.name, msg.velocity, self.spec.robot.joint_names)
             if vel is not None:
-                self.latest["joint_vel"] = (
-                    vel.astype(np.float32),
-                    time.monotonic(),
-                    self._stamp(msg),
-                )
+                self.latest["joint_vel"] = (vel.astype(np.float32), *timed)
 
     def _on_action(self, msg: Float64MultiArray) -> None:
         self.latest["action"] = (np.asarray(msg.data, np.float32), time.monotonic(), 0.0)
 
     def _on_image(self, cam, msg: Image) -> None:
+        timed = self._timed(cam.name, msg)
+        if timed is None:
+            return
         try:
             img = image_to_rgb(msg, cam.width, cam.height)
         except ValueError as e:
             self._log("warning", f"camera:{cam.name}", f"camera '{cam.name}': {e}", 5.0)
             return
-        self.latest[cam.name] = (img, time.monotonic(), self._stamp(msg))
+        self.latest[cam.name] = (img, *timed)
 
     def _stale(self, now: float) -> list[str]:
         """Inputs with no message yet or none within max_obs_age_s."""
@@ -115,6 +141,10 @@ class RecorderNode(Node):
 
     def _on_tick(self) -> None:
         if self.episode is None:
+            return
+        full = self.disk.low()
+        if full:
+            self._end(full)
             return
         stale = self._stale(time.monotonic())
         if stale:
@@ -127,10 +157,42 @@ class RecorderNode(Node):
             self.dropped["action"] = self.dropped.get("action", 0) + 1
             return
         stamp = self.latest["joint_pos"][2]
-        if self.times and stamp <= self.times[-1]:
-            stamp = self.times[-1] + 1e-6  # same joint message twice: keep time increasing
-        self.episode.append(obs, action, timestamp=stamp)
+        if self.times and stamp <= self.times[-1]:  # no joint state since the last step
+            self.dropped["joint_pos"] = self.dropped.get("joint_pos", 0) + 1
+            return
+        try:
+            self.episode.append(obs, action, timestamp=stamp)
+        except OSError as e:  # a write error HDF5 met anyway: the episode ends, the node stays
+            self._end(str(e), kept_partial=True)
+            return
         self.times.append(stamp)
+
+    def _timing_notes(self) -> list[str]:
+        return [n for stream, c in self.clocks.items() for n in c.notes(stream)]
+
+    def _end(self, why: str, kept_partial: bool = False) -> None:
+        """End the recording episode by itself (disk full, write error): finish it as a
+        failure of unknown outcome in the room the ballast leaves, with the reason."""
+        ep, self.episode = self.episode, None
+        self.disk.release()
+        path = ep.partial_path
+        if not kept_partial and ep.num_steps:
+            status = self._report("ending", reason=why)
+            try:
+                path = ep.finish(
+                    False,
+                    notes="; ".join([f"ended early: {why}", *status["flags"]]),
+                    dropped_frames=self.dropped,
+                    timing_faults=self._timing_notes(),
+                )
+                self.finished += 1
+            except (OSError, RuntimeError) as e:
+                why = f"{why}; finishing failed too ({e})"
+        elif not ep.num_steps:
+            ep.abort()
+        self.ended = f"episode ended: {why} ({path})"
+        self._log("error", "ended", self.ended, 1.0)
+        self._report("ended", reason=why, path=str(path))
 
     def _report(self, event: str, **extra) -> dict:
         n = len(self.times)
@@ -144,6 +206,7 @@ class RecorderNode(Node):
             flags.append(f"rate sagged to {rate:.1f} Hz (nominal {self.rate:g})")
         if any(self.dropped.values()):
             flags.append(f"dropped samples {self.dropped}")
+        flags += self._timing_notes()
         status = {
             "event": event,
             "steps": n,
@@ -171,22 +234,46 @@ class RecorderNode(Node):
             ]
             response.success, response.message = False, f"{NOT_LIVE}: {', '.join(why)}"
             return response
-        self.dropped, self.times = {}, []
-        self.episode = self.writer.begin_episode()
+        full = self.disk.arm()
+        if full:
+            response.success, response.message = False, full
+            return response
+        self.dropped, self.times, self.ended = {}, [], ""
+        for clock in self.clocks.values():
+            clock.faults.clear()
+        try:
+            self.episode = self.writer.begin_episode()
+        except OSError as e:
+            self.disk.release()
+            response.success, response.message = False, f"cannot open an episode: {e}"
+            return response
         response.success, response.message = True, str(self.episode.partial_path)
         return response
 
     def _on_stop(self, request: SetBool.Request, response: SetBool.Response) -> SetBool.Response:
         ep, self.episode = self.episode, None
+        if ep is None and self.ended:  # it ended by itself: say why, once
+            response.success, response.message, self.ended = False, self.ended, ""
+            return response
         if ep is None or ep.num_steps == 0:
             if ep is not None:
                 ep.abort()
+                self.disk.release()
             response.success, response.message = False, "no recorded steps to finish"
             return response
         status = self._report("stopped", success=bool(request.data))
-        path = ep.finish(
-            bool(request.data), notes="; ".join(status["flags"]), dropped_frames=self.dropped
-        )
+        try:
+            path = ep.finish(
+                bool(request.data),
+                notes="; ".join(status["flags"]),
+                dropped_frames=self.dropped,
+                timing_faults=self._timing_notes(),
+            )
+        except (OSError, RuntimeError) as e:
+            response.success, response.message = False, f"finishing failed: {e}"
+            return response
+        finally:
+            self.disk.release()
         self.finished += 1
         response.success = True
         response.message = json.dumps(
@@ -200,11 +287,18 @@ class RecorderNode(Node):
         ep, self.episode = self.episode, None
         if ep is not None:
             ep.abort()
+            self.disk.release()
         response.success, response.message = (
             ep is not None,
             "discarded" if ep else "nothing to discard",
         )
         return response
+
+
+def _step_bytes(spec: Spec) -> int:
+    """Bytes one recorded step takes (images, proprio, action, reward, time)."""
+    images = sum(spec.camera(k).width * spec.camera(k).height * 3 for k in spec.obs.image_keys)
+    return images + 4 * (sum(spec.obs.proprio_dims) + spec.action.dim + 1) + 8
 
 
 def _warn_if_recording(node: RecorderNode) -> None:
