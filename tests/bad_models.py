@@ -34,15 +34,25 @@ KINDS = {  # kind -> words the rejection reason must contain
     "slow": "warm-up p99 latency",
     "tampered": "content_hash",
     "wrong_joints": "joint names",
+    "huge": "outside the policy's bounds",
 }
 _ONNX_TYPES = {"uint8": TensorProto.UINT8, "float32": TensorProto.FLOAT}
 
 
 def make_model(
-    spec: Spec, path: str | Path, kind: str = "good", target=None, threshold: float = 0.0
+    spec: Spec,
+    path: str | Path,
+    kind: str = "good",
+    target=None,
+    threshold: float = 0.0,
+    pad_bytes: int = 0,
 ) -> Path:
-    """Write the ``kind`` model for ``spec`` to ``path`` and return the path. ``good`` and
-    ``nan_beyond`` (accepted at load, NaN once joint 0 > ``threshold``) command ``target``."""
+    """Write the ``kind`` model for ``spec`` to ``path`` and return the path. ``good``,
+    ``nan_beyond`` (accepted at load, NaN once joint 0 > ``threshold``) and ``slow_beyond``
+    (accepted, then ~4 GFLOP per call once joint 0 > ``threshold``) command ``target``;
+    ``chase`` commands the joint positions + ``target`` (an offset), clipped to the action
+    bounds, so the arm keeps moving; ``pad_bytes`` adds an unused initializer of that size
+    (a model as big as a large policy that runs as fast as a small one)."""
     h, a = spec.policy.chunk_length, spec.action.dim
     sig = input_signature(spec, False)
     inputs = []
@@ -58,6 +68,8 @@ def make_model(
     chunk[..., :a] = goal
     if kind == "nan":
         chunk[:] = np.nan
+    if kind == "huge":
+        chunk[:] = 1e30
     out_name = "act" if kind == "wrong_output_name" else "actions"
     inits = [numpy_helper.from_array(chunk, "chunk")]
     nodes = []
@@ -104,8 +116,58 @@ def make_model(
             helper.make_node("Add", ["chunk", "poison3"], [out_name]),
         ]
         inits.append(numpy_helper.from_array(np.array([2], np.int64), "axes"))
+    elif kind == "slow_beyond":  # the slow model's matmuls, only once joint 0 > threshold
+        w = np.random.default_rng(0).standard_normal((1024, 1024)).astype(np.float32) * 1e-3
+        heavy = helper.make_graph(
+            [  # input-dependent (w * sum(joint_pos)), so nothing is folded at load
+                helper.make_node("Mul", ["w", "s"], ["ws"]),
+                helper.make_node("MatMul", ["ws", "w"], ["m1"]),
+                helper.make_node("MatMul", ["m1", "w"], ["m2"]),
+                helper.make_node("ReduceSum", ["m2"], ["r"], keepdims=0),
+                helper.make_node("Mul", ["r", "zero"], ["r0"]),
+                helper.make_node("Add", ["chunk", "r0"], ["heavy_out"]),
+            ],
+            "heavy",
+            [],
+            [helper.make_tensor_value_info("heavy_out", TensorProto.FLOAT, [1, h, width])],
+        )
+        light = helper.make_graph(
+            [helper.make_node("Identity", ["chunk"], ["light_out"])],
+            "light",
+            [],
+            [helper.make_tensor_value_info("light_out", TensorProto.FLOAT, [1, h, width])],
+        )
+        inits += [
+            numpy_helper.from_array(w, "w"),
+            numpy_helper.from_array(np.array(0.0, np.float32), "zero"),
+            numpy_helper.from_array(np.array([0], np.int64), "i0"),
+            numpy_helper.from_array(np.array(threshold, np.float32), "thr"),
+        ]
+        nodes += [
+            helper.make_node("ReduceSum", ["joint_pos"], ["s"], keepdims=0),
+            helper.make_node("Gather", ["joint_pos", "i0"], ["j0"], axis=1),
+            helper.make_node("Greater", ["j0", "thr"], ["beyond2"]),
+            helper.make_node("Squeeze", ["beyond2"], ["beyond"]),
+            helper.make_node("If", ["beyond"], [out_name], then_branch=heavy, else_branch=light),
+        ]
+    elif kind == "chase":  # joint positions + target, clipped to the action bounds
+        low = np.asarray(spec.action.low, np.float32)[None, None]
+        high = np.asarray(spec.action.high, np.float32)[None, None]
+        inits += [
+            numpy_helper.from_array(np.array([1], np.int64), "axes"),
+            numpy_helper.from_array(low, "low"),
+            numpy_helper.from_array(high, "high"),
+        ]
+        nodes += [
+            helper.make_node("Unsqueeze", ["joint_pos", "axes"], ["pos3"]),
+            helper.make_node("Add", ["chunk", "pos3"], ["ahead"]),
+            helper.make_node("Min", ["ahead", "high"], ["below"]),
+            helper.make_node("Max", ["below", "low"], [out_name]),
+        ]
     else:
         nodes.append(helper.make_node("Identity", ["chunk"], [out_name]))
+    if pad_bytes:
+        inits.append(numpy_helper.from_array(np.ones(pad_bytes // 4, np.float32), "padding"))
     output = helper.make_tensor_value_info(out_name, TensorProto.FLOAT, [1, h, width])
     graph = helper.make_graph(nodes, "policy", inputs, [output], initializer=inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])

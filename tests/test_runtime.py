@@ -77,6 +77,16 @@ def test_safety_bounds_commands_from_where_the_arm_is(safety):
     cmd, status = safety(np.array([0.0, 0.0, 0.2]), frozen + [0.8, 0.0, 0.0])
     assert status == "tracking_error:j0"
     np.testing.assert_allclose(cmd, [0.8, 0.0, 0.2])
+    # no new measurement: no step further away from the arm (no blind steps)
+    safety.reset()
+    pos = np.array([0.0, 0.0, 0.2])
+    first, _ = safety(np.array([1.0, 0.0, 0.2]), pos)
+    stale = np.array([False, True, True])
+    for _ in range(5):
+        cmd, _ = safety(np.array([1.0, 0.0, 0.2]), pos, fresh=stale)
+        np.testing.assert_allclose(cmd, first)
+    cmd, _ = safety(np.array([1.0, 0.0, 0.2]), pos, fresh=np.ones(3, bool))
+    assert cmd[0] > first[0]
     # a hold never commands a position beyond the arm bound of a measured one
     held = safety.hold(np.array([-0.9, 0.0, 0.2]))
     np.testing.assert_allclose(held, [-0.9, 0.0, 0.2])

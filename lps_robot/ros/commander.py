@@ -32,6 +32,8 @@ def others_on(node: Node, topics: list[str], mine: int) -> list[str]:
     for topic in topics:
         for info in node.get_publishers_info_by_topic(topic):
             who = fqn(info.node_namespace, info.node_name)
+            if "_UNKNOWN_" in who:
+                who = "a node not yet discovered"
             if who == me and own_seen < mine:
                 own_seen += 1
                 continue

@@ -69,7 +69,7 @@ from lps_robot.runtime.ticker import Ticker
 from lps_robot.spec import Spec
 
 __all__ = ["NODE_NAME", "PARAMETERS", "PARAMS_BY_NAME", "PolicyNode", "default_spec_path"]
-STATS_RETRY_S = 10.0  # after a failed stats write, try again this much later
+STATS_RETRY_S = 5.0  # after a failed stats write, try again this much later
 
 
 class PolicyNode(LifecycleNode):
@@ -104,6 +104,7 @@ class PolicyNode(LifecycleNode):
         self.last_status = "unconfigured"
         self.last_hold = self.last_hold_detail = ""
         self._conflict_cleared: float | None = None
+        self._conflict_named = 0.0
         self._twins = 0  # other nodes with this node's name (watchdog thread)
         self._seen_rollbacks = 0
         self._stalled_reported = 0.0
@@ -381,8 +382,9 @@ class PolicyNode(LifecycleNode):
         self.images[key] = (self.pre.images[key](rgb), time.monotonic())
 
     def _sensors(self, now: float) -> Sensors:
+        times = self.joints.times()  # before the snapshot: never newer than its values
         pos, vel, t, fault = self.joints.snapshot(now, self.max_age)
-        return Sensors(pos, vel, t, dict(self.images), fault)
+        return Sensors(pos, vel, t, dict(self.images), fault, times)
 
     def _latest_obs(self) -> dict[str, np.ndarray] | None:
         """The latest real observation, for warming a new policy up on it (None if partial)."""
@@ -441,9 +443,12 @@ class PolicyNode(LifecycleNode):
         or still inside the discovery grace after activating)."""
         topics = [self.p["command_topic"]]
         if commander.publisher_count(self, topics) > 1 or self._twins > 0:
-            if not self.conflict:
-                self.conflict = commander.conflict(self, topics, 1) or "another commander"
-                emit(self.get_logger(), "error", f"another commander, holding: {self.conflict}")
+            if not self.conflict or now >= self._conflict_named + commander.NAME_CHECK_S:
+                # named again while it lasts: discovery may know the publisher before its node
+                named = commander.conflict(self, topics, 1) or "another commander"
+                if named != self.conflict:
+                    emit(self.get_logger(), "error", f"another commander, holding: {named}")
+                self.conflict, self._conflict_named = named, now
             self._conflict_cleared = None
             return "commander_conflict"
         grace = self.p["discovery_grace_s"]

@@ -6,8 +6,10 @@ position controller); logs every command as a JSON line with its receipt time. A
 ``std_msgs/String`` on ``/fake_robot/mode`` switches faults: ``normal``, ``nan_joints``,
 ``freeze_camera``, ``arm_only`` (the last spec joint left to another publisher, as a gripper
 driver would), ``frozen_joints`` (joint states keep coming, the arm no longer follows),
-``flood`` (joint states as fast as rclpy publishes them, from a thread). The MuJoCo sim
-node replaces it when physics and real rendering matter.
+``flood`` (joint states as fast as rclpy publishes them, from a thread), and joint-state
+stamps that lie: ``zero_stamps``, ``lagging_stamps`` (0.5 s behind: a skewed clock),
+``old_stamps`` (every other message 3 s old, out of order), ``back_stamps`` (the clock jumps
+back 2 s). The MuJoCo sim node replaces it when physics and real rendering matter.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ import time
 
 import numpy as np
 import rclpy
+from rclpy.duration import Duration
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
+from rclpy.time import Time
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Float64MultiArray, String
 
@@ -44,7 +48,7 @@ class FakeRobot(Node):
         self.pos = (np.asarray(r.position_lower) + np.asarray(r.position_upper)) / 2
         self.mode = "normal"
         self._flood: threading.Thread | None = None
-        self.frame_i = 0
+        self.frame_i = self.joint_i = 0
         log = self.get_parameter("log_path").value
         self.log = open(log, "a", buffering=1) if log else None  # noqa: SIM115 (closed in destroy)
         self.js_pub = self.create_publisher(JointState, "/joint_states", 10)
@@ -87,7 +91,7 @@ class FakeRobot(Node):
 
     def _publish_joints(self) -> None:
         msg = JointState(name=self.names)
-        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.header.stamp = self._joint_stamp()
         pos = self.pos[::-1].copy()
         if self.mode == "nan_joints":
             pos[0] = np.nan
@@ -96,6 +100,17 @@ class FakeRobot(Node):
         msg.position = pos.tolist()
         msg.velocity = [0.0] * len(pos)
         self.js_pub.publish(msg)
+
+    def _joint_stamp(self):
+        """The header stamp the current mode gives a joint-state message."""
+        now = self.get_clock().now()
+        lie = {"lagging_stamps": 0.5, "back_stamps": 2.0}.get(self.mode, 0.0)
+        if self.mode == "old_stamps":
+            self.joint_i += 1
+            lie = 3.0 * (self.joint_i % 2)
+        if self.mode == "zero_stamps":
+            return Time().to_msg()
+        return (now - Duration(seconds=lie)).to_msg()
 
     def _publish_images(self) -> None:
         if self.mode == "freeze_camera":

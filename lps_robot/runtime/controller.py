@@ -8,7 +8,7 @@ misshapen chunk: a NaN never reaches a motor.
 After a swap the previous policy stays loaded: if the new one fails (raises, returns a bad
 chunk, or misses the tick's deadline more than ``probation_max_misses`` times) within its
 first ``probation_ticks`` commanded ticks, the loop rolls back to the previous one by itself.
-A chunk outside the policy's own action bounds (by more than ``RANGE_MARGIN`` of the range) is
+A chunk outside the policy's own action bounds (`out_of_range`) is
 a failure too: an exported policy decodes into those bounds, so such values mean a broken
 model, never a target to clamp and chase. Inference slower than the period after probation is
 counted (``late_queries``, ``last_late_ms``) for the node's diagnostics.
@@ -23,12 +23,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from lps_robot.runtime.executor import ChunkExecutor
-from lps_robot.runtime.policy import OnnxPolicy
+from lps_robot.runtime.policy import OnnxPolicy, out_of_range
 from lps_robot.runtime.safety import SafetyFilter
 from lps_robot.spec import Spec
 
 PROPRIO_SOURCES = ("joint_pos", "joint_vel")  # proprio keys the controller can build
-RANGE_MARGIN = 0.01  # fraction of an action's range a chunk may exceed its bounds by
 
 
 @dataclass
@@ -40,6 +39,7 @@ class Sensors:
     joint_time: float = -1.0
     images: dict[str, tuple[np.ndarray, float]] = field(default_factory=dict)
     joint_fault: str | None = None  # e.g. 'stale_joint:gripper', from the joint-state merger
+    joint_times: np.ndarray | None = None  # per joint, when its value was measured
 
 
 @dataclass
@@ -88,6 +88,7 @@ class ControlLoop:
         self._probation = 0  # commanded ticks left in the new policy's probation
         self._misses = 0
         self.queries = 0
+        self._joint_times: np.ndarray | None = None  # at the last commanded step
         self.late_queries = 0  # inferences longer than the period (after probation too)
         self.last_late_ms = 0.0
 
@@ -131,28 +132,12 @@ class ControlLoop:
             return TickResult(self.safety.hold(sensors.joint_pos), "rolled_back", True, ms)
         return TickResult(self.safety.hold(sensors.joint_pos), status, True, ms)
 
-    def _out_of_range(self, chunk: np.ndarray) -> str:
-        """'' when every value lies within the policy's action bounds (plus the margin), else
-        the first offending value with its joint and bounds."""
-        action = self.policy.spec.action
-        low, high = np.asarray(action.low), np.asarray(action.high)
-        margin = RANGE_MARGIN * (high - low)
-        bad = (chunk < low - margin) | (chunk > high + margin)
-        if not bad.any():
-            return ""
-        step, dim = np.argwhere(bad.reshape(-1, len(low)))[0]
-        value = chunk.reshape(-1, len(low))[step, dim]
-        name = self.robot.robot.joint_names[dim] if dim < self.robot.robot.num_joints else dim
-        return (
-            f"action {value:.4g} for '{name}' outside the policy's bounds "
-            f"[{low[dim]:.4g}, {high[dim]:.4g}]"
-        )
-
     def reset(self) -> None:
         """Forget the queued chunk and the last command (e.g. after being disabled)."""
         if self.executor:
             self.executor.reset()
         self.safety.reset()
+        self._joint_times = None
 
     def _hold(self, sensors: Sensors, reason: str) -> TickResult:
         if self.executor:
@@ -195,7 +180,7 @@ class ControlLoop:
             self.queries += 1
             if not np.isfinite(chunk).all():
                 return self._fail(sensors, "invalid_action", "non-finite action chunk", ms)
-            outside = self._out_of_range(chunk)
+            outside = out_of_range(chunk, self.policy.spec)
             if outside:
                 return self._fail(sensors, "action_out_of_range", outside, ms)
             if ms > self.deadline_ms:
@@ -214,7 +199,12 @@ class ControlLoop:
             if self.policy.spec.action.type == "joint_delta":
                 chunk = chunk + pos[None, :]  # relative to this chunk's first observation
             self.executor.push(chunk)
-        cmd, status = self.safety(self.executor.next_action(), pos)
+        fresh = None
+        if sensors.joint_times is not None:
+            prev, self._joint_times = self._joint_times, sensors.joint_times
+            if prev is not None and prev.shape == sensors.joint_times.shape:
+                fresh = sensors.joint_times > prev
+        cmd, status = self.safety(self.executor.next_action(), pos, fresh)
         if self._probation > 0:
             self._probation -= 1
             if self._probation == 0:

@@ -100,6 +100,11 @@ class JointStateMerger:
         self._switches[i] = recent[-4:]
         return len(recent) >= 2
 
+    def times(self) -> np.ndarray:
+        """When each joint's value was last measured (monotonic seconds)."""
+        with self._lock:
+            return self.time.copy()
+
     def snapshot(
         self, now: float, max_age_s: float
     ) -> tuple[np.ndarray | None, np.ndarray | None, float, str | None]:

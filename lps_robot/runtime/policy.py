@@ -26,6 +26,26 @@ from lps_robot.runtime.stage import Staged, stage
 from lps_robot.spec import Spec
 
 ORT_TYPES = {"uint8": "tensor(uint8)", "float32": "tensor(float)"}
+RANGE_MARGIN = 0.01  # fraction of an action's range a chunk may exceed its bounds by
+
+
+def out_of_range(chunk: np.ndarray, spec: Spec) -> str:
+    """'' when every value of a raw chunk (h, A) lies within the policy's action bounds plus
+    the margin, else the first offending value with its dimension and bounds. An exported
+    policy decodes into those bounds, so anything outside means a broken model."""
+    low, high = np.asarray(spec.action.low), np.asarray(spec.action.high)
+    margin = RANGE_MARGIN * (high - low)
+    rows = np.asarray(chunk).reshape(-1, len(low))
+    bad = (rows < low - margin) | (rows > high + margin)
+    if not bad.any():
+        return ""
+    step, dim = np.argwhere(bad)[0]
+    names = spec.robot.joint_names
+    name = names[dim] if spec.action.type != "ee_delta" and dim < len(names) else f"dim {dim}"
+    return (
+        f"action {rows[step, dim]:.4g} for '{name}' outside the policy's bounds "
+        f"[{low[dim]:.4g}, {high[dim]:.4g}]"
+    )
 
 
 class OnnxPolicy:
@@ -178,6 +198,9 @@ class OnnxPolicy:
             )
         if not np.isfinite(out).all():
             raise PolicyRejected(f"{self.path}: non-finite output on {what}")
+        outside = out_of_range(out[0], self.spec)
+        if outside:
+            raise PolicyRejected(f"{self.path}: {outside} on {what}")
 
     def sample_latent(self) -> np.ndarray:
         z = self._rng.standard_normal((1, self._d))

@@ -3,8 +3,10 @@
 Every command is bounded twice: within one velocity step of the previous command, and within
 one step plus the joint's tracking tolerance of where the arm *is* (the measured position).
 The second bound is what keeps a robot that stalls or freezes from being told to jump when it
-resumes: commands cannot walk away from an arm that does not follow them. Two faults hold
-with their own reason and re-anchor the command at the measured position:
+resumes: commands cannot walk away from an arm that does not follow them. A third rule
+forbids blind steps: a joint whose measurement is not newer than at the previous tick
+(``fresh`` False) may not be commanded further from its measured position than it already
+is. Two faults hold with their own reason and re-anchor the command at the measured position:
 
 - ``tracking_error:<joint>``: the arm is further from the last command than that bound (it
   was pushed, jumped, or its driver restarted elsewhere);
@@ -97,9 +99,13 @@ class SafetyFilter:
         return self._anchor(position) if ok else self.last
 
     def __call__(
-        self, target: np.ndarray | None, position: np.ndarray | None
+        self,
+        target: np.ndarray | None,
+        position: np.ndarray | None,
+        fresh: np.ndarray | None = None,
     ) -> tuple[np.ndarray | None, str]:
-        """(command, status); status is 'ok', 'clamped' or the reason for holding."""
+        """(command, status); status is 'ok', 'clamped' or the reason for holding.
+        ``fresh``: per joint, whether its measurement is newer than at the last call."""
         if target is None:
             return self.hold(position), "no_action"
         target = np.asarray(target, np.float64)
@@ -114,8 +120,11 @@ class SafetyFilter:
         ref = self._anchor(position) if self.last is None else self.last
         cmd = np.clip(target, self.lower, self.upper)
         cmd = ref + np.clip(cmd - ref, -self.max_step, self.max_step)
-        bounded = np.clip(cmd, position - self.arm_bound, position + self.arm_bound)
-        held = np.abs(bounded - cmd) > 1e-12
+        reach = self.arm_bound
+        if fresh is not None:  # no new measurement: no step further away from the arm
+            reach = np.where(fresh, reach, np.minimum(reach, np.abs(ref - position)))
+        bounded = np.clip(cmd, position - reach, position + reach)
+        held = (np.abs(bounded - cmd) > 1e-12) & (True if fresh is None else fresh)
         self._held_back = np.where(held, self._held_back + 1, 0)
         if (self._held_back >= self.follow_ticks).any():
             joint = self.names[int(np.argmax(self._held_back))]

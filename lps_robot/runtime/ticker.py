@@ -53,7 +53,6 @@ class Ticker:
             self._loop()
         except BaseException as e:  # noqa: BLE001 - recorded; the supervisor restarts us
             self.last_death = f"{type(e).__name__}: {e}"
-            raise
 
     def _loop(self) -> None:
         deadline = time.monotonic()
