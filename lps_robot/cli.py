@@ -447,7 +447,7 @@ def _bench_inference(args: argparse.Namespace) -> int:
 def _bench_loop(args: argparse.Namespace) -> int:
     from lps_robot.bench.loop import run
 
-    print(json.dumps(run(args.seconds, args.rate, args.swaps, args.gil_switch_ms)))
+    print(json.dumps(run(args.seconds, args.rate, args.swaps, args.gil_switch_ms, args.pad_mb)))
     return 0
 
 
@@ -600,6 +600,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=0.5,
         help="the node's gil_switch_interval_ms (0: Python's 5 ms default)",
+    )
+    p.add_argument(
+        "--pad-mb",
+        type=float,
+        default=0.0,
+        help="grow both policies by this many MB (216: the robot preset's size) to measure "
+        "what swapping a large model costs the loop",
     )
     p.add_argument("--json", action="store_true", help="(always JSON; accepted for symmetry)")
     p.set_defaults(func=_bench_loop)

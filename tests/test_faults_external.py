@@ -198,6 +198,7 @@ def test_stop_wins_over_a_slow_load_and_a_stale_load_is_discarded(tmp_path):
     try:
         probe.wait_for(lambda: probe.diag.get("policy_hash") == a_hash, 60, "a loaded")
         _running(probe)
+        probe.set_param("threads", 2)  # refused (read-only); the client is discovered now
         t0 = time.monotonic()
         assert probe.set_policy(str(tmp_path / "slow.onnx")).successful
         swap_s = time.monotonic() - t0
@@ -208,8 +209,10 @@ def test_stop_wins_over_a_slow_load_and_a_stale_load_is_discarded(tmp_path):
         t0 = time.monotonic()
         probe.call(ChangeState, "/lps_policy/change_state", req)
         deactivate_s = time.monotonic() - t0
-        for label in ("cleanup", "configure"):
-            assert probe.lifecycle(label) in ("unconfigured", "inactive")
+        assert probe.lifecycle("cleanup") == "unconfigured"
+        assert probe.set_policy(str(tmp_path / "a.onnx")).successful  # what configure loads
+        assert probe.lifecycle("configure") == "inactive"
+        probe.wait_for(lambda: probe.diag.get("state") == "inactive", 10, "configured")
         probe.wait_for(lambda: probe.diag.get("policy_hash") == a_hash, 30, "a again")
         log = tmp_path / "node.log"
         end = time.monotonic() + 30

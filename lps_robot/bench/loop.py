@@ -4,6 +4,11 @@ The controller runs the image preset (one 64x64 camera from a 128x128 stream + 6
 the probe swaps between two exported policies ``swaps`` times, evenly spread, and tries one
 bad model (it must be rejected while the loop keeps running). Figures come from the node's
 own statistics: period jitter |period - 1/rate|, tick-to-publish latency, observation age.
+
+``pad_mb`` makes both policies that big with an unused initializer (the manifest's hash is
+recomputed), so a swap parses, hashes and loads as much as a large policy (the `robot` preset
+with two 224 px cameras exports 216 MB) while inference stays as cheap as the small one's:
+the figure isolates what a swap costs the loop from what a slow model costs it.
 """
 
 from __future__ import annotations
@@ -24,11 +29,31 @@ from lps_robot.export import export
 from lps_robot.ros.procs import Probe, start_robot_and_policy, stop
 
 
+def pad_policy(path: Path, n_bytes: int) -> None:
+    """Grow an exported policy by an unused ``n_bytes`` initializer, keeping it valid."""
+    import numpy as np
+    import onnx
+    from onnx import numpy_helper
+
+    from lps_robot.runtime.manifest import MANIFEST_KEY, graph_digest
+
+    model = onnx.load(str(path))
+    pad = np.ones(n_bytes // 4, np.float32)
+    model.graph.initializer.append(numpy_helper.from_array(pad, "lps_bench_padding"))
+    for entry in model.metadata_props:
+        if entry.key == MANIFEST_KEY:
+            manifest = json.loads(entry.value)
+            manifest["content_hash"] = graph_digest(model.graph)
+            entry.value = json.dumps(manifest)
+    onnx.save(model, str(path))
+
+
 def run(
     seconds: float = 60.0,
     rate_hz: float = 50.0,
     swaps: int = 10,
     gil_switch_ms: float = 0.5,
+    pad_mb: float = 0.0,
 ) -> dict:
     from std_srvs.srv import SetBool
 
@@ -42,6 +67,9 @@ def run(
         for name in ("a", "b"):
             agent = LPSAgent(spec, make_config(overrides={"preset": "cpu"}).agent)
             export(agent.eval(), tmp / f"{name}.onnx")
+            if pad_mb > 0:
+                pad_policy(tmp / f"{name}.onnx", int(pad_mb * 2**20))
+        model_mb = (tmp / "a.onnx").stat().st_size / 2**20
         (tmp / "bad.onnx").write_bytes(b"not a model")
         robot, node = start_robot_and_policy(
             tmp,
@@ -50,6 +78,7 @@ def run(
                 "policy_path": str(tmp / "a.onnx"),
                 "stats_path": str(tmp / "stats.json"),
                 "gil_switch_interval_ms": gil_switch_ms,
+                "load_timeout_s": 60.0,
             },
         )
         probe = Probe(domain)
@@ -72,9 +101,15 @@ def run(
                     failed_swaps += not probe.set_policy(str(target)).successful
                     done_swaps += 1  # each scheduled swap is attempted once
                 elif not tried_bad and now >= bad_at:
-                    refused_bad = not probe.set_policy(str(tmp / "bad.onnx")).successful
                     tried_bad = True
+                    rejected = probe.diag.get("rejected_swaps", 0)
+                    if probe.set_policy(str(tmp / "bad.onnx")).successful:  # loads first
+                        probe.wait_for(
+                            lambda r=rejected: probe.diag.get("rejected_swaps", 0) > r, 30, "bad"
+                        )
+                    refused_bad = True
                 probe.spin(0.05)
+            probe.wait_for(lambda: not probe.diag.get("loading"), 60, "the last swap")
             probe.spin(1.5)
             after = dict(probe.diag)
         finally:
@@ -86,6 +121,7 @@ def run(
     return {
         "seconds": seconds,
         "gil_switch_ms": gil_switch_ms,
+        "model_mb": round(model_mb, 1),
         "target_rate_hz": rate_hz,
         "rate_hz": stats["rate_hz"],
         "jitter_p99_ms": stats["jitter_p99_ms"],

@@ -202,6 +202,8 @@ class Probe:
                     ) from None
 
     def set_mode(self, mode: str) -> None:
+        """Switch the fake robot's fault mode (once it has discovered us: never into the void)."""
+        self.wait_for(lambda: self.mode_pub.get_subscription_count() > 0, 30, "the fake robot")
         for _ in range(3):
             self.mode_pub.publish(self.String(data=mode))
             self.spin(0.05)
