@@ -151,10 +151,10 @@ def ros_closed_loop(
     try:
         probe.wait_for(lambda: bool(probe.diag.get("policy_hash")), 90, "controller ready")
         for block, (name, n) in enumerate(zip(order, blocks, strict=True)):
-            if block > 0:
-                reply = probe.set_policy(str(policies[name]))
-                if not reply.successful:
-                    raise RuntimeError(f"hot-swap to {name} refused: {reply.reason}")
+            if block > 0:  # swaps load in the background: wait until this one has taken over
+                ok, reason = probe.swap(str(policies[name]), timeout=90)
+                if not ok:
+                    raise RuntimeError(f"hot-swap to {name} refused: {reason}")
             for _ in range(n):
                 probe.call(SetBool, "/lps_policy/enable", SetBool.Request(data=False))
                 episode = probe.reset_sim()

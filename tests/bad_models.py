@@ -201,3 +201,15 @@ def _with_names(spec: Spec, names: tuple[str, ...]):
     import dataclasses
 
     return dataclasses.replace(spec.robot, joint_names=names)
+
+
+def write_pair(spec: Spec, root: Path) -> dict[str, str]:
+    """The spec as ``robot.yaml`` and the two good models ``a`` (joints at 60% of their range)
+    and ``b`` (40%) in ``root``; their content hashes by name."""
+    from lps_robot.runtime.manifest import read_manifest
+
+    spec.save(root / "robot.yaml")
+    lo, hi = np.asarray(spec.robot.position_lower), np.asarray(spec.robot.position_upper)
+    make_model(spec, root / "a.onnx", target=lo + 0.6 * (hi - lo))
+    make_model(spec, root / "b.onnx", target=lo + 0.4 * (hi - lo))
+    return {n: read_manifest(root / f"{n}.onnx")["content_hash"] for n in ("a", "b")}

@@ -25,11 +25,11 @@ torch.set_num_threads(1)
 JOINTS = ("j0", "j1", "j2")
 
 
-def small_spec(chunk_length: int = 3, with_image: bool = True) -> Spec:
+def small_spec(chunk_length: int = 3, with_image: bool = True, rate_hz: float = 10.0) -> Spec:
     lo, hi = (-1.0, -2.0, 0.0), (1.0, 2.0, 0.5)
     cams = (CameraSpec("front", "/camera/camera/color/image_raw", 32, 24),) if with_image else ()
     return Spec(
-        robot=RobotSpec("test_arm", JOINTS, lo, hi, (1.0, 1.0, 0.5), 10.0),
+        robot=RobotSpec("test_arm", JOINTS, lo, hi, (1.0, 1.0, 0.5), rate_hz),
         cameras=cams,
         obs=ObsSpec(("front",) if with_image else (), (16, 16), None, ("joint_pos",), (3,)),
         action=ActionSpec("joint_position", 3, lo, hi),

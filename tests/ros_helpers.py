@@ -4,6 +4,7 @@ from lps_robot.ros.procs import Probe, ros_env, start_node, start_robot_and_poli
 
 __all__ = [
     "Probe",
+    "assert_refused_in_one_line",
     "assert_commands_safe",
     "start_watching",
     "ros_env",
@@ -37,3 +38,21 @@ def start_watching(run_dir, policy: str, link: str = "current.onnx", **params):
         run_dir, domain, {"policy_path": str(run_dir / policy), **watch, **params}
     )
     return robot, node, Probe(domain)
+
+
+def assert_refused_in_one_line(node_args: list[str], words: str) -> None:
+    """`lps node policy <node_args>` exits 2 with one 'error:' line containing ``words``."""
+    import random
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", "lps_robot.cli", "node", "policy", *node_args],
+        env=ros_env(random.randint(100, 200)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 2, out.stderr
+    assert "Traceback" not in out.stderr and words in out.stderr, out.stderr
+    assert len([ln for ln in out.stderr.splitlines() if ln.startswith("error:")]) == 1

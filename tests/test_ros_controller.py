@@ -140,3 +140,40 @@ def test_diagnostics_never_race_the_control_thread():
         sys.setswitchinterval(interval)
         node.destroy_node()
         rclpy.shutdown()
+
+
+def test_a_hung_loop_is_reported_and_enable_says_so():
+    """A tick that never returns: the watchdog reports the stall at ERROR (within a period
+    of the late tick), and ~/enable answers failure instead of pretending to run."""
+    import threading
+    import time
+
+    import rclpy
+    from std_srvs.srv import SetBool
+
+    from lps_robot.ros.controller_node import PolicyNode
+    from lps_robot.ros.policy_health import level
+
+    rclpy.init(
+        args=["--ros-args", "-p", "autostart:=configure"], domain_id=random.randint(100, 200)
+    )
+    node = PolicyNode()
+    release = threading.Event()
+    try:
+        ticker = node.ticker
+        assert ticker.alive and ticker.stalled() == 0.0
+        ticker.tick = lambda start: release.wait(30)  # the next tick hangs
+        hung = time.monotonic()
+        while ticker.stalled() == 0.0:
+            assert time.monotonic() - hung < 5
+            time.sleep(0.005)
+        assert time.monotonic() - hung < 3 * node.period + 0.1
+        s = node.stats()
+        lvl, msg = level(s, node.period)
+        assert lvl == 2 and "control loop stalled" in msg, msg
+        reply = node._on_enable(SetBool.Request(data=True), SetBool.Response())
+        assert not reply.success and "control loop is not running" in reply.message
+    finally:
+        release.set()
+        node.destroy_node()
+        rclpy.shutdown()

@@ -112,11 +112,13 @@ def level(s: dict, period: float | None) -> tuple[bytes, str]:
         msg = f"{s['state']}" + (f": {problem}" if problem else "")
         return DiagnosticStatus.WARN, msg
     if status in RUNNING:
-        late = _lateness(s, period)
-        if late:
-            return late
+        problems = [_lateness(s, period)]
         if s.get("stats_error"):
-            return DiagnosticStatus.WARN, f"running; stats file: {s['stats_error']}"
+            problems.append((DiagnosticStatus.WARN, f"stats file: {s['stats_error']}"))
+        problems = [p for p in problems if p]
+        if problems:
+            worst = max(p[0] for p in problems)
+            return worst, "running; " + "; ".join(p[1] for p in problems)
         return DiagnosticStatus.OK, f"running {s['active_policy']}"
     if status.startswith(STALE_PREFIXES):
         return DiagnosticStatus.STALE, f"holding: {status}"

@@ -29,6 +29,17 @@ _KINDS = {
 }
 
 
+def _refuse(path: Path, st: os.stat_result, max_bytes: int) -> None:
+    """`PolicyRejected` unless ``st`` is a regular file of at most ``max_bytes``."""
+    if not stat.S_ISREG(st.st_mode):
+        kind = _KINDS.get(stat.S_IFMT(st.st_mode), "not a regular file")
+        raise PolicyRejected(f"{path}: is {kind}, expected a regular .onnx file")
+    if st.st_size > max_bytes:
+        raise PolicyRejected(
+            f"{path}: {st.st_size} bytes exceeds the {max_bytes}-byte cap (max_policy_bytes)"
+        )
+
+
 def check_model_file(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
     """Refuse, without reading it, what cannot be a model file: missing, not a regular file
     (a FIFO, a device, a directory) or over ``max_bytes``; `PolicyRejected` with the reason."""
@@ -37,13 +48,7 @@ def check_model_file(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> No
         st = os.stat(path)
     except OSError as e:
         raise PolicyRejected(f"{path}: cannot read model ({e.strerror})") from e
-    if not stat.S_ISREG(st.st_mode):
-        kind = _KINDS.get(stat.S_IFMT(st.st_mode), "not a regular file")
-        raise PolicyRejected(f"{path}: is {kind}, expected a regular .onnx file")
-    if st.st_size > max_bytes:
-        raise PolicyRejected(
-            f"{path}: {st.st_size} bytes exceeds the {max_bytes}-byte cap (max_policy_bytes)"
-        )
+    _refuse(path, st, max_bytes)
 
 
 def read_model_file(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
@@ -55,14 +60,7 @@ def read_model_file(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> byt
     except OSError as e:
         raise PolicyRejected(f"{path}: cannot read model ({e.strerror})") from e
     try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            kind = _KINDS.get(stat.S_IFMT(st.st_mode), "not a regular file")
-            raise PolicyRejected(f"{path}: is {kind}, expected a regular .onnx file")
-        if st.st_size > max_bytes:
-            raise PolicyRejected(
-                f"{path}: {st.st_size} bytes exceeds the {max_bytes}-byte cap (max_policy_bytes)"
-            )
+        _refuse(path, os.fstat(fd), max_bytes)
         os.set_blocking(fd, True)
         with os.fdopen(fd, "rb", closefd=True) as f:
             fd = -1
