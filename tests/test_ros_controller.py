@@ -151,6 +151,8 @@ def test_a_hung_loop_is_reported_and_enable_says_so():
     import rclpy
     from std_srvs.srv import SetBool
 
+    from diagnostic_msgs.msg import DiagnosticStatus
+
     from lps_robot.ros.controller_node import PolicyNode
     from lps_robot.ros.policy_health import level
 
@@ -170,7 +172,7 @@ def test_a_hung_loop_is_reported_and_enable_says_so():
         assert time.monotonic() - hung < 3 * node.period + 0.1
         s = node.stats()
         lvl, msg = level(s, node.period)
-        assert lvl == 2 and "control loop stalled" in msg, msg
+        assert lvl == DiagnosticStatus.ERROR and "control loop stalled" in msg, msg
         reply = node._on_enable(SetBool.Request(data=True), SetBool.Response())
         assert not reply.success and "control loop is not running" in reply.message
     finally:
