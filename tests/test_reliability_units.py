@@ -173,3 +173,30 @@ def test_the_disk_guard_keeps_room_to_finish(tmp_path):
     assert not g.path.exists()
     huge = DiskGuard(tmp_path, step_bytes=2**50, flush_every=30, min_free_mb=0)
     assert huge.arm().startswith("disk full:") and not huge.path.exists()
+
+
+def test_the_stager_answers_repeatedly_and_survives_a_timeout(tmp_path):
+    from lps_robot.runtime.manifest import PolicyRejected
+    from lps_robot.runtime.stage import Stager
+    from tests.bad_models import make_model
+    from tests.conftest import small_spec
+
+    spec = small_spec()
+    make_model(spec, tmp_path / "a.onnx")
+    make_model(spec, tmp_path / "big.onnx", pad_bytes=64 * 2**20)
+    stager = Stager()
+    stager.start()
+    try:
+        big = stager.stage(tmp_path / "big.onnx", 2**30, 60)
+        weights = big.path.parent / "weights.bin"  # large tensors as external data
+        assert weights.stat().st_size >= 64 * 2**20 and big.path.stat().st_size < 2**20
+        big.discard()
+        first = stager.stage(tmp_path / "a.onnx", 2**30, 30)
+        first.discard()
+        with pytest.raises(PolicyRejected, match="did not finish within"):
+            stager.stage(tmp_path / "big.onnx", 2**30, 1e-3)
+        again = stager.stage(tmp_path / "a.onnx", 2**30, 30)  # a fresh helper answers
+        assert again.file_hash == first.file_hash
+        again.discard()
+    finally:
+        stager.close()

@@ -65,6 +65,7 @@ from lps_robot.runtime.loader import WorkerLoader, check_model_file
 from lps_robot.runtime.manifest import PolicyRejected
 from lps_robot.runtime.params import ParameterError, check_params_file, params_files
 from lps_robot.runtime.policy import OnnxPolicy
+from lps_robot.runtime.stage import Stager
 from lps_robot.runtime.ticker import Ticker
 from lps_robot.spec import Spec
 
@@ -86,6 +87,7 @@ class PolicyNode(LifecycleNode):
         self.loader: WorkerLoader | None = None  # made at configure
         self._generation = 0  # of policy loads: a finished load of an older one is discarded
         self.loading = self.active_path = self.conflict = ""
+        self.stager = Stager()
         me = commander.fqn(self.get_namespace(), self.get_name())
         for path in files or ():
             check_params_file(path, me, tuple(PARAMS_BY_NAME))
@@ -108,10 +110,11 @@ class PolicyNode(LifecycleNode):
         self._twins = 0  # other nodes with this node's name (watchdog thread)
         self._seen_rollbacks = 0
         self._stalled_reported = 0.0
+        self._diag_due = threading.Event()  # set by the control thread once a second
+        self._diag_last = 0.0
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.create_service(SetBool, "~/enable", self._on_enable)
         self.add_on_set_parameters_callback(self._on_params)
-        self.create_timer(1.0, self._on_diagnostics)
         self._watchdog = threading.Thread(
             target=self._watch_loop, name="lps_watchdog", daemon=True
         )
@@ -261,6 +264,7 @@ class PolicyNode(LifecycleNode):
         self.joints = JointStateMerger(robot.robot.joint_names, p["clock_skew_tolerance_s"])
         self.images: dict[str, tuple[np.ndarray, float]] = {}
         self.loader = WorkerLoader(self._build, p["load_timeout_s"])
+        self.stager.start()  # spawned now, before commanding: a spawn stalls the GIL
         self._generation += 1
         self._start_sensors(robot)
         self.watch_path = p["watch_path"]
@@ -337,7 +341,9 @@ class PolicyNode(LifecycleNode):
 
     def destroy_node(self) -> None:
         self._watchdog_stop.set()
+        self._diag_due.set()
         self._teardown()
+        self.stager.close()
         super().destroy_node()
 
     # --- sensors (sensor executor thread) ----------------------------------------------------
@@ -400,6 +406,8 @@ class PolicyNode(LifecycleNode):
 
     def _on_tick(self, start: float) -> None:
         self.health.tick_started(start)
+        if start - self._diag_last >= 1.0:
+            self._diag_due.set()  # the watchdog thread publishes them now, after this tick
         loop = self.loop
         if not self.enabled:  # swaps are taken while inactive too (tick takes them otherwise)
             loop.take_pending()
@@ -491,12 +499,20 @@ class PolicyNode(LifecycleNode):
     # --- watchdog (its own thread) -----------------------------------------------------------
 
     def _watch_loop(self) -> None:
-        """Restart a dead control thread; report a stalled one within a period; look for
-        nodes with this node's name."""
+        """Publish diagnostics right after a tick (in the slack of the period, so their
+        GIL-bound message building never delays one), restart a dead control thread, report
+        a stalled one within a period, and look for nodes with this node's name."""
         next_names = 0.0
-        while not self._watchdog_stop.wait(min(self.period or 0.05, 0.05)):
+        while True:
+            due = self._diag_due.wait(min(self.period or 0.05, 0.05))
+            if self._watchdog_stop.is_set():
+                return
             try:
                 now = time.monotonic()
+                if due or (self.ticker is None and now - self._diag_last >= 1.0):
+                    self._diag_due.clear()
+                    self._diag_last = now
+                    self._on_diagnostics()
                 if now >= next_names:
                     next_names = now + commander.NAME_CHECK_S
                     self._twins = commander.namesakes(self)
@@ -515,7 +531,7 @@ class PolicyNode(LifecycleNode):
                 f"control loop died ({ticker.last_death}); restarted ({ticker.restarts})",
             )
         if ticker.stalled(now) > 0 and now - self._stalled_reported >= 1.0:
-            self._stalled_reported = now
+            self._stalled_reported = self._diag_last = now
             self._on_diagnostics()
 
     # --- policies ----------------------------------------------------------------------------
@@ -531,6 +547,7 @@ class PolicyNode(LifecycleNode):
             warmup_obs=self._latest_obs(),
             max_bytes=self.p["max_policy_bytes"],
             isolate_s=self.p["load_timeout_s"],
+            stager=self.stager,
         )
         trained = policy.spec.robot.control_rate_hz
         if abs(trained - self.rate) > 1e-9:
@@ -710,6 +727,7 @@ class PolicyNode(LifecycleNode):
 
 def _final_diagnostics(node: PolicyNode) -> None:
     node._watchdog_stop.set()
+    node._diag_due.set()
     if node.ticker is not None:
         node.ticker.stop()
     if rclpy.ok():

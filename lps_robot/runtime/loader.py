@@ -8,6 +8,7 @@ thread that the caller waits for at most ``timeout_s``; any exception is a rejec
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import threading
@@ -75,6 +76,18 @@ def read_model_file(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> byt
     return data
 
 
+LOAD_NICE = 10  # loading threads and processes yield the CPU to the control loop
+
+
+def lower_priority() -> None:
+    """Lower this thread's CPU priority (Linux sets niceness per thread): on a machine with
+    few cores a load must not take the core the control thread wakes up on."""
+    if hasattr(os, "setpriority") and hasattr(threading, "get_native_id"):
+        with contextlib.suppress(OSError):
+            current = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), max(current, LOAD_NICE))
+
+
 class LoadTimeout(PolicyRejected):
     """The worker did not finish in time (it is abandoned, never joined)."""
 
@@ -100,6 +113,7 @@ class WorkerLoader(Generic[T]):
         return self._busy
 
     def _run(self, path: str, box: dict, finished: threading.Event) -> None:
+        lower_priority()
         try:
             box["result"] = self.build(path)
         except PolicyRejected as e:

@@ -39,11 +39,14 @@ def graph_digest(graph: Any) -> str:
     return hashlib.sha256(graph.SerializeToString()).hexdigest()
 
 
-def graph_hash(model_bytes: bytes) -> str:
-    """The content_hash of a model file's bytes (metadata, where the manifest lives, excluded)."""
-    import onnx
+def graph_hash(model: bytes | Any) -> str:
+    """The content_hash of a model file's bytes or parsed ModelProto (metadata, where the
+    manifest lives, excluded)."""
+    if isinstance(model, bytes):
+        import onnx
 
-    return graph_digest(onnx.load_from_string(model_bytes).graph)
+        model = onnx.load_from_string(model)
+    return graph_digest(model.graph)
 
 
 def read_manifest(path: str | Path) -> dict[str, Any]:

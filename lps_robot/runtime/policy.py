@@ -22,7 +22,7 @@ from lps_robot.runtime.manifest import (
     input_signature,
     manifest_from_metadata,
 )
-from lps_robot.runtime.stage import Staged, stage
+from lps_robot.runtime.stage import Staged, Stager, stage
 from lps_robot.spec import Spec
 
 ORT_TYPES = {"uint8": "tensor(uint8)", "float32": "tensor(float)"}
@@ -63,13 +63,18 @@ class OnnxPolicy:
         warmup_obs: Mapping[str, np.ndarray] | None = None,
         max_bytes: int = DEFAULT_MAX_BYTES,
         isolate_s: float | None = None,
+        stager: Stager | None = None,
     ) -> None:
-        """``isolate_s``: parse and hash the file in a child process (`stage`), waiting at
-        most that long, so that loading never holds up the caller's other threads."""
+        """``isolate_s``: parse and hash the file in a child process (``stager``'s, else a
+        one-off `stage`), waiting at most that long, so that loading never holds up the
+        caller's other threads."""
         self.path = Path(path)
         staged = None
         if isolate_s is not None:
-            staged = stage(self.path, max_bytes, isolate_s)
+            if stager is not None:
+                staged = stager.stage(self.path, max_bytes, isolate_s)
+            else:
+                staged = stage(self.path, max_bytes, isolate_s)
             source: bytes | Path = staged.path
         else:
             source = read_model_file(self.path, max_bytes)
