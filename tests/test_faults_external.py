@@ -198,8 +198,7 @@ def test_stop_wins_over_a_slow_load_and_a_stale_load_is_discarded(tmp_path):
         t0 = time.monotonic()
         assert probe.set_policy(str(tmp_path / "slow.onnx")).successful
         swap_s = time.monotonic() - t0
-        probe.spin(1.0)
-        assert probe.diag.get("loading", "").endswith("slow.onnx")
+        probe.wait_for(lambda: str(probe.diag.get("loading")).endswith("slow.onnx"), 5, "load")
         req = ChangeState.Request()
         req.transition.label = "deactivate"
         t0 = time.monotonic()

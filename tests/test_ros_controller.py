@@ -149,9 +149,8 @@ def test_a_hung_loop_is_reported_and_enable_says_so():
     import time
 
     import rclpy
-    from std_srvs.srv import SetBool
-
     from diagnostic_msgs.msg import DiagnosticStatus
+    from std_srvs.srv import SetBool
 
     from lps_robot.ros.controller_node import PolicyNode
     from lps_robot.ros.policy_health import level

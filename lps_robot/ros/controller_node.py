@@ -77,6 +77,8 @@ class PolicyNode(LifecycleNode):
     def __init__(self, files: list[str] | None = None) -> None:
         super().__init__(NODE_NAME)
         self._watchdog_stop = threading.Event()
+        self._diag_due = threading.Event()  # set by the control thread once a second
+        self._diag_last = 0.0
         self.ticker: Ticker | None = None
         self._sensor_node = self._sensor_exec = self._sensor_thread = None
         self._owned: list = []  # timers made at configure, destroyed at cleanup
@@ -110,8 +112,6 @@ class PolicyNode(LifecycleNode):
         self._twins = 0  # other nodes with this node's name (watchdog thread)
         self._seen_rollbacks = 0
         self._stalled_reported = 0.0
-        self._diag_due = threading.Event()  # set by the control thread once a second
-        self._diag_last = 0.0
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.create_service(SetBool, "~/enable", self._on_enable)
         self.add_on_set_parameters_callback(self._on_params)
