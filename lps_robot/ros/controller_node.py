@@ -675,7 +675,6 @@ class PolicyNode(LifecycleNode):
             "config_error": self.config_error,
             "activate_error": self.activate_error,
             "stats_error": self.stats_error,
-            "late_inferences": loop.late_queries if loop else 0,
         }
         if self.health is not None:
             s |= self.health.snapshot() | self.health.recent(now)

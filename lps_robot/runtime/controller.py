@@ -87,10 +87,7 @@ class ControlLoop:
         self.last_policy_error = ""
         self._probation = 0  # commanded ticks left in the new policy's probation
         self._misses = 0
-        self.queries = 0
         self._joint_times: np.ndarray | None = None  # at the last commanded step
-        self.late_queries = 0  # inferences longer than the period (after probation too)
-        self.last_late_ms = 0.0
 
     def offer(self, policy: OnnxPolicy) -> None:
         """Queue a validated, warmed-up policy; it takes over at the start of the next tick."""
@@ -177,15 +174,11 @@ class ControlLoop:
                 return self._fail(sensors, "policy_error", f"{type(e).__name__}: {e}", ms)
             ms = (time.perf_counter() - t0) * 1e3
             inferred = True
-            self.queries += 1
             if not np.isfinite(chunk).all():
                 return self._fail(sensors, "invalid_action", "non-finite action chunk", ms)
             outside = out_of_range(chunk, self.policy.spec)
             if outside:
                 return self._fail(sensors, "action_out_of_range", outside, ms)
-            if ms > self.deadline_ms:
-                self.late_queries += 1
-                self.last_late_ms = ms
             if self._probation > 0 and ms > self.deadline_ms:
                 self._misses += 1
                 if self._misses > self.probation_max_misses:

@@ -9,8 +9,8 @@ its onnxruntime session from that copy by path. onnxruntime parses the model pro
 GIL held (about 20 ms for 217 MB of weights inside it) but reads external data while
 initializing, without it: staged this way a 217 MB model holds the caller's other threads up
 for a few ms at most. What was hashed is exactly what runs, even if the source is rewritten
-meanwhile. Run as ``python -m lps_robot.runtime.stage SRC DST MAX_BYTES``: one
-JSON line, ``{"file_hash", "graph_hash", "bytes"}`` or ``{"error"}``.
+meanwhile. The helper runs as ``python -m lps_robot.runtime.stage``: one JSON request per
+line in, one JSON line out, ``{"file_hash", "graph_hash", "bytes"}`` or ``{"error"}``.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ class Stager:
 
     def _spawn(self) -> subprocess.Popen:
         if self._proc is None or self._proc.poll() is not None:
-            cmd = [sys.executable, "-m", "lps_robot.runtime.stage", "--serve"]
+            cmd = [sys.executable, "-m", "lps_robot.runtime.stage"]
             if shutil.which("nice"):  # the helper yields the CPU to the control loop too
                 cmd = ["nice", "-n", str(LOAD_NICE), *cmd]
             self._proc = subprocess.Popen(
@@ -174,7 +174,4 @@ def _serve() -> None:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] == ["--serve"]:
-        _serve()
-    else:
-        print(json.dumps(_child(sys.argv[1], sys.argv[2], int(sys.argv[3]))), flush=True)
+    _serve()
