@@ -8,6 +8,7 @@ skew, late models, broken links and parameter files.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -238,13 +239,11 @@ def tiny_disk(tmp_path):
 
 
 def _fill(disk: Path) -> Path:
+    """Write ``disk`` full. Unbuffered: a buffered file keeps the bytes a failed flush could
+    not write and raises ENOSPC again when it closes."""
     filler = disk / "filler.bin"
-    with open(filler, "wb") as f:
-        try:
-            while True:
-                f.write(b"\0" * 65536)
-                f.flush()
-        except OSError:
+    with open(filler, "wb", buffering=0) as f, contextlib.suppress(OSError):
+        while f.write(b"\0" * 65536):
             pass
     return filler
 
