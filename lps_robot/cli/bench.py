@@ -1,0 +1,147 @@
+"""`lps bench`: benchmarks; each prints one JSON object last."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from lps_robot.cli.common import print_table
+
+ALWAYS_JSON = "(always JSON; accepted for symmetry)"
+
+
+def _bench_io(args: argparse.Namespace) -> int:
+    from lps_robot.bench.io_bench import run
+
+    result = run(seconds=args.seconds, compression=None if args.compression == "none" else "lzf")
+    if not args.json:
+        print_table(result)
+    print(json.dumps(result))
+    return 0
+
+
+def _bench_toy(args: argparse.Namespace) -> int:
+    from lps_robot.bench.toy import run
+
+    print(json.dumps(run(args.mf_steps, args.bandit_steps, args.seed)))
+    return 0
+
+
+def _bench_ogbench(args: argparse.Namespace) -> int:
+    from lps_robot.bench.ogbench_run import run
+
+    overrides = {"threads": args.threads} if args.threads else {}
+    if args.preset:
+        overrides["preset"] = args.preset
+    result = run(
+        args.env,
+        args.steps,
+        seeds=tuple(args.seeds),
+        dataset=args.dataset,
+        data_episodes=args.data_episodes,
+        data_seed=args.data_seed,
+        eval_episodes=args.eval_episodes,
+        eval_every=args.eval_every,
+        out_dir=args.out_dir,
+        overrides=overrides,
+        progress=not args.json,
+        normalize_obs=not args.raw_obs,
+        parallel=args.parallel,
+    )
+    print(json.dumps(result))
+    return 0
+
+
+def _bench_inference(args: argparse.Namespace) -> int:
+    from lps_robot.bench.inference import run
+
+    print(json.dumps(run(args.iters)))
+    return 0
+
+
+def _bench_loop(args: argparse.Namespace) -> int:
+    from lps_robot.bench.loop import run
+
+    print(json.dumps(run(args.seconds, args.rate, args.swaps, args.gil_switch_ms, args.pad_mb)))
+    return 0
+
+
+def _bench_train(args: argparse.Namespace) -> int:
+    from lps_robot.bench.train_speed import run
+
+    print(json.dumps(run(args.steps)))
+    return 0
+
+
+def add(sub: argparse._SubParsersAction) -> None:
+    """The ``bench`` command group."""
+    bench = sub.add_parser("bench", help="benchmarks; each prints one JSON object last")
+    bsub = bench.add_subparsers(dest="bench_command", required=True, metavar="BENCH")
+    p = bsub.add_parser("io", help="HDF5 write throughput for a 30 Hz 640x480 + 16-joint stream")
+    p.add_argument("--seconds", type=float, default=20.0, help="stream length to write")
+    p.add_argument("--compression", choices=("none", "lzf"), default="none")
+    p.add_argument("--json", action="store_true", help="print only the JSON line")
+    p.set_defaults(func=_bench_io)
+    p = bsub.add_parser("toy", help="MeanFlow on 8 Gaussians + multimodal bandit (LPS vs BC)")
+    p.add_argument("--mf-steps", type=int, default=3000, help="MeanFlow training steps")
+    p.add_argument("--bandit-steps", type=int, default=2000, help="bandit training steps")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help=ALWAYS_JSON)
+    p.set_defaults(func=_bench_toy)
+    _add_ogbench(bsub)
+    p = bsub.add_parser("inference", help="single-sample policy latency, ONNX vs torch, 1 thread")
+    p.add_argument("--iters", type=int, default=2000, help="timed inferences per preset")
+    p.add_argument("--json", action="store_true", help=ALWAYS_JSON)
+    p.set_defaults(func=_bench_inference)
+    _add_loop(bsub)
+    p = bsub.add_parser("train", help="LPS update steps/s at batch 256 (state, image) + memory")
+    p.add_argument("--steps", type=int, default=30, help="timed updates per preset")
+    p.add_argument("--json", action="store_true", help=ALWAYS_JSON)
+    p.set_defaults(func=_bench_train)
+
+
+def _add_ogbench(bsub: argparse._SubParsersAction) -> None:
+    p = bsub.add_parser("ogbench", help="LPS vs MF-BC on an OGBench state single task")
+    p.add_argument("--env", default="cube-single-play-singletask-task1-v0", help="task name")
+    p.add_argument("--steps", type=int, default=5000, help="training steps per algorithm")
+    p.add_argument("--dataset", default=None, help="official-layout npz; generated if omitted")
+    p.add_argument("--data-episodes", type=int, default=100, help="episodes to generate")
+    p.add_argument("--eval-episodes", type=int, default=50, help="episodes per evaluation")
+    p.add_argument(
+        "--eval-every", type=int, default=0, help="steps between evaluations (0: end only)"
+    )
+    p.add_argument("--seeds", type=int, nargs="+", default=[0], help="training seeds")
+    p.add_argument("--data-seed", type=int, default=0, help="seed of the generated dataset")
+    p.add_argument("--preset", default="", help="network sizes (default: the reference's)")
+    p.add_argument(
+        "--raw-obs",
+        action="store_true",
+        help="feed observations raw, as the reference does (default: mean/std-normalised)",
+    )
+    p.add_argument("--parallel", action="store_true", help="seeds side by side, one thread each")
+    p.add_argument("--out-dir", default="runs/ogbench", help="data, checkpoints, logs")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads; 0: default")
+    p.add_argument("--json", action="store_true", help="no progress bars; JSON line only")
+    p.set_defaults(func=_bench_ogbench)
+
+
+def _add_loop(bsub: argparse._SubParsersAction) -> None:
+    p = bsub.add_parser("loop", help="controller over DDS with hot-swaps: rate, jitter, latency")
+    p.add_argument("--seconds", type=float, default=60.0, help="measured run length")
+    p.add_argument("--rate", type=float, default=50.0, help="control rate (Hz)")
+    p.add_argument("--swaps", type=int, default=10, help="hot-swaps during the run")
+    p.add_argument(
+        "--gil-switch-ms",
+        type=float,
+        default=0.5,
+        help="the node's gil_switch_interval_ms (0: Python's 5 ms default)",
+    )
+    p.add_argument(
+        "--pad-mb",
+        type=float,
+        default=0.0,
+        help="grow both policies by this many MB (216: the robot preset's size) to measure "
+        "what swapping a large model costs the loop",
+    )
+    p.add_argument("--json", action="store_true", help=ALWAYS_JSON)
+    p.set_defaults(func=_bench_loop)

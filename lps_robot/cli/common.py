@@ -1,0 +1,48 @@
+"""Helpers shared by the command groups: result tables and flags generated from dataclasses."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import typing
+from collections.abc import Callable
+
+
+def print_table(result: dict) -> None:
+    """One ``key: value`` line per entry, keys right-aligned."""
+    for k, v in result.items():
+        print(f"{k:>24}: {v}")
+
+
+def add_dataclass_flags(parser: argparse.ArgumentParser, cls: type, prefix: str = "") -> None:
+    """One --flag per dataclass field (nested as --agent.lr), help from the field metadata."""
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        name, tp = prefix + f.name, hints[f.name]
+        if dataclasses.is_dataclass(tp):
+            add_dataclass_flags(parser, tp, f"{name}.")
+            continue
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        parser.add_argument(
+            f"--{name}",
+            dest=name,
+            type=flag_parser(tp),
+            default=argparse.SUPPRESS,
+            metavar=type(default).__name__.upper(),
+            help=f"{f.metadata.get('help', '')} (default: {default})",
+        )
+
+
+def flag_parser(tp: object) -> Callable[[str], object]:
+    """The argparse ``type`` for a field type: comma lists for tuples, true/false for bools."""
+    if typing.get_origin(tp) is tuple:
+        (inner, *_) = typing.get_args(tp)
+        return lambda s: [inner(x) for x in s.split(",") if x]
+    if tp is bool:
+        return lambda s: {"true": True, "1": True, "false": False, "0": False}[s.lower()]
+    return tp  # type: ignore[return-value]
+
+
+def options(args: argparse.Namespace, skip: set[str]) -> dict:
+    """The parsed flags of a dataclass-backed command, without argparse's own entries."""
+    return {k: v for k, v in vars(args).items() if k not in skip}

@@ -1,0 +1,26 @@
+"""`lps demo`: the main job end to end on the simulated arm; flags from DemoConfig."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from lps_robot.cli.common import add_dataclass_flags, options
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from lps_robot.dcio import from_plain
+    from lps_robot.demo import DemoConfig, run
+
+    cfg = from_plain(DemoConfig, options(args, {"command", "func"}))
+    print(json.dumps(run(cfg)))
+    return 0
+
+
+def add(sub: argparse._SubParsersAction) -> None:
+    """The ``demo`` command."""
+    from lps_robot.demo import DemoConfig
+
+    p = sub.add_parser("demo", help="the main job end to end on the simulated arm")
+    add_dataclass_flags(p, DemoConfig)
+    p.set_defaults(func=_demo)

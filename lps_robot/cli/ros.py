@@ -1,0 +1,79 @@
+"""`lps node`, `lps record`: ROS 2 nodes started as plain Python processes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+NODES = {
+    "policy": "lps_robot.ros.controller_node",
+    "fake-robot": "lps_robot.ros.fake_robot",
+    "sim": "lps_robot.ros.sim_node",
+    "camera": "lps_robot.ros.camera_node",
+    "recorder": "lps_robot.ros.recorder_node",
+}
+
+
+def _node(args: argparse.Namespace) -> int:
+    import importlib
+
+    ros_args = ["--ros-args"]
+    if args.params_file:
+        ros_args += ["--params-file", args.params_file]
+    extra = [a for a in args.ros_args if a != "--ros-args"]
+    module = importlib.import_module(NODES[args.node])
+    return int(module.main(["lps", *ros_args, *extra]) or 0)
+
+
+def _record(args: argparse.Namespace) -> int:
+    if args.sim:
+        from lps_robot.ros.record_sim import record_sim
+
+        result = record_sim(
+            args.sim,
+            args.output,
+            seed=args.seed,
+            failure_rate=args.failure_rate,
+            mistake_rate=args.mistake_rate,
+            progress=not args.json,
+        )
+        print(json.dumps(result))
+        return 0
+    # a real robot: the recorder node alone; episodes are driven through its services
+    args.node = "recorder"
+    return _node(args)
+
+
+def add_node(sub: argparse._SubParsersAction) -> None:
+    """``node``: any of NODES; arguments after --ros-args go to rclpy."""
+    p = sub.add_parser("node", help="start a ROS 2 node as a plain Python process")
+    p.add_argument("node", choices=sorted(NODES), help="which node")
+    p.add_argument("--params-file", default=None, help="ROS parameters YAML (config/*.yaml)")
+    p.set_defaults(func=_node, ros_args=[])
+
+
+def add_record(sub: argparse._SubParsersAction) -> None:
+    """``record``: the recorder node on a robot, or N scripted sim episodes end to end."""
+    p = sub.add_parser(
+        "record",
+        help="record teleop demonstrations over ROS 2 (recorder node, or --sim N end to end)",
+    )
+    p.add_argument(
+        "--sim",
+        type=int,
+        default=0,
+        metavar="N",
+        help="record N scripted-teleop episodes from the sim robot node",
+    )
+    p.add_argument("-o", "--output", default="runs/recordings", help="episode directory (--sim)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--failure-rate", type=float, default=0.0, help="scripted failures (--sim)")
+    p.add_argument(
+        "--mistake-rate",
+        type=float,
+        default=0.35,
+        help="chance of a hasty grasp or release at each decision point (--sim)",
+    )
+    p.add_argument("--params-file", default=None, help="recorder node parameters (robot)")
+    p.add_argument("--json", action="store_true", help="no progress bar")
+    p.set_defaults(func=_record, ros_args=[])
