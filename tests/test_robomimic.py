@@ -10,7 +10,7 @@ import pytest
 from lps_robot.cli import main as lps
 from lps_robot.data.dataset import ChunkDataset
 from lps_robot.data.reader import summarize, validate
-from lps_robot.data.writer import merge
+from lps_robot.data.robomimic import merge
 from tests.conftest import small_spec, write_episodes
 
 robomimic_dataset = pytest.importorskip("robomimic.utils.dataset")

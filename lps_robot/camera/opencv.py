@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from lps_robot.camera import Camera, Frame, Intrinsics
+from lps_robot.camera.base import Camera, Frame, Intrinsics
 
 
 class OpenCVCamera(Camera):

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from lps_robot.camera import Camera, Frame, Intrinsics
+from lps_robot.camera.base import Camera, Frame, Intrinsics
 
 
 class RealSenseCamera(Camera):

@@ -72,7 +72,7 @@ def _data_generate(args: argparse.Namespace) -> int:
     import tempfile
     from pathlib import Path
 
-    from lps_robot.data.writer import merge
+    from lps_robot.data.robomimic import merge
     from lps_robot.sim.generate import generate
 
     out = Path(args.output)
@@ -101,7 +101,7 @@ def _data_generate(args: argparse.Namespace) -> int:
 
 
 def _data_merge(args: argparse.Namespace) -> int:
-    from lps_robot.data.writer import merge
+    from lps_robot.data.robomimic import merge
 
     print(f"merged into {merge(args.path, args.output)}")
     return 0

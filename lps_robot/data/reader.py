@@ -71,9 +71,8 @@ def read_spec(path: str | Path) -> Spec:
 
 def _spec_of(f: h5py.File, file: Path) -> Spec:
     if "spec" not in f.attrs:
-        from lps_robot.data.robomimic import is_robomimic_layout
-
-        if is_robomimic_layout(f):
+        data = f.get(schema.DATA_GROUP)
+        if isinstance(data, h5py.Group) and schema.demo_names(data):
             raise DataError(
                 f"{file}: root attribute 'spec' is missing: a robomimic-layout file without an "
                 f"lps_robot spec; import it with "
@@ -81,7 +80,7 @@ def _spec_of(f: h5py.File, file: Path) -> Spec:
             )
         raise DataError(f"{file}: root attribute 'spec' is missing (expected the spec as JSON)")
     try:
-        return Spec.from_json(attr_str(f.attrs["spec"]))
+        return Spec.from_json(schema.attr_str(f.attrs["spec"]))
     except SpecError as e:
         raise DataError(f"{file}: attribute 'spec' is invalid: {e}") from e
 
@@ -219,7 +218,7 @@ def _validate_demo(g: h5py.Group, spec: Spec, where: str, quick: bool = False) -
     if lengths.get("timestamps", 0) > 1:
         rate = float(g.attrs.get("control_rate_hz", spec.robot.control_rate_hz))
         problems += [f"{where}: {fault}" for fault in timing_faults(g["timestamps"][()], rate)]
-    recorded = attr_str(g.attrs.get("timing_faults", "[]"))
+    recorded = schema.attr_str(g.attrs.get("timing_faults", "[]"))
     try:
         problems += [f"{where}: timing fault while recording: {f}" for f in json.loads(recorded)]
     except (json.JSONDecodeError, TypeError):
@@ -249,7 +248,9 @@ def summarize(path: str | Path) -> dict[str, Any]:
                     "partial": bool(g.attrs.get("partial", False)),
                     "measured_rate_hz": rate,
                     "nominal_rate_hz": float(g.attrs.get("control_rate_hz", float("nan"))),
-                    "dropped_frames": json.loads(attr_str(g.attrs.get("dropped_frames", "{}"))),
+                    "dropped_frames": json.loads(
+                        schema.attr_str(g.attrs.get("dropped_frames", "{}"))
+                    ),
                 }
             )
             if not keys:
@@ -270,10 +271,6 @@ def summarize(path: str | Path) -> dict[str, Any]:
 def _collect_dataset(keys: dict[str, Any], name: str, obj: Any) -> None:
     if isinstance(obj, h5py.Dataset):  # returning None keeps h5py's visit going
         keys[name] = [list(obj.shape), str(obj.dtype)]
-
-
-def attr_str(v: Any) -> str:
-    return v.decode() if isinstance(v, bytes) else str(v)
 
 
 def _plain(v: Any) -> Any:

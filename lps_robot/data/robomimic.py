@@ -10,6 +10,7 @@ robomimic's ``SequenceDataset`` reads ``data/demo_<i>/{obs,next_obs}/<key>``, ``
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import h5py
@@ -17,7 +18,7 @@ import numpy as np
 
 from lps_robot.data import schema
 from lps_robot.data.reader import DataError
-from lps_robot.data.writer import DatasetWriter, env_args
+from lps_robot.data.writer import DatasetWriter
 from lps_robot.spec import Spec
 
 VALID_EVERY = 10  # every 10th demo goes to mask/valid, the rest to mask/train
@@ -49,17 +50,36 @@ def add_robomimic_views(f: h5py.File, spec: Spec) -> None:
         del f["mask"]
     for split, members in (("train", train), ("valid", valid)):
         f.create_dataset(f"mask/{split}", data=np.array(members, dtype="S"))
-    data.attrs["env_args"] = env_args(spec)
+    data.attrs["env_args"] = schema.env_args(spec)
 
 
-def is_robomimic_layout(f: h5py.File) -> bool:
-    """A file with robomimic's demo groups but no lps_robot spec."""
-    data = f.get(schema.DATA_GROUP)
-    return (
-        "spec" not in f.attrs
-        and isinstance(data, h5py.Group)
-        and any(n.startswith(schema.DEMO_PREFIX) for n in data)
-    )
+def merge(episode_dir: str | Path, out_file: str | Path) -> Path:
+    """All finished episodes of a directory -> one file robomimic's loader reads with its
+    defaults (``next_obs/``, ``mask/train`` + ``mask/valid``, env_args), written atomically."""
+    episode_dir, out_file = Path(episode_dir), Path(out_file)
+    files = sorted(episode_dir.glob(f"{schema.DEMO_PREFIX}*.h5"))
+    if not files:
+        raise ValueError(f"{episode_dir}: no finished episode files to merge")
+    tmp = out_file.with_name(out_file.name + ".tmp")
+    total = 0
+    with h5py.File(tmp, "w") as dst:
+        for i, path in enumerate(files):
+            with h5py.File(path, "r") as src:
+                if i == 0:
+                    for k, v in src.attrs.items():
+                        dst.attrs[k] = v
+                    data = dst.create_group(schema.DATA_GROUP)
+                    for k, v in src[schema.DATA_GROUP].attrs.items():
+                        data.attrs[k] = v
+                elif src.attrs["spec"] != dst.attrs["spec"]:
+                    raise ValueError(f"{path}: spec differs from {files[0]}'s; cannot merge")
+                (name,) = list(src[schema.DATA_GROUP])
+                src.copy(src[schema.DATA_GROUP][name], dst[schema.DATA_GROUP], schema.demo_name(i))
+                total += int(src[schema.DATA_GROUP][name].attrs["num_samples"])
+        dst[schema.DATA_GROUP].attrs["total"] = total
+        add_robomimic_views(dst, Spec.from_json(schema.attr_str(dst.attrs["spec"])))
+    os.replace(tmp, out_file)
+    return out_file
 
 
 def import_robomimic(src: str | Path, spec: Spec, out_dir: str | Path) -> list[Path]:

@@ -24,6 +24,9 @@ written as ``demo_<i>.h5.partial`` and carries ``partial = True`` until it is cl
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 SCHEMA_VERSION = 1
 DATA_GROUP = "data"
 DEMO_PREFIX = "demo_"
@@ -54,3 +57,23 @@ def demo_name(index: int) -> str:
 
 def episode_filename(index: int) -> str:
     return f"{DEMO_PREFIX}{index:05d}.h5"
+
+
+ROBOMIMIC_GYM_TYPE = 2  # robomimic.envs.env_base.EnvType.GYM_TYPE: a generic (non-robosuite) env
+
+
+def env_args(spec: Any) -> str:
+    """``data.attrs["env_args"]`` as robomimic's loader reads it: an integer env type and
+    ``env_kwargs`` (the spec inside); ``spec`` is a `lps_robot.spec.Spec`."""
+    return json.dumps(
+        {
+            "env_name": spec.robot.name,
+            "type": ROBOMIMIC_GYM_TYPE,
+            "env_kwargs": {"lps_robot_spec": spec.to_dict()},
+        }
+    )
+
+
+def attr_str(v: Any) -> str:
+    """An HDF5 string attribute as ``str`` (h5py returns bytes or str by how it was written)."""
+    return v.decode() if isinstance(v, bytes) else str(v)

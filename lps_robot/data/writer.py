@@ -22,7 +22,6 @@ import h5py
 import numpy as np
 
 from lps_robot.data import schema
-from lps_robot.data.reader import attr_str
 from lps_robot.spec import Spec
 
 FLUSH_EVERY = 30  # steps between flushes of an episode file
@@ -306,57 +305,12 @@ def recover_partial(partial_path: str | Path) -> Path:
     return out
 
 
-def merge(episode_dir: str | Path, out_file: str | Path) -> Path:
-    """All finished episodes of a directory -> one file robomimic's loader reads with its
-    defaults (``next_obs/``, ``mask/train`` + ``mask/valid``, env_args), written atomically."""
-    episode_dir, out_file = Path(episode_dir), Path(out_file)
-    files = sorted(episode_dir.glob(f"{schema.DEMO_PREFIX}*.h5"))
-    if not files:
-        raise ValueError(f"{episode_dir}: no finished episode files to merge")
-    tmp = out_file.with_name(out_file.name + ".tmp")
-    total = 0
-    with h5py.File(tmp, "w") as dst:
-        for i, path in enumerate(files):
-            with h5py.File(path, "r") as src:
-                if i == 0:
-                    for k, v in src.attrs.items():
-                        dst.attrs[k] = v
-                    data = dst.create_group(schema.DATA_GROUP)
-                    for k, v in src[schema.DATA_GROUP].attrs.items():
-                        data.attrs[k] = v
-                elif src.attrs["spec"] != dst.attrs["spec"]:
-                    raise ValueError(f"{path}: spec differs from {files[0]}'s; cannot merge")
-                (name,) = list(src[schema.DATA_GROUP])
-                src.copy(src[schema.DATA_GROUP][name], dst[schema.DATA_GROUP], schema.demo_name(i))
-                total += int(src[schema.DATA_GROUP][name].attrs["num_samples"])
-        dst[schema.DATA_GROUP].attrs["total"] = total
-        from lps_robot.data.robomimic import add_robomimic_views  # it imports this module
-
-        add_robomimic_views(dst, Spec.from_json(attr_str(dst.attrs["spec"])))
-    os.replace(tmp, out_file)
-    return out_file
-
-
-ROBOMIMIC_GYM_TYPE = 2  # robomimic.envs.env_base.EnvType.GYM_TYPE: a generic (non-robosuite) env
-
-
-def env_args(spec: Spec) -> str:
-    """robomimic's ``env_args``: an integer env type and ``env_kwargs`` (our spec inside)."""
-    return json.dumps(
-        {
-            "env_name": spec.robot.name,
-            "type": ROBOMIMIC_GYM_TYPE,
-            "env_kwargs": {"lps_robot_spec": spec.to_dict()},
-        }
-    )
-
-
 def _write_root_attrs(f: h5py.File, spec: Spec) -> None:
     f.attrs["schema_version"] = schema.SCHEMA_VERSION
     f.attrs["spec"] = spec.to_json()
     f.attrs["created"] = time.time()
     data = f.require_group(schema.DATA_GROUP)
-    data.attrs["env_args"] = env_args(spec)
+    data.attrs["env_args"] = schema.env_args(spec)
     data.attrs["total"] = 0
 
 
