@@ -1,0 +1,100 @@
+"""The demo's settings: `DemoConfig` (its flags) and the training recipe it uses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lps_robot.configs import TrainConfig, make_config
+
+# The demo's recipe for camera + proprio on a 2-core CPU (docs/benchmarks.md has the runs that
+# chose it): the reference's fidelity settings (min target aggregation, its MLP block and init,
+# its real-robot reward convention with failures kept and penalised) at the CPU preset's sizes;
+# chunk-relative joint targets; a small conv encoder trained by the MeanFlow loss only; the
+# actor held back for the first half while the prior and the critic train (the actor cannot
+# steer a prior that has not formed yet); and the actor's loss with a term that keeps its
+# decoded chunk near the data's.
+DEMO_TRAINING = {
+    "preset": "cpu",
+    "agent.q_agg": "min",
+    "agent.mlp_block": "reference",
+    "agent.init": "xavier",
+    "reward_convention": "reference",
+    "keep_failures": True,
+    "action_type": "joint_delta",
+    "agent.image_channels": [16, 16, 32, 32],
+    "agent.critic_trains_encoder": False,
+    "agent.actor_bc_weight": 50.0,
+    "warmup_trains_critic": True,
+}
+PRIOR_WARMUP_FRACTION = 0.5
+
+
+def demo_train_config(
+    data: str | Path, out_dir: str | Path, algo: str, steps: int, **overrides: Any
+) -> TrainConfig:
+    """`DEMO_TRAINING` for one run on ``data``: the actor waits for the first
+    `PRIOR_WARMUP_FRACTION` of an LPS run; ``overrides`` (dotted keys) win."""
+    return make_config(
+        overrides={
+            **DEMO_TRAINING,
+            "dataset": str(data),
+            "out_dir": str(out_dir),
+            "algo": algo,
+            "steps": steps,
+            "prior_warmup_steps": int(steps * PRIOR_WARMUP_FRACTION) if algo == "lps" else 0,
+            "log_every": max(1, min(250, steps)),
+            **overrides,
+        }
+    )
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    """`make demo` / `lps demo`; `lps demo --help` lists every field."""
+
+    out_dir: str = field(default="runs/demo", metadata={"help": "run directory"})
+    ros_episodes: int = field(default=10, metadata={"help": "episodes recorded over ROS 2"})
+    gen_episodes: int = field(
+        default=590, metadata={"help": "episodes recorded with the writer directly (no ROS)"}
+    )
+    mistake_rate: float = field(
+        default=0.5,
+        metadata={
+            "help": "the scripted operator's chance of a hasty grasp or release at each "
+            "decision point (careful and hasty actions from the same states)"
+        },
+    )
+    failure_rate: float = field(
+        default=0.0,
+        metadata={"help": "injected failure modes decided at reset (the older data option)"},
+    )
+    lps_steps: int = field(
+        default=32000,
+        metadata={"help": "LPS training steps (the actor waits for the first half)"},
+    )
+    bc_steps: int = field(
+        default=0,
+        metadata={
+            "help": "MF-BC training steps for a separate baseline run; 0: the baseline is the "
+            "LPS run's own MeanFlow prior with random sphere latents (the prior and its "
+            "encoder never get RL gradients in this recipe, so a separate run trains the "
+            "same model again)"
+        },
+    )
+    batch_size: int = field(default=64, metadata={"help": "training batch size"})
+    eval_episodes: int = field(
+        default=200, metadata={"help": "closed-loop episodes per policy, stepped"}
+    )
+    ros_eval_episodes: int = field(
+        default=40, metadata={"help": "closed-loop episodes over ROS 2 in real time, with swaps"}
+    )
+    diag_episodes: int = field(
+        default=30,
+        metadata={"help": "episodes for the critic's best-of-N check (0: skip the diagnostics)"},
+    )
+    best_of_n: int = field(default=32, metadata={"help": "N of the best-of-N check"})
+    max_episode_s: float = field(default=10.0, metadata={"help": "evaluation episode timeout"})
+    seed: int = field(default=0, metadata={"help": "seed for recording, training, evaluation"})
+    progress: bool = field(default=True, metadata={"help": "show progress bars"})
