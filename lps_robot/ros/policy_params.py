@@ -1,11 +1,14 @@
 """The policy controller's parameters: one table, checked without ROS (`Param`).
 
 ``config/policy.yaml`` sets them on a robot; the node turns each into a ROS descriptor so
-``ros2 param describe`` shows the same facts.
+``ros2 param describe`` shows the same facts. `declare_all` declares and checks them at
+start, `check_change` checks a change at run time, `timing` derives the loop's rate, period
+and joint-state age limit from them and the robot spec.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from importlib import resources
 
 from rcl_interfaces.msg import (
@@ -14,10 +17,13 @@ from rcl_interfaces.msg import (
     ParameterDescriptor,
     ParameterType,
 )
+from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
+from rclpy.node import Node
 
 from lps_robot.runtime.executor import MODES
 from lps_robot.runtime.loader import DEFAULT_MAX_BYTES
-from lps_robot.runtime.params import Param
+from lps_robot.runtime.params import Param, ParameterError
+from lps_robot.spec import Spec
 
 MAX_AGE_PERIODS = 5  # max_obs_age_s may not exceed this many control periods
 AUTO_AGE_PERIODS = 4  # max_obs_age_s 0: this many periods
@@ -176,3 +182,64 @@ def diag_value(v: object) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
     return "" if v is None else str(v)
+
+
+def declare_all(node: Node) -> dict:
+    """Declare every parameter on ``node`` with its descriptor; their checked values.
+    Raises `ParameterError` naming the first bad one."""
+    values = {}
+    for p in PARAMETERS:
+        try:
+            value = node.declare_parameter(p.name, p.default, descriptor(p)).value
+        except (InvalidParameterValueException, InvalidParameterTypeException) as e:
+            raise ParameterError(f"parameter {p.name}: {e}") from None
+        reason = p.check(value)
+        if reason:
+            raise ParameterError(f"parameter {reason}")
+        values[p.name] = value
+    return values
+
+
+def check_change(name: str, value: object) -> str:
+    """Why a run-time change of parameter ``name`` to ``value`` is refused; '' if allowed
+    (names outside the table are not ours to check)."""
+    spec = PARAMS_BY_NAME.get(name)
+    if spec is None:
+        return ""
+    reason = spec.check(value)
+    if reason:
+        return reason
+    return f"{name} is read-only at run time" if spec.read_only else ""
+
+
+@dataclass(frozen=True)
+class Timing:
+    """The loop's rate and period, and how old joint states may be before it holds."""
+
+    rate: float
+    period: float
+    max_age: float
+    spec_rate: float
+
+
+def timing(p: dict, robot: Spec) -> Timing:
+    """`Timing` from the parameters and the robot spec; `ParameterError` when the rate
+    departs from the spec's without ``allow_rate_override`` or ``max_obs_age_s`` allows more
+    than `MAX_AGE_PERIODS` periods of blind steps."""
+    spec_rate = robot.robot.control_rate_hz
+    rate = p["control_rate_hz"] or spec_rate
+    if abs(rate - spec_rate) > 1e-9 and not p["allow_rate_override"]:
+        raise ParameterError(
+            f"parameter control_rate_hz: {rate:g} Hz differs from the robot spec's "
+            f"{spec_rate:g} Hz, which policies are trained and checked at "
+            "(set allow_rate_override:=true to run it anyway)"
+        )
+    period = 1.0 / rate
+    max_age = p["max_obs_age_s"] or AUTO_AGE_PERIODS * period
+    if max_age > MAX_AGE_PERIODS * period + 1e-9:
+        raise ParameterError(
+            f"parameter max_obs_age_s: {max_age:g} s is more than {MAX_AGE_PERIODS} control "
+            f"periods ({MAX_AGE_PERIODS * period:g} s at {rate:g} Hz); older joint states "
+            "mean steps taken blind"
+        )
+    return Timing(rate, period, max_age, spec_rate)
