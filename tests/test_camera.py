@@ -10,7 +10,7 @@ import pytest
 from sensor_msgs.msg import CameraInfo, Image
 
 from lps_robot.camera import make_camera
-from lps_robot.ros.convert import image_to_rgb
+from lps_robot.messages import image_to_rgb
 from lps_robot.ros.procs import Probe, start_node, stop
 
 

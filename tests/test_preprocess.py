@@ -7,8 +7,8 @@ from sensor_msgs.msg import Image
 
 from lps_robot.data.dataset import ChunkDataset
 from lps_robot.data.writer import DatasetWriter
+from lps_robot.messages import image_to_rgb, rgb_to_image
 from lps_robot.preprocess import Preprocessor, denormalize_action, normalize_action
-from lps_robot.ros.convert import image_to_rgb, rgb_to_image
 from lps_robot.sim.env import SimArmEnv, sim_spec
 
 

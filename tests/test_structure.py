@@ -10,7 +10,8 @@ import pytest
 
 from tests.cli_walk import all_help
 
-PKG = Path(__file__).resolve().parents[1] / "lps_robot"
+ROOT = Path(__file__).resolve().parents[1]
+PKG = ROOT / "lps_robot"
 MAX_LINES = 400
 DATA_TABLES: set[str] = set()  # modules that are tables of data, allowed to be longer
 FORMATS = {"robomimic", "lerobot", "rosbag", "video"}
@@ -81,6 +82,42 @@ def test_the_data_core_imports_no_format():
     for core in ("schema", "reader", "writer"):
         bad = {d for d in graph[f"lps_robot.data.{core}"] if FORMATS & set(d.split("."))}
         assert not bad, f"lps_robot.data.{core} imports format modules {sorted(bad)}"
+
+
+def _unit(module: str) -> str:
+    return module.split(".")[1] if "." in module else "lps_robot"
+
+
+def documented_imports() -> dict[str, set[str]]:
+    """docs/architecture.md's table 'What each unit may import': unit -> units ('*': any)."""
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    section = text.split("## What each unit may import", 1)[1].split("\n## ", 1)[0]
+    table = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 2 or cells[0] in ("unit", "") or set(cells[0]) <= {"-"}:
+            continue
+        table[cells[0]] = {u.strip() for u in cells[1].split(",") if u.strip()}
+    return table
+
+
+def test_imports_across_units_are_what_the_architecture_page_allows():
+    allowed = documented_imports()
+    actual: dict[str, set[str]] = {}
+    for mod, deps in import_graph().items():
+        for dep in deps:
+            if _unit(dep) != _unit(mod):
+                actual.setdefault(_unit(mod), set()).add(_unit(dep))
+    units = {_unit(m) for m in import_graph()} - {"lps_robot"}
+    missing = units - set(allowed)
+    assert not missing, f"units missing from docs/architecture.md: {sorted(missing)}"
+    for unit, deps in sorted(actual.items()):
+        if "*" in allowed.get(unit, set()):
+            continue
+        extra = deps - allowed.get(unit, set())
+        assert not extra, f"{unit} imports {sorted(extra)}: docs/architecture.md does not allow it"
+    stale = {u: allowed[u] - actual.get(u, set()) for u in allowed if "*" not in allowed[u]}
+    assert not any(stale.values()), f"docs/architecture.md allows imports no module makes: {stale}"
 
 
 @pytest.mark.parametrize("path", sorted(PKG.rglob("*.py")), ids=lambda p: str(p.relative_to(PKG)))

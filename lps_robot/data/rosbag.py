@@ -46,7 +46,7 @@ def import_rosbag(
 ) -> tuple[Path, dict[str, int]]:
     """Write the bag as one episode of ``out_dir``; returns its path and the skipped ticks
     per stale stream."""
-    from lps_robot.ros.convert import image_to_rgb, reorder
+    from lps_robot.messages import image_to_rgb, reorder
 
     bag = Path(bag)
     cams = {spec.camera(k).topic: k for k in spec.obs.image_keys}

@@ -16,7 +16,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
 
 from lps_robot.camera import make_camera
-from lps_robot.ros.convert import rgb_to_image
+from lps_robot.messages import rgb_to_image
 from lps_robot.ros.logs import LogLimiter
 from lps_robot.ros.spin import spin_node
 

@@ -27,7 +27,7 @@ from rclpy.time import Time
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Float64MultiArray, String
 
-from lps_robot.ros.convert import rgb_to_image
+from lps_robot.messages import rgb_to_image
 from lps_robot.ros.policy_params import default_spec_path
 from lps_robot.ros.spin import spin_node
 from lps_robot.spec import Spec

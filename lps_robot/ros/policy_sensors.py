@@ -20,8 +20,8 @@ from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image, JointState
 
+from lps_robot.messages import image_to_rgb
 from lps_robot.preprocess import Preprocessor
-from lps_robot.ros.convert import image_to_rgb
 from lps_robot.ros.logs import LogLimiter, emit
 from lps_robot.runtime.controller import Sensors
 from lps_robot.runtime.joints import JointStateMerger

@@ -32,7 +32,7 @@ from std_srvs.srv import SetBool, Trigger
 from lps_robot.data.diskguard import DiskGuard
 from lps_robot.data.timing import StreamClock
 from lps_robot.data.writer import FLUSH_EVERY, DatasetWriter, EpisodeWriter
-from lps_robot.ros.convert import image_to_rgb, reorder
+from lps_robot.messages import image_to_rgb, reorder
 from lps_robot.ros.logs import LogLimiter
 from lps_robot.ros.policy_params import default_spec_path
 from lps_robot.ros.sim_node import TELEOP_TOPIC

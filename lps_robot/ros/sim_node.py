@@ -22,7 +22,7 @@ from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import Float64MultiArray, String
 from std_srvs.srv import Trigger
 
-from lps_robot.ros.convert import rgb_to_image
+from lps_robot.messages import rgb_to_image
 from lps_robot.ros.logs import LogLimiter
 from lps_robot.ros.spin import spin_node
 from lps_robot.sim.env import SimArmEnv

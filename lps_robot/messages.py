@@ -1,4 +1,5 @@
-"""ROS message <-> numpy conversions shared by the nodes."""
+"""ROS message <-> numpy conversions, duck-typed (no rclpy import): shared by the nodes and
+the rosbag2 importer."""
 
 from __future__ import annotations
 
