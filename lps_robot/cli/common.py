@@ -43,6 +43,15 @@ def flag_parser(tp: object) -> Callable[[str], object]:
     return tp  # type: ignore[return-value]
 
 
+MISTAKE_HELP = "chance of a hasty grasp or release at each decision point"
+
+
+def add_mistake_rate(parser: argparse.ArgumentParser, note: str = "") -> None:
+    """The scripted operator's --mistake-rate (recording commands share it)."""
+    help_ = f"{MISTAKE_HELP} {note}" if note else MISTAKE_HELP
+    parser.add_argument("--mistake-rate", type=float, default=0.35, help=help_)
+
+
 def options(args: argparse.Namespace, skip: set[str]) -> dict:
     """The parsed flags of a dataclass-backed command, without argparse's own entries."""
     return {k: v for k, v in vars(args).items() if k not in skip}

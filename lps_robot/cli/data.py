@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from lps_robot.cli.common import add_mistake_rate
+
 DATASET = "dataset: an .h5 file or a directory of episode files"
 
 
@@ -225,12 +227,7 @@ def _add_generate(dsub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--noise", type=float, default=0.01, help="teleop noise (m / rad)")
     p.add_argument("--failure-rate", type=float, default=0.0, help="share of injected failures")
-    p.add_argument(
-        "--mistake-rate",
-        type=float,
-        default=0.35,
-        help="chance of a hasty grasp or release at each decision point",
-    )
+    add_mistake_rate(p)
     p.add_argument("--max-steps", type=int, default=200, help="episode timeout in steps")
     p.add_argument("--json", action="store_true", help="no progress bar")
     p.set_defaults(func=_data_generate)

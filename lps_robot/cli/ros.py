@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from lps_robot.cli.common import add_mistake_rate
+
 NODES = {
     "policy": "lps_robot.ros.controller_node",
     "fake-robot": "lps_robot.ros.fake_robot",
@@ -68,12 +70,7 @@ def add_record(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", default="runs/recordings", help="episode directory (--sim)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--failure-rate", type=float, default=0.0, help="scripted failures (--sim)")
-    p.add_argument(
-        "--mistake-rate",
-        type=float,
-        default=0.35,
-        help="chance of a hasty grasp or release at each decision point (--sim)",
-    )
+    add_mistake_rate(p, "(--sim)")
     p.add_argument("--params-file", default=None, help="recorder node parameters (robot)")
     p.add_argument("--json", action="store_true", help="no progress bar")
     p.set_defaults(func=_record, ros_args=[])
