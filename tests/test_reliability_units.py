@@ -200,3 +200,31 @@ def test_the_stager_answers_repeatedly_and_survives_a_timeout(tmp_path):
         again.discard()
     finally:
         stager.close()
+
+
+def test_the_ticker_runs_its_thread_at_the_priority_asked_or_says_why_not():
+    import os
+    import threading
+    import time
+
+    from lps_robot.runtime.ticker import Ticker
+
+    seen = {}
+
+    def tick(start: float) -> None:
+        seen["policy"] = os.sched_getscheduler(0)
+
+    ticker = Ticker(tick, 0.01, lambda e: None, priority=10)
+    ticker.start()
+    try:
+        end = time.monotonic() + 5
+        while "policy" not in seen and time.monotonic() < end:
+            time.sleep(0.01)
+    finally:
+        ticker.stop()
+    if ticker.scheduling == "SCHED_FIFO 10":
+        assert seen["policy"] == os.SCHED_FIFO
+    else:  # no rtprio rights here: normal scheduling, with the reason
+        assert ticker.scheduling.startswith("normal (") and seen["policy"] == os.SCHED_OTHER
+    assert threading.current_thread() is threading.main_thread()
+    assert os.sched_getscheduler(0) == os.SCHED_OTHER  # only the loop thread changed

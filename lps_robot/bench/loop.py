@@ -54,6 +54,7 @@ def run(
     swaps: int = 10,
     gil_switch_ms: float = 0.5,
     pad_mb: float = 0.0,
+    thread_priority: int = 0,
 ) -> dict:
     from std_srvs.srv import SetBool
 
@@ -78,6 +79,7 @@ def run(
                 "policy_path": str(tmp / "a.onnx"),
                 "stats_path": str(tmp / "stats.json"),
                 "gil_switch_interval_ms": gil_switch_ms,
+                "thread_priority": thread_priority,
                 "load_timeout_s": 60.0,
             },
         )
@@ -121,6 +123,8 @@ def run(
     return {
         "seconds": seconds,
         "gil_switch_ms": gil_switch_ms,
+        "thread_priority": thread_priority,
+        "scheduling": stats.get("loop_scheduling"),
         "model_mb": round(model_mb, 1),
         "target_rate_hz": rate_hz,
         "rate_hz": stats["rate_hz"],

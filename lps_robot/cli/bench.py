@@ -62,7 +62,10 @@ def _bench_inference(args: argparse.Namespace) -> int:
 def _bench_loop(args: argparse.Namespace) -> int:
     from lps_robot.bench.loop import run
 
-    print(json.dumps(run(args.seconds, args.rate, args.swaps, args.gil_switch_ms, args.pad_mb)))
+    result = run(
+        args.seconds, args.rate, args.swaps, args.gil_switch_ms, args.pad_mb, args.thread_priority
+    )
+    print(json.dumps(result))
     return 0
 
 
@@ -142,6 +145,12 @@ def _add_loop(bsub: argparse._SubParsersAction) -> None:
         default=0.0,
         help="grow both policies by this many MB (216: the robot preset's size) to measure "
         "what swapping a large model costs the loop",
+    )
+    p.add_argument(
+        "--thread-priority",
+        type=int,
+        default=0,
+        help="the node's thread_priority (SCHED_FIFO of the control thread; 0: normal)",
     )
     p.add_argument("--json", action="store_true", help=ALWAYS_JSON)
     p.set_defaults(func=_bench_loop)

@@ -200,7 +200,9 @@ class PolicyNode(LifecycleNode):
         first = self.swaps.configure(robot, t.rate, self.loop, self.sensors.latest_obs)
         if self.swaps.watch_path:
             self._owned.append(self.create_timer(p["watch_period_s"], self.swaps.on_watch))
-        self.ticker = Ticker(self._on_tick, t.period, self._on_tick_error)
+        self.ticker = Ticker(
+            self._on_tick, t.period, self._on_tick_error, priority=p["thread_priority"]
+        )
         self.ticker.start()
         override = " (rate override)" if t.rate != t.spec_rate else ""
         self.get_logger().info(
@@ -368,6 +370,7 @@ class PolicyNode(LifecycleNode):
             "loop_restarts": ticker.restarts if ticker else 0,
             "loop_death": ticker.last_death if ticker else "",
             "loop_stalled_ms": round(ticker.stalled(now) * 1e3, 1) if ticker else 0.0,
+            "loop_scheduling": ticker.scheduling if ticker else "",
             "config_error": self.config_error,
             "activate_error": self.activate_error,
             "stats_error": self.diagnostics.file.error,

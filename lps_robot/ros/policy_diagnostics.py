@@ -108,6 +108,7 @@ class Watchdog:
         self._due = threading.Event()  # set by the control thread once a second
         self._last = 0.0
         self._stalled_reported = 0.0
+        self._sched_warned = False
         self._thread = threading.Thread(target=self._run, name="lps_watchdog", daemon=True)
         self._thread.start()
 
@@ -143,6 +144,14 @@ class Watchdog:
         ticker = self.ticker()
         if ticker is None:
             return
+        if ticker.scheduling.startswith("normal (") and not self._sched_warned:
+            self._sched_warned = True
+            emit(
+                self.owner.get_logger(),
+                "warning",
+                f"control thread under normal scheduling: SCHED_FIFO {ticker.priority} "
+                f"refused ({ticker.scheduling[8:-1]}); grant rtprio or set thread_priority 0",
+            )
         if ticker.supervise():
             emit(
                 self.owner.get_logger(),

@@ -136,6 +136,15 @@ PARAMETERS: tuple[Param, ...] = (  # config/policy.yaml sets them on a robot
     Param("threads", 1, "onnxruntime intra-op threads", low=1, high=64),
     Param("stats_path", "", "write a JSON summary of loop statistics here once a second"),
     Param(
+        "thread_priority",
+        0,
+        "SCHED_FIFO priority of the control thread (ros2_control's controller manager uses "
+        "50; needs rtprio rights: limits.conf or CAP_SYS_NICE, else a warning and normal "
+        "scheduling); 0: normal scheduling (see docs/benchmarks.md for what it changed here)",
+        low=0,
+        high=99,
+    ),
+    Param(
         "gil_switch_interval_ms",
         0.5,
         "Python's thread switch interval (default 5 ms): how long the control thread may wait "

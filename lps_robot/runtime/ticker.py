@@ -10,9 +10,21 @@ or dead loop shows within one period instead of never.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
+
+
+def set_realtime(priority: int) -> str:
+    """Put the calling thread under SCHED_FIFO at ``priority`` (1-99), as ros2_control's
+    controller manager does for its update thread; '' on success, else why not (no rtprio
+    rights: the thread keeps normal scheduling)."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+    except (OSError, AttributeError) as e:  # AttributeError: no SCHED_FIFO on this OS
+        return getattr(e, "strerror", None) or str(e)
+    return ""
 
 
 class Ticker:
@@ -22,10 +34,13 @@ class Ticker:
         period: float,
         on_error: Callable[[BaseException], None],
         name: str = "lps_control",
+        priority: int = 0,
     ) -> None:
         if not period > 0:
             raise ValueError(f"period: expected > 0 s, got {period}")
         self.tick, self.period, self.on_error, self.name = tick, period, on_error, name
+        self.priority = priority  # SCHED_FIFO priority of the loop thread; 0: normal
+        self.scheduling = "normal"  # what the loop thread got: "SCHED_FIFO 50", or why not
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.last_beat = time.monotonic()  # start of the last tick (or of the loop)
@@ -49,6 +64,9 @@ class Ticker:
             thread.join(timeout=timeout)
 
     def _run(self) -> None:
+        if self.priority > 0:
+            why = set_realtime(self.priority)
+            self.scheduling = f"normal ({why})" if why else f"SCHED_FIFO {self.priority}"
         try:
             self._loop()
         except BaseException as e:  # noqa: BLE001 - recorded; the supervisor restarts us
