@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-EXTRAS := train,deploy,record,ros,sim,bench,dev
+EXTRAS := train,deploy,record,ros,sim,teleop,bench,dev
 # Tests and nodes talk DDS on loopback only, in their own domain.
 export ROS_AUTOMATIC_DISCOVERY_RANGE ?= LOCALHOST
 export MUJOCO_GL ?= egl

@@ -1,4 +1,4 @@
-"""The `lps` command: record, data, train, export, eval, node, calibrate, bench, demo.
+"""The `lps` command: record, data, train, export, eval, node, calibrate, bench, demo, teleop.
 
 Each command group lives in its own module, which owns its flags, help and handler; this
 module only assembles them. Handlers import their heavy dependencies lazily, so `lps --help`
@@ -44,6 +44,7 @@ COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     demo.add,
     ros.add_node,
     learn.add_train,
+    ros.add_teleop,
 )
 
 
@@ -62,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` and run the chosen command; its exit status."""
     args, extra = build_parser().parse_known_args(argv)
-    if args.command in ("node", "record"):
+    if args.command in ("node", "record", "teleop"):
         args.ros_args = extra  # e.g. --ros-args -p policy_path:=x.onnx
     elif extra:
         build_parser().parse_args(argv)  # let argparse report the unknown arguments

@@ -6,6 +6,7 @@ import argparse
 import json
 
 from lps_robot.cli.common import add_mistake_rate
+from lps_robot.ros.teleop_params import INPUTS
 
 NODES = {
     "policy": "lps_robot.ros.controller_node",
@@ -13,6 +14,7 @@ NODES = {
     "sim": "lps_robot.ros.sim_node",
     "camera": "lps_robot.ros.camera_node",
     "recorder": "lps_robot.ros.recorder_node",
+    "teleop": "lps_robot.ros.teleop_node",
 }
 
 
@@ -52,6 +54,34 @@ def add_node(sub: argparse._SubParsersAction) -> None:
     p.add_argument("node", choices=sorted(NODES), help="which node")
     p.add_argument("--params-file", default=None, help="ROS parameters YAML (config/*.yaml)")
     p.set_defaults(func=_node, ros_args=[])
+
+
+def _teleop(args: argparse.Namespace) -> int:
+    if args.input:  # else the parameters file's (or the node's default, joy)
+        args.ros_args = ["--ros-args", "-p", f"input:={args.input}", *args.ros_args]
+    args.node = "teleop"
+    return _node(args)
+
+
+def add_teleop(sub: argparse._SubParsersAction) -> None:
+    """``teleop``: drive the arm from a gamepad, a SpaceMouse, the keyboard or a leader arm."""
+    p = sub.add_parser(
+        "teleop",
+        help="drive the arm: gamepad (Joy), SpaceMouse (TwistStamped), keyboard or leader arm",
+        description="The teleop node: device -> differential IK -> safe joint targets on "
+        "/teleop/joint_command. Gamepad: hold LB (the deadman) and use the sticks; A closes "
+        "the gripper, B opens it. Keyboard: " + _keyboard_help() + ". Parameters: "
+        "--ros-args -p name:=value (see config/teleop.yaml).",
+    )
+    p.add_argument("--input", choices=INPUTS, default=None, help="the device (default joy)")
+    p.add_argument("--params-file", default=None, help="teleop node parameters YAML")
+    p.set_defaults(func=_teleop, ros_args=[])
+
+
+def _keyboard_help() -> str:
+    from lps_robot.teleop.keyboard import HELP
+
+    return HELP
 
 
 def add_record(sub: argparse._SubParsersAction) -> None:

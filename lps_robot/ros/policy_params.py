@@ -193,11 +193,11 @@ def diag_value(v: object) -> str:
     return "" if v is None else str(v)
 
 
-def declare_all(node: Node) -> dict:
-    """Declare every parameter on ``node`` with its descriptor; their checked values.
-    Raises `ParameterError` naming the first bad one."""
+def declare_all(node: Node, table: tuple[Param, ...] = PARAMETERS) -> dict:
+    """Declare every parameter of ``table`` on ``node`` with its descriptor; their checked
+    values. Raises `ParameterError` naming the first bad one."""
     values = {}
-    for p in PARAMETERS:
+    for p in table:
         try:
             value = node.declare_parameter(p.name, p.default, descriptor(p)).value
         except (InvalidParameterValueException, InvalidParameterTypeException) as e:

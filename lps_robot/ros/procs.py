@@ -32,6 +32,7 @@ NODE_NAMES = {
     "sim": "sim_robot",
     "camera": "lps_camera",
     "recorder": "lps_recorder",
+    "teleop": "lps_teleop",
 }
 
 

@@ -28,7 +28,7 @@ setup(
     install_requires=["setuptools"],
     zip_safe=True,
     maintainer="lps_robot maintainers",
-    description="LPS policy controller, recorder and camera nodes",
+    description="LPS policy controller, recorder, camera and teleop nodes",
     license="Apache-2.0",
     entry_points={
         "console_scripts": [
@@ -37,6 +37,7 @@ setup(
             "camera_node = lps_robot.ros.camera_node:main",
             "recorder_node = lps_robot.ros.recorder_node:main",
             "sim_node = lps_robot.ros.sim_node:main",
+            "teleop_node = lps_robot.ros.teleop_node:main",
         ]
     },
 )
