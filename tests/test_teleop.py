@@ -211,3 +211,15 @@ def test_hostile_input_never_leaves_the_limits_or_the_step_bound(home, stream):
             assert (np.abs(out - last) <= bound.max_step + 1e-9).all()
         assert (np.abs(out - position) <= bound.arm_bound + 1e-9).all()
         last, position = out, out  # a perfect follower
+
+
+def test_a_virtual_gamepad_reads_back_as_the_command_it_encodes():
+    from lps_robot.teleop.joy import command_to_joy
+
+    m = JoyMapping()
+    cmd = TeleopCommand(np.array([0.05, -0.1, 0.02]), np.array([0.0, 0.0, 0.3]), 1.0, True)
+    back = joy_to_command(*command_to_joy(cmd, m), m)
+    assert back.deadman and back.gripper == 1.0
+    assert np.allclose(back.linear, cmd.linear) and np.allclose(back.angular, cmd.angular)
+    idle = joy_to_command(*command_to_joy(TeleopCommand(), m), m)
+    assert not idle.deadman and idle.gripper is None and not idle.linear.any()

@@ -6,7 +6,10 @@ import argparse
 import json
 
 from lps_robot.cli.common import add_mistake_rate
+from lps_robot.data.schema import DEFAULT_TASK
 from lps_robot.ros.teleop_params import INPUTS
+
+TELEOP_DEVICES = ("keyboard", "joy", "spacemouse")
 
 NODES = {
     "policy": "lps_robot.ros.controller_node",
@@ -30,7 +33,7 @@ def _node(args: argparse.Namespace) -> int:
 
 
 def _record(args: argparse.Namespace) -> int:
-    if args.sim:
+    if args.sim > 0 and not args.teleop:
         from lps_robot.ros.record_sim import record_sim
 
         result = record_sim(
@@ -43,9 +46,21 @@ def _record(args: argparse.Namespace) -> int:
         )
         print(json.dumps(result))
         return 0
-    # a real robot: the recorder node alone; episodes are driven through its services
-    args.node = "recorder"
-    return _node(args)
+    if args.no_session or (not _interactive() and not args.teleop):
+        # the recorder node alone (launch files, scripts): episodes through its services
+        args.node = "recorder"
+        return _node(args)
+    from lps_robot.ros.record_session import run_session
+
+    return run_session(
+        args.output, args.task, sim=args.sim != 0, teleop=args.teleop, params_file=args.params_file
+    )
+
+
+def _interactive() -> bool:
+    import os
+
+    return os.isatty(0)
 
 
 def add_node(sub: argparse._SubParsersAction) -> None:
@@ -88,19 +103,41 @@ def add_record(sub: argparse._SubParsersAction) -> None:
     """``record``: the recorder node on a robot, or N scripted sim episodes end to end."""
     p = sub.add_parser(
         "record",
-        help="record teleop demonstrations over ROS 2 (recorder node, or --sim N end to end)",
+        help="record teleop demonstrations over ROS 2: a session in this terminal, or --sim N "
+        "scripted episodes end to end",
+        description="A recording session: the recorder node (and with --teleop the teleop node, "
+        "with --sim the sim robot) started beside a screen that shows the episode, its rate "
+        "and drops; space starts, y/n stop as success/failure, x discards, b re-records the "
+        "last, Esc quits (gamepad: Start, Y, X, Back). Without a terminal, or with "
+        "--no-session, the recorder node alone.",
     )
     p.add_argument(
         "--sim",
         type=int,
+        nargs="?",
+        const=-1,
         default=0,
         metavar="N",
-        help="record N scripted-teleop episodes from the sim robot node",
+        help="the sim robot: N scripted-teleop episodes, or, with --teleop and no N, driven "
+        "by you",
     )
-    p.add_argument("-o", "--output", default="runs/recordings", help="episode directory (--sim)")
+    p.add_argument("-o", "--output", default="runs/recordings", help="episode directory")
+    p.add_argument(
+        "--teleop",
+        choices=TELEOP_DEVICES,
+        default=None,
+        help="start the teleop node too: keyboard (this terminal), joy (a gamepad's joy "
+        "node) or spacemouse (the spacenav node)",
+    )
+    p.add_argument("--task", default=DEFAULT_TASK, help="the task text stored with every episode")
+    p.add_argument(
+        "--no-session",
+        action="store_true",
+        help="the recorder node alone, driven through its services (scripts, launch files)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--failure-rate", type=float, default=0.0, help="scripted failures (--sim)")
     add_mistake_rate(p, "(--sim)")
     p.add_argument("--params-file", default=None, help="recorder node parameters (robot)")
-    p.add_argument("--json", action="store_true", help="no progress bar")
+    p.add_argument("--json", action="store_true", help="no progress bar (--sim N)")
     p.set_defaults(func=_record, ros_args=[])

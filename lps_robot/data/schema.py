@@ -7,7 +7,8 @@ A dataset is either one ``.h5`` file holding many demos, or a directory of episo
     data/                               attrs: total (steps), env_args (JSON, robomimic)
       demo_<i>/                         attrs: num_samples, success (bool), control_rate_hz,
         |                                      calibration_id, operator_notes, partial (bool),
-        |                                      start_time (unix s), dropped_frames (per stream)
+        |                                      start_time (unix s), dropped_frames (per stream),
+        |                                      task (the instruction, as LeRobot's single_task)
         obs/<image_key>     (T,H,W,3)   uint8, native camera resolution, one frame per chunk,
         |                               lzf-compressed
         obs/<proprio_key>   (T,D)       float32
@@ -28,6 +29,7 @@ import json
 from typing import Any
 
 SCHEMA_VERSION = 1
+DEFAULT_TASK = "pick the cube and place it on the target"  # the sim task's instruction
 DATA_GROUP = "data"
 DEMO_PREFIX = "demo_"
 PARTIAL_SUFFIX = ".partial"

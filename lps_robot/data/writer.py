@@ -45,6 +45,7 @@ class EpisodeWriter:
         compression: str | None = None,
         flush_every: int = FLUSH_EVERY,
         block: int = 64,
+        task: str = "",
     ) -> None:
         self.final_path = Path(final_path)
         self.partial_path = self.final_path.with_name(self.final_path.name + schema.PARTIAL_SUFFIX)
@@ -67,6 +68,7 @@ class EpisodeWriter:
             operator_notes="",
             start_time=time.time(),
             dropped_frames="{}",
+            task=task,
         )
         self._ds: dict[str, h5py.Dataset] = {}
         obs = self._demo.create_group("obs")

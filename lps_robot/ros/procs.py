@@ -41,13 +41,19 @@ def write_params(path: Path, node: str, params: dict) -> Path:
     return path
 
 
-def start_node(which: str, params: dict, domain: int, log: Path) -> subprocess.Popen:
+def start_node(
+    which: str, params: dict, domain: int | None, log: Path, extra: tuple[str, ...] = ()
+) -> subprocess.Popen:
     """Start `lps node <which>` with ``params``; its output goes to ``log`` and its parameter
-    file beside it (``<log stem>.params.yaml``), so a run directory shows how each node ran."""
+    file beside it (``<log stem>.params.yaml``), so a run directory shows how each node ran.
+    ``domain``: a test's own domain on localhost; None: this process's ROS environment as it
+    is (a session on a robot). ``extra``: more ROS arguments (another parameters file)."""
     params_file = write_params(log.with_suffix(".params.yaml"), NODE_NAMES[which], params)
+    env = ros_env(domain) if domain is not None else {**os.environ, "PYTHONUNBUFFERED": "1"}
+    cmd = [sys.executable, "-m", "lps_robot.cli", "node", which, "--params-file", str(params_file)]
     return subprocess.Popen(
-        [sys.executable, "-m", "lps_robot.cli", "node", which, "--params-file", str(params_file)],
-        env=ros_env(domain),
+        [*cmd, *(["--ros-args", *extra] if extra else [])],
+        env=env,
         stdout=log.open("w"),
         stderr=subprocess.STDOUT,
     )

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 from rclpy.node import Node
@@ -30,6 +31,7 @@ from std_msgs.msg import Float64MultiArray, String
 from std_srvs.srv import SetBool, Trigger
 
 from lps_robot.data.diskguard import DiskGuard
+from lps_robot.data.schema import DEFAULT_TASK
 from lps_robot.data.timing import StreamClock
 from lps_robot.data.writer import FLUSH_EVERY, DatasetWriter, EpisodeWriter
 from lps_robot.messages import image_to_rgb, reorder
@@ -57,6 +59,8 @@ class RecorderNode(Node):
             "calibration_id": "",
             "min_free_mb": 64.0,
             "clock_skew_tolerance_s": 0.5,
+            "task": DEFAULT_TASK,
+            "status_period_s": 0.5,
         }
         for k, v in params.items():
             self.declare_parameter(k, v)
@@ -95,7 +99,10 @@ class RecorderNode(Node):
         self.create_service(Trigger, "~/start", self._on_start)
         self.create_service(SetBool, "~/stop", self._on_stop)
         self.create_service(Trigger, "~/discard", self._on_discard)
+        self.create_service(Trigger, "~/drop_last", self._on_drop_last)
+        self.last_path: Path | None = None  # the last finished episode (re-record drops it)
         self.create_timer(1.0 / self.rate, self._on_tick)
+        self.create_timer(p["status_period_s"], self._on_status)
         self.get_logger().info(f"recording to {p['output_dir']} at {self.rate:g} Hz")
 
     @staticmethod
@@ -242,7 +249,7 @@ class RecorderNode(Node):
         for clock in self.clocks.values():
             clock.faults.clear()
         try:
-            self.episode = self.writer.begin_episode()
+            self.episode = self.writer.begin_episode(task=self.get_parameter("task").value)
         except OSError as e:
             self.disk.release()
             response.success, response.message = False, f"cannot open an episode: {e}"
@@ -275,6 +282,7 @@ class RecorderNode(Node):
         finally:
             self.disk.release()
         self.finished += 1
+        self.last_path = path
         response.success = True
         response.message = json.dumps(
             {**status, "path": str(path), "episodes_finished": self.finished}
@@ -293,6 +301,27 @@ class RecorderNode(Node):
             "discarded" if ep else "nothing to discard",
         )
         return response
+
+    def _on_drop_last(
+        self, request: Trigger.Request, response: Trigger.Response
+    ) -> Trigger.Response:
+        """Delete the last finished episode (to record it again); refused while recording."""
+        if self.episode is not None:
+            response.success, response.message = False, "an episode is recording"
+            return response
+        path, self.last_path = self.last_path, None
+        if path is None or not path.exists():
+            response.success, response.message = False, "no finished episode to drop"
+            return response
+        path.unlink()
+        self.finished -= 1
+        response.success, response.message = True, f"dropped {path}"
+        return response
+
+    def _on_status(self) -> None:
+        """While recording: steps, measured rate and dropped samples, for a session screen."""
+        if self.episode is not None:
+            self._report("recording", episode=self.episode.index)
 
 
 def _step_bytes(spec: Spec) -> int:

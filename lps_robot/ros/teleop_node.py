@@ -95,7 +95,7 @@ class TeleopNode(Node):
             self.create_subscription(JointState, p["leader_topic"], self._on_leader, 10)
         else:
             self.key_twist = KeyTwist(p["max_linear_speed"], p["max_angular_speed"])
-            self.keys = TerminalKeys(self.key_twist)
+            self.keys = TerminalKeys(self.key_twist.press)
             try:
                 self.keys.connect()
             except RuntimeError as e:

@@ -41,6 +41,10 @@ class JoyMapping:
     deadman_button: int = 4  # LB
     close_button: int = 0  # A
     open_button: int = 1  # B
+    start_button: int = 7  # Start: begin an episode (a recording session)
+    success_button: int = 3  # Y: stop it as a success
+    failure_button: int = 2  # X: stop it as a failure
+    discard_button: int = 6  # Back: discard it
     deadzone: float = 0.1  # |axis| below this counts as 0
     max_linear: float = 0.15  # m/s at full stick
     max_angular: float = 0.6  # rad/s at full stick
@@ -87,3 +91,22 @@ def joy_to_command(
     close, open_ = _pressed(buttons, mapping.close_button), _pressed(buttons, mapping.open_button)
     gripper = 1.0 if close and not open_ else 0.0 if open_ and not close else None
     return TeleopCommand(lin, ang, gripper, _pressed(buttons, mapping.deadman_button))
+
+
+def command_to_joy(cmd: TeleopCommand, mapping: JoyMapping) -> tuple[list[float], list[int]]:
+    """The Joy message (axes, buttons) that ``mapping`` reads back as ``cmd``: a virtual
+    gamepad, for operators that are programs (the keyboard session, the scripted operator)."""
+    twist = [*np.asarray(cmd.linear, float), *np.asarray(cmd.angular, float)]
+    fields = [getattr(mapping, n) for n in TWIST_AXES]
+    n_axes = max([m.axis for m in fields] + [0]) + 1
+    axes = [0.0] * n_axes
+    for value, m, name in zip(twist, fields, TWIST_AXES, strict=True):
+        if m.axis >= 0 and m.scale != 0:
+            top = mapping.max_linear if name.startswith("linear") else mapping.max_angular
+            axes[m.axis] = float(np.clip(value / (top * m.scale), -1.0, 1.0))
+    used = [mapping.deadman_button, mapping.close_button, mapping.open_button]
+    buttons = [0] * (max(used) + 1)
+    buttons[mapping.deadman_button] = int(cmd.deadman)
+    if cmd.gripper is not None:
+        buttons[mapping.close_button if cmd.gripper >= 0.5 else mapping.open_button] = 1
+    return axes, buttons

@@ -4,7 +4,7 @@ A terminal reports a held key as a first press, a pause (the auto-repeat delay, 
 and then repeats; there are no key-up events. So a key moves the arm for `FIRST_HOLD_S`
 after its first press and `REPEAT_HOLD_S` after each repeat: holding a key moves steadily,
 letting go stops within `REPEAT_HOLD_S` (that is the deadman). ``c`` closes the gripper and
-``o`` opens it.
+``o`` opens it (the deadman counts as held for a moment, so the gripper moves).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import termios
 import threading
 import time
 import tty
+from collections.abc import Callable
 
 import numpy as np
 
@@ -49,27 +50,27 @@ class KeyTwist:
                 first = key != self._key or now > self._until
                 self._key = key
                 self._until = now + (FIRST_HOLD_S if first else REPEAT_HOLD_S)
-            elif key == "c":
-                self.gripper = 1.0
-            elif key == "o":
-                self.gripper = 0.0
+            elif key in ("c", "o"):
+                self.gripper = 1.0 if key == "c" else 0.0
+                self._key, self._until = None, now + FIRST_HOLD_S
 
     def command(self, now: float) -> TeleopCommand:
         with self.lock:
             key, until, gripper = self._key, self._until, self.gripper
         twist = np.zeros(6)
-        moving = key is not None and now <= until
-        if moving:
+        moving = now <= until
+        if moving and key is not None:
             i, sign = MOTION_KEYS[key]
             twist[i] = sign * (self.max_linear if i < 3 else self.max_angular)
         return TeleopCommand(twist[:3], twist[3:], gripper, deadman=moving)
 
 
 class TerminalKeys:
-    """Reads single keys from a terminal on a thread and feeds them to a `KeyTwist`."""
+    """Reads single keys from a terminal on a thread: ``on_key(key, monotonic time)`` for
+    each (lower case; Esc alone as "esc")."""
 
-    def __init__(self, keys: KeyTwist, fd: int | None = None) -> None:
-        self.keys = keys
+    def __init__(self, on_key: Callable[[str, float], None], fd: int | None = None) -> None:
+        self.on_key = on_key
         self.fd = sys.stdin.fileno() if fd is None else fd
         self._stop = threading.Event()
         self._saved = None
@@ -92,8 +93,11 @@ class TerminalKeys:
             if not data:
                 return
             now = time.monotonic()
+            if data == b"\x1b":  # Esc on its own (arrow keys send Esc sequences)
+                self.on_key("esc", now)
+                continue
             for ch in data.decode(errors="ignore").lower():
-                self.keys.press(ch, now)
+                self.on_key(ch, now)
 
     def disconnect(self) -> None:
         self._stop.set()

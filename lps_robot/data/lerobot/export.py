@@ -11,13 +11,13 @@ import numpy as np
 from lps_robot.data.lerobot.layout import (
     CODEBASE_VERSION,
     DATA_PATH,
-    DEFAULT_TASK,
     EPISODES_PATH,
     VIDEO_PATH,
     feature_table,
     image_key,
 )
 from lps_robot.data.reader import DataError, list_episodes, load_episode, read_spec
+from lps_robot.data.schema import DEFAULT_TASK
 
 
 def _stats(values: np.ndarray) -> dict:

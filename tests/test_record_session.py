@@ -1,0 +1,113 @@
+"""`lps record --sim --teleop keyboard` driven through a pseudo-terminal, as a person would:
+the keyboard moves the simulated arm (a virtual gamepad into the teleop node) while the
+session keys start, label, discard and re-record episodes."""
+
+from __future__ import annotations
+
+import os
+import pty
+import random
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from lps_robot.data.reader import list_episodes, load_episode, validate
+from lps_robot.ros.procs import ros_env
+
+TASK = "stack the red cube"
+
+
+class Terminal:
+    """A child process on a pseudo-terminal; its screen output is drained and kept."""
+
+    def __init__(self, cmd: list[str], env: dict) -> None:
+        master, slave = pty.openpty()
+        self.master = master
+        self.proc = subprocess.Popen(
+            cmd, stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True
+        )
+        os.close(slave)
+        self.output = bytearray()
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                data = os.read(self.master, 4096)
+            except OSError:
+                return
+            if not data:
+                return
+            self.output += data
+
+    def type(self, keys: str, every: float = 0.0) -> None:
+        for k in keys:
+            os.write(self.master, k.encode())
+            time.sleep(every)
+
+
+def _wait(cond, timeout: float, what: str, poke=None) -> None:
+    end = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < end, f"timed out waiting for {what}"
+        if poke:
+            poke()
+        time.sleep(0.5)
+
+
+def test_a_person_records_labels_discards_and_rerecords(tmp_path):
+    out = tmp_path / "episodes"
+    env = {**ros_env(random.randint(100, 200)), "COLUMNS": "120", "LINES": "40"}
+    cmd = [sys.executable, "-m", "lps_robot.cli", "record", "--sim", "--teleop", "keyboard"]
+    term = Terminal([*cmd, "-o", str(out), "--task", TASK], env)
+    partial = lambda: list(out.glob("*.partial"))  # noqa: E731
+    done = lambda: sorted(p.name for p in out.glob("demo_*.h5"))  # noqa: E731
+    try:
+        # space until the nodes are up and the recorder accepts (inputs live)
+        _wait(lambda: bool(partial()), 90, "the first episode", poke=lambda: term.type(" "))
+        term.type("w" * 30, every=1 / 30)  # hold w for 1 s: the arm moves forward
+        time.sleep(0.3)
+        term.type("y")
+        _wait(lambda: done() == ["demo_00000.h5"] and not partial(), 20, "success saved")
+        term.type(" ")
+        _wait(lambda: bool(partial()), 20, "the second episode")
+        time.sleep(1.0)
+        term.type("n")
+        _wait(lambda: len(done()) == 2 and not partial(), 20, "failure saved")
+        term.type(" ")
+        _wait(lambda: bool(partial()), 20, "the third episode")
+        time.sleep(0.8)
+        term.type("x")
+        _wait(lambda: not partial(), 20, "discarded")
+        assert len(done()) == 2
+        term.type("b")  # record the last one (the failure) again
+        _wait(lambda: done() == ["demo_00000.h5"], 20, "the failure dropped")
+        term.type(" ")
+        _wait(lambda: bool(partial()), 20, "the re-recorded episode")
+        time.sleep(1.0)
+        term.type("y")
+        _wait(lambda: len(done()) == 2 and not partial(), 20, "re-recorded success saved")
+        term.type("\x1b")
+        term.proc.wait(timeout=30)
+    finally:
+        if term.proc.poll() is None:
+            term.proc.terminate()
+            term.proc.wait(timeout=30)
+    screen = term.output.decode(errors="ignore")
+    assert term.proc.returncode == 0, screen[-2000:]
+    assert "lps record" in screen and TASK in screen
+    refs = list_episodes(out)
+    assert [load_episode(r)["attrs"]["success"] for r in refs] == [True, True]
+    for p in sorted(out.glob("demo_*.h5")):
+        with h5py.File(p) as f:
+            (demo,) = f["data"].values()
+            assert demo.attrs["task"] == TASK
+    assert validate(out) == [] and not list(out.glob("*.partial"))
+    actions = load_episode(refs[0])["actions"]
+    assert np.abs(actions - actions[0]).max() > 0.02  # the keyboard moved the arm
+    assert not list(Path(out).glob("*.partial"))
