@@ -103,8 +103,10 @@ def test_keyboard_moves_while_a_key_repeats_and_stops_when_it_does_not():
     cmd = keys.command(last + REPEAT_HOLD_S - 0.01)
     assert cmd.deadman and np.allclose(cmd.linear, [0.1, 0, 0])
     assert not keys.command(last + REPEAT_HOLD_S + 0.01).deadman  # released: stops
-    keys.press("c", last + 1)
-    assert keys.command(last + 1).gripper == 1.0 and not keys.command(last + 1).deadman
+    keys.press("c", last + 1)  # the gripper key counts as the deadman for a moment, no motion
+    grip = keys.command(last + 1)
+    assert grip.gripper == 1.0 and grip.deadman and not grip.linear.any()
+    assert not keys.command(last + 1 + FIRST_HOLD_S + 0.01).deadman
 
 
 def test_leader_map_offsets_scales_and_missing_joints(tmp_path):
