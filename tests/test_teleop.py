@@ -225,3 +225,37 @@ def test_a_virtual_gamepad_reads_back_as_the_command_it_encodes():
     assert np.allclose(back.linear, cmd.linear) and np.allclose(back.angular, cmd.angular)
     idle = joy_to_command(*command_to_joy(TeleopCommand(), m), m)
     assert not idle.deadman and idle.gripper is None and not idle.linear.any()
+
+
+hostile = st.floats(allow_nan=True, allow_infinity=True)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.lists(hostile, max_size=8),
+            st.lists(st.integers(-5, 5), max_size=12),
+            st.floats(0.0, 0.4),
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_hostile_joy_messages_never_leave_the_limits_or_the_step_bound(home, stream):
+    loop = _loop()
+    bound = SafetyFilter(ROBOT)
+    lower, upper = np.array(ROBOT.position_lower), np.array(ROBOT.position_upper)
+    mapping = JoyMapping()
+    now, last, position = 0.0, None, home.copy()
+    for axes, buttons, age in stream:
+        now += DT
+        cmd = joy_to_command(axes, buttons, mapping)
+        out, _ = loop.tick(now, position, None, Input(cmd, time=now - age))
+        if out is None:
+            continue
+        assert np.isfinite(out).all()
+        assert (out >= lower - 1e-9).all() and (out <= upper + 1e-9).all()
+        if last is not None:
+            assert (np.abs(out - last) <= bound.max_step + 1e-9).all()
+        last, position = out, out

@@ -99,3 +99,44 @@ def test_a_gamepad_drives_the_arm_and_letting_go_holds_it(tmp_path):
         probe.close()
         stop(teleop)
         stop(sim)
+
+
+def test_a_flood_of_hostile_joy_messages_moves_nothing_unsafely(tmp_path):
+    """1 kHz of Joy messages with NaN, infinite and huge axes and random buttons for 3 s:
+    the node keeps ticking, every command stays inside the limits and the step bound."""
+    domain = random.randint(100, 200)
+    follow = {"command_topic": "/teleop/joint_command"}
+    sim = start_node("sim", follow, domain, tmp_path / "sim.log")
+    teleop = start_node("teleop", {"input": "joy"}, domain, tmp_path / "teleop.log")
+    probe = Probe(domain)
+    commands: list[tuple[float, list[float]]] = []
+    probe.node.create_subscription(
+        Float64MultiArray,
+        "/teleop/joint_command",
+        lambda m: commands.append((time.monotonic(), list(m.data))),
+        100,
+    )
+    joy_pub = probe.node.create_publisher(Joy, "/joy", 10)
+    rng = np.random.default_rng(0)
+    garbage = [np.nan, np.inf, -np.inf, 1e308, -1e308, 5.0, -1.0, 1.0, 0.0]
+
+    def flood() -> None:
+        for _ in range(10):  # 10 per 10 ms timer tick: about 1 kHz
+            axes = [float(rng.choice(garbage)) for _ in range(rng.integers(0, 9))]
+            buttons = [int(b) for b in rng.integers(0, 2, rng.integers(0, 12))]
+            joy_pub.publish(Joy(axes=axes, buttons=buttons))
+
+    try:
+        probe.wait_for(lambda: len(commands) > 5, 60, "teleop commands")
+        probe.node.create_timer(0.01, flood)
+        start = len(commands)
+        probe.spin(3.0)
+        during = commands[start:]
+        print(f"hostile flood: {len(during)} commands in 3 s")
+        assert len(during) >= 0.8 * 3.0 / DT  # it kept ticking at the control rate
+        assert_commands_safe(SPEC, commands)
+        assert teleop.poll() is None
+    finally:
+        probe.close()
+        stop(teleop)
+        stop(sim)
