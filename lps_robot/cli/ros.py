@@ -138,6 +138,10 @@ def add_record(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--failure-rate", type=float, default=0.0, help="scripted failures (--sim)")
     add_mistake_rate(p, "(--sim)")
-    p.add_argument("--params-file", default=None, help="recorder node parameters (robot)")
+    p.add_argument(
+        "--params-file",
+        default=None,
+        help="parameters of the recorder and teleop nodes (sections lps_recorder, lps_teleop)",
+    )
     p.add_argument("--json", action="store_true", help="no progress bar (--sim N)")
     p.set_defaults(func=_record, ros_args=[])

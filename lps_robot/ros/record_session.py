@@ -215,7 +215,9 @@ def run_session(
     output: str, task: str, sim: bool, teleop: str | None, params_file: str | None = None
 ) -> int:
     """Start the recorder (and the sim robot, the teleop node) beside this terminal's session
-    screen; stop them when the session ends. Node logs go to ``<output>/logs``."""
+    screen; stop them when the session ends. ``params_file`` goes to the recorder and the
+    teleop node (sections ``lps_recorder`` and ``lps_teleop``: the spec, the IK model, the
+    workspace). Node logs go to ``<output>/logs``."""
     from pathlib import Path
 
     from lps_robot.ros.procs import start_node, stop
@@ -231,7 +233,7 @@ def run_session(
             procs.append(start_node("sim", follow, None, logs / "sim.log"))
         if teleop:
             params = {"input": TELEOP_INPUT[teleop]}
-            procs.append(start_node("teleop", params, None, logs / "teleop.log"))
+            procs.append(start_node("teleop", params, None, logs / "teleop.log", extra))
         recorder = {"output_dir": str(output), "task": task}
         procs.append(start_node("recorder", recorder, None, logs / "recorder.log", extra))
         session = Session(task, sim=sim, keyboard=teleop == "keyboard")
