@@ -43,6 +43,27 @@ def _check_finite(name: str, values: tuple) -> None:
             _fail(f"{name}[{i}]", f"expected a finite number, got {v}")
 
 
+def _check_filled(data: Any) -> None:
+    """A limit left empty (``lps spec init`` leaves what the model does not say) is refused
+    with the joint it belongs to, before the generic type checks."""
+    robot = data.get("robot") if isinstance(data, dict) else None
+    if not isinstance(robot, dict):
+        return
+    names = robot.get("joint_names") or []
+    for fname, unit in (
+        ("velocity_limits", "the arm's published limit, rad/s (m/s for a prismatic joint)"),
+        ("position_lower", "the joint's lower limit, rad (m for a prismatic joint)"),
+        ("position_upper", "the joint's upper limit, rad (m for a prismatic joint)"),
+    ):
+        values = robot.get(fname)
+        if not isinstance(values, list):
+            continue
+        for i, v in enumerate(values):
+            if v is None:
+                joint = names[i] if i < len(names) else f"#{i}"
+                _fail(f"robot.{fname}[{i}]", f"joint '{joint}' has none: fill in {unit}")
+
+
 DEFAULT_TRACKING_S = 0.15  # default tracking tolerance: 0.15 s of motion at the velocity limit
 
 
@@ -283,6 +304,7 @@ class Spec:
 
     @classmethod
     def from_dict(cls, data: Any) -> Spec:
+        _check_filled(data)
         return from_plain(cls, data, error=SpecError)
 
     @classmethod

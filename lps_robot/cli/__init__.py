@@ -1,4 +1,4 @@
-"""The `lps` command: record, data, train, export, eval, node, calibrate, bench, demo, teleop.
+"""The `lps` command: record, teleop, data, train, export, eval, node, spec, bench, demo.
 
 Each command group lives in its own module, which owns its flags, help and handler; this
 module only assembles them. Handlers import their heavy dependencies lazily, so `lps --help`
@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Sequence
 
-from lps_robot.cli import bench, calibrate, data, demo, learn, ros
+from lps_robot.cli import bench, calibrate, data, demo, learn, ros, spec
 from lps_robot.cli.ros import NODES
 
 __all__ = ["NODES", "build_parser", "main"]
@@ -45,6 +45,7 @@ COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     ros.add_node,
     learn.add_train,
     ros.add_teleop,
+    spec.add,
 )
 
 
