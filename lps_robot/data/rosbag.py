@@ -5,7 +5,9 @@ record``). Read with `rosbags` (pure Python; sqlite3 or MCAP storage, message de
 from the bag or ROS 2 Jazzy's). The streams are sampled at the spec's control rate on the
 bag's receive times, exactly as the live recorder node does: at each tick the freshest joint
 state, frame per camera and operator command; a tick at which a stream is older than
-``max_age_s`` (default: two periods) is skipped, and counted.
+``max_age_s`` (default: two periods) is skipped, and counted. Message types are those the live
+recorder takes (`lps_robot.messages`); a topic of another type is refused, naming it, before
+anything is written.
 """
 
 from __future__ import annotations
@@ -16,12 +18,17 @@ import numpy as np
 
 from lps_robot.data.reader import DataError
 from lps_robot.data.writer import DatasetWriter
+from lps_robot.messages import COMMAND_TYPES, IMAGE_TYPES, check_type, command_vector, image_to_rgb
 from lps_robot.spec import Spec
 
 TELEOP_TOPIC = "/teleop/joint_command"  # the recorder's default action topic
 
 
-def _messages(bag: Path, topics: set[str]) -> dict[str, list[tuple[float, object]]]:
+def _messages(
+    bag: Path, topics: dict[str, tuple[str, ...]]
+) -> dict[str, list[tuple[float, object]]]:
+    """The messages of ``topics`` (topic -> accepted types) in receive order; ValueError
+    naming a topic whose type is not accepted, before anything is written."""
     from rosbags.highlevel import AnyReader
     from rosbags.typesys import Stores, get_typestore
 
@@ -29,9 +36,44 @@ def _messages(bag: Path, topics: set[str]) -> dict[str, list[tuple[float, object
     typestore = get_typestore(Stores.ROS2_JAZZY)
     with AnyReader([bag], default_typestore=typestore) as reader:
         connections = [c for c in reader.connections if c.topic in topics]
+        for c in connections:
+            check_type(c.topic, c.msgtype, topics[c.topic])
         for conn, t_ns, raw in reader.messages(connections=connections):
             streams[conn.topic].append((t_ns * 1e-9, reader.deserialize(raw, conn.msgtype)))
     return streams
+
+
+class _Joints:
+    """Joint states merged by name from every message on the topic (an arm driver and a
+    gripper driver may publish their joints apart), as the controller node merges them."""
+
+    def __init__(self, msgs: list[tuple[float, object]], names: tuple[str, ...]) -> None:
+        series: dict[str, list[tuple[float, float, float]]] = {n: [] for n in names}
+        for t, m in msgs:
+            vel = list(m.velocity) if len(m.velocity) == len(m.name) else [0.0] * len(m.name)
+            for n, pos, v in zip(m.name, m.position, vel, strict=False):
+                if n in series:
+                    series[n].append((t, float(pos), float(v)))
+        missing = [n for n, s in series.items() if not s]
+        if missing:
+            raise ValueError(f"no joint state for joints {missing}")
+        self.names = names
+        self.t = {n: np.array([x[0] for x in s]) for n, s in series.items()}
+        self.v = {n: np.array([x[1:] for x in s]) for n, s in series.items()}
+
+    def first(self) -> float:
+        return max(float(t[0]) for t in self.t.values())
+
+    def at(self, tick: float, max_age: float) -> tuple[np.ndarray, np.ndarray] | None:
+        """(positions, velocities) at ``tick``; None when a joint is older than max_age."""
+        out = []
+        for n in self.names:
+            i = int(np.searchsorted(self.t[n], tick, side="right")) - 1
+            if i < 0 or tick - self.t[n][i] > max_age:
+                return None
+            out.append(self.v[n][i])
+        arr = np.array(out)
+        return arr[:, 0], arr[:, 1]
 
 
 def import_rosbag(
@@ -45,54 +87,62 @@ def import_rosbag(
     max_age_s: float | None = None,
 ) -> tuple[Path, dict[str, int]]:
     """Write the bag as one episode of ``out_dir``; returns its path and the skipped ticks
-    per stale stream."""
-    from lps_robot.messages import image_to_rgb, reorder
-
+    per stale stream. Cameras may be Image or CompressedImage, the command a
+    Float64MultiArray, JointState or JointTrajectory, the joint states split over several
+    publishers (`lps_robot.messages`)."""
     bag = Path(bag)
     cams = {spec.camera(k).topic: k for k in spec.obs.image_keys}
-    topics = {joint_topic, action_topic, *cams}
+    topics = {
+        joint_topic: ("sensor_msgs/msg/JointState",),
+        action_topic: COMMAND_TYPES,
+        **{t: IMAGE_TYPES for t in cams},
+    }
     try:
         streams = _messages(bag, topics)
+    except ValueError as e:
+        raise DataError(f"{bag}: {e}") from None
     except Exception as e:  # noqa: BLE001 - rosbags raises its own types for bad bags
         raise DataError(f"{bag}: cannot read the bag ({type(e).__name__}: {e})") from e
     empty = sorted(t for t, msgs in streams.items() if not msgs)
     if empty:
         raise DataError(f"{bag}: no messages on {empty} (topics the spec needs)")
+    names = spec.robot.joint_names
+    try:
+        joints = _Joints(streams.pop(joint_topic), names)
+    except ValueError as e:
+        raise DataError(f"{bag}: {joint_topic}: {e}") from None
     period = 1.0 / spec.robot.control_rate_hz
     max_age = 2 * period if max_age_s is None else max_age_s
-    start = max(msgs[0][0] for msgs in streams.values())
+    start = max([joints.first(), *(msgs[0][0] for msgs in streams.values())])
     end = max(msgs[-1][0] for msgs in streams.values())
     times = {t: np.array([m[0] for m in msgs]) for t, msgs in streams.items()}
-    names = spec.robot.joint_names
     writer = DatasetWriter(out_dir, spec)
     episode = writer.begin_episode()
     skipped: dict[str, int] = {}
     try:
         for tick in np.arange(start, end + 1e-9, period):
-            latest = {}
+            state = joints.at(tick, max_age)
+            latest = {} if state is not None else None
+            if state is None:
+                skipped[joint_topic] = skipped.get(joint_topic, 0) + 1
             for topic, ts in times.items():
+                if latest is None:
+                    break
                 i = int(np.searchsorted(ts, tick, side="right")) - 1
-                if tick - ts[i] > max_age:
+                if i < 0 or tick - ts[i] > max_age:
                     latest = None
                     skipped[topic] = skipped.get(topic, 0) + 1
                     break
                 latest[topic] = streams[topic][i][1]
             if latest is None:
                 continue
-            js = latest[joint_topic]
-            pos = reorder(list(js.name), js.position, names)
-            if pos is None:
-                raise DataError(f"{bag}: {joint_topic} lacks one of the joints {list(names)}")
-            obs = {"joint_pos": pos.astype(np.float32)}
+            obs = {"joint_pos": state[0].astype(np.float32)}
             if "joint_vel" in spec.obs.proprio_keys:
-                vel = reorder(list(js.name), js.velocity, names)
-                obs["joint_vel"] = (vel if vel is not None else np.zeros(len(names))).astype(
-                    np.float32
-                )
+                obs["joint_vel"] = state[1].astype(np.float32)
             for topic, key in cams.items():
                 cam = spec.camera(key)
                 obs[key] = image_to_rgb(latest[topic], cam.width, cam.height)
-            action = np.asarray(latest[action_topic].data, np.float32)
+            action = command_vector(latest[action_topic], names).astype(np.float32)
             episode.append(obs, action, timestamp=float(tick))
     except (DataError, KeyError, ValueError) as e:
         episode.abort()

@@ -26,9 +26,15 @@ class Trained:
 def record(cfg: DemoConfig, data: Path) -> tuple[dict, dict]:
     """Scripted-teleop episodes: some through ROS 2 (sim + recorder nodes), the rest with
     the same writer without ROS; validated. Returns (the ROS recording, the data summary)."""
+    import shutil
+
     from lps_robot.data.reader import summarize, validate
     from lps_robot.ros.record_sim import record_sim
     from lps_robot.sim.generate import generate
+
+    if data.exists():  # a previous run's episodes would be trained on twice
+        log(f"    removing the previous run's data in {data}")
+        shutil.rmtree(data)
 
     log(f"1/5 recording {cfg.ros_episodes} episodes through ROS 2 (sim node + recorder)")
     ros_rec = {}
