@@ -2,7 +2,10 @@
 
 Samples the freshest message of every stream at the control rate and appends one step per
 tick through `EpisodeWriter` (crash-safe, one file per episode). The action is what the
-operator commanded (``/teleop/joint_command``). Services: ``~/start`` (Trigger), ``~/stop``
+operator commanded (``/teleop/joint_command``: ``action_type`` float64_array, joint_state or
+joint_trajectory; cameras as raw Images or, with ``camera_transport: compressed``, jpeg/png
+CompressedImages on ``<topic>/compressed``, converted as `lps_robot.messages` does for the
+rosbag2 importer). Services: ``~/start`` (Trigger), ``~/stop``
 (SetBool: data = success label), ``~/discard`` (Trigger); ``~/start`` refuses, naming them,
 while any input has no fresh message (an episode is never opened blind). A tick at which a
 stream is stale is not recorded and counts as a dropped sample of that stream; an episode
@@ -26,15 +29,16 @@ from pathlib import Path
 import numpy as np
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
-from sensor_msgs.msg import Image, JointState
+from sensor_msgs.msg import CompressedImage, Image, JointState
 from std_msgs.msg import Float64MultiArray, String
 from std_srvs.srv import SetBool, Trigger
+from trajectory_msgs.msg import JointTrajectory
 
 from lps_robot.data.diskguard import DiskGuard
 from lps_robot.data.schema import DEFAULT_TASK
 from lps_robot.data.timing import StreamClock
 from lps_robot.data.writer import FLUSH_EVERY, DatasetWriter, EpisodeWriter
-from lps_robot.messages import image_to_rgb, reorder
+from lps_robot.messages import command_vector, image_to_rgb, reorder
 from lps_robot.ros.logs import LogLimiter
 from lps_robot.ros.policy_params import default_spec_path
 from lps_robot.ros.sim_node import TELEOP_TOPIC
@@ -42,6 +46,12 @@ from lps_robot.ros.spin import spin_node
 from lps_robot.spec import Spec
 
 RATE_SAG = 0.9
+ACTION_MSGS = {
+    "float64_array": Float64MultiArray,
+    "joint_state": JointState,
+    "joint_trajectory": JointTrajectory,
+}
+TRANSPORTS = ("raw", "compressed")
 NOT_LIVE = "inputs not live"  # start's refusal when a sensor or the action is silent
 
 
@@ -61,10 +71,17 @@ class RecorderNode(Node):
             "clock_skew_tolerance_s": 0.5,
             "task": DEFAULT_TASK,
             "status_period_s": 0.5,
+            "action_type": "float64_array",
+            "camera_transport": "raw",
         }
         for k, v in params.items():
             self.declare_parameter(k, v)
         p = {k: self.get_parameter(k).value for k in params}
+        for name, allowed in (("action_type", ACTION_MSGS), ("camera_transport", TRANSPORTS)):
+            if p[name] not in allowed:
+                raise ValueError(
+                    f"parameter {name}: expected one of {list(allowed)}, got {p[name]!r}"
+                )
         self.spec = Spec.load(p["robot_spec"] or default_spec_path())
         self.rate = self.spec.robot.control_rate_hz
         self.max_age = p["max_obs_age_s"]
@@ -89,10 +106,16 @@ class RecorderNode(Node):
             p["output_dir"], _step_bytes(self.spec), FLUSH_EVERY, p["min_free_mb"]
         )
         self.create_subscription(JointState, p["joint_states_topic"], self._on_joints, 10)
-        self.create_subscription(Float64MultiArray, p["action_topic"], self._on_action, 10)
-        for cam in self.spec.cameras:
+        self.action_topic = p["action_topic"]
+        action_msg = ACTION_MSGS[p["action_type"]]
+        self.create_subscription(action_msg, p["action_topic"], self._on_action, 10)
+        compressed = p["camera_transport"] == "compressed"
+        for cam in self.spec.cameras:  # image_transport's naming: <topic>/compressed
             self.create_subscription(
-                Image, cam.topic, lambda m, c=cam: self._on_image(c, m), qos_profile_sensor_data
+                CompressedImage if compressed else Image,
+                f"{cam.topic}/compressed" if compressed else cam.topic,
+                lambda m, c=cam: self._on_image(c, m),
+                qos_profile_sensor_data,
             )
         self.status_pub = self.create_publisher(String, "/recorder/status", 10)
         # one executor thread runs the tick and the services: an episode never closes mid-append
@@ -126,8 +149,13 @@ class RecorderNode(Node):
             if vel is not None:
                 self.latest["joint_vel"] = (vel.astype(np.float32), *timed)
 
-    def _on_action(self, msg: Float64MultiArray) -> None:
-        self.latest["action"] = (np.asarray(msg.data, np.float32), time.monotonic(), 0.0)
+    def _on_action(self, msg) -> None:
+        try:
+            action = command_vector(msg, self.spec.robot.joint_names)
+        except ValueError as e:
+            self._log("warning", "action", f"{self.action_topic}: {e}", 5.0)
+            return
+        self.latest["action"] = (action.astype(np.float32), time.monotonic(), 0.0)
 
     def _on_image(self, cam, msg: Image) -> None:
         timed = self._timed(cam.name, msg)
