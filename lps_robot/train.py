@@ -172,9 +172,12 @@ def train(
                     row.update({f"eval/{k}": v for k, v in evaluate(agent, done).items()})
                 log.write(row)
                 rows.append(row)
+                # a loss not measured yet (the actor waiting for the prior) is left out
+                losses = {
+                    k: v for k, v in info.items() if k.endswith("loss") and not math.isnan(v)
+                }
                 bar.set_postfix(
-                    {k: f"{v:.3g}" for k, v in info.items() if k.endswith("loss")}
-                    | {"it/s": row["steps_per_s"]}
+                    {k: f"{v:.3g}" for k, v in losses.items()} | {"it/s": row["steps_per_s"]}
                 )
             if done % cfg.ckpt_every == 0 or done == cfg.steps:
                 save_checkpoint(last, agent, cfg, done, extra)

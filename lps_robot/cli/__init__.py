@@ -8,6 +8,8 @@ and the deploy-side commands never import torch.
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from collections.abc import Callable, Sequence
 
 from lps_robot.cli import bench, calibrate, data, demo, learn, ros, spec
@@ -68,4 +70,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.ros_args = extra  # e.g. --ros-args -p policy_path:=x.onnx
     elif extra:
         build_parser().parse_args(argv)  # let argparse report the unknown arguments
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except BrokenPipeError:  # `lps ... | head`: the reader left; no traceback
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0

@@ -82,13 +82,15 @@ def add(sub: argparse._SubParsersAction) -> None:
     bsub = bench.add_subparsers(dest="bench_command", required=True, metavar="BENCH")
     p = bsub.add_parser("io", help="HDF5 write throughput for a 30 Hz 640x480 + 16-joint stream")
     p.add_argument("--seconds", type=float, default=20.0, help="stream length to write")
-    p.add_argument("--compression", choices=("none", "lzf"), default="none")
+    p.add_argument(
+        "--compression", choices=("none", "lzf"), default="none", help="image compression"
+    )
     p.add_argument("--json", action="store_true", help="print only the JSON line")
     p.set_defaults(func=_bench_io)
     p = bsub.add_parser("toy", help="MeanFlow on 8 Gaussians + multimodal bandit (LPS vs BC)")
     p.add_argument("--mf-steps", type=int, default=3000, help="MeanFlow training steps")
     p.add_argument("--bandit-steps", type=int, default=2000, help="bandit training steps")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of data and training")
     p.add_argument("--json", action="store_true", help=ALWAYS_JSON)
     p.set_defaults(func=_bench_toy)
     _add_ogbench(bsub)

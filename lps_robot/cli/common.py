@@ -33,13 +33,29 @@ def add_dataclass_flags(parser: argparse.ArgumentParser, cls: type, prefix: str 
         )
 
 
+BOOLS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+
 def flag_parser(tp: object) -> Callable[[str], object]:
-    """The argparse ``type`` for a field type: comma lists for tuples, true/false for bools."""
+    """The argparse ``type`` for a field type: comma lists for tuples, true/false for bools.
+    Its name is what argparse's error shows ("invalid comma-separated int list value")."""
     if typing.get_origin(tp) is tuple:
         (inner, *_) = typing.get_args(tp)
-        return lambda s: [inner(x) for x in s.split(",") if x]
+
+        def parse_list(s: str) -> list:
+            return [inner(x) for x in s.split(",") if x]
+
+        parse_list.__name__ = f"comma-separated {inner.__name__} list"
+        return parse_list
     if tp is bool:
-        return lambda s: {"true": True, "1": True, "false": False, "0": False}[s.lower()]
+
+        def parse_bool(s: str) -> bool:
+            if s.lower() not in BOOLS:
+                raise ValueError(s)
+            return BOOLS[s.lower()]
+
+        parse_bool.__name__ = "true/false"
+        return parse_bool
     return tp  # type: ignore[return-value]
 
 

@@ -224,7 +224,7 @@ def _add_generate(dsub: argparse._SubParsersAction) -> None:
         required=True,
         help="FILE.h5 (one robomimic file) or a directory (one file per episode)",
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the scenes and the operator")
     p.add_argument("--noise", type=float, default=0.01, help="teleop noise (m / rad)")
     p.add_argument("--failure-rate", type=float, default=0.0, help="share of injected failures")
     add_mistake_rate(p)

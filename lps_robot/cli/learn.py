@@ -124,10 +124,16 @@ def add_eval(sub: argparse._SubParsersAction) -> None:
     """``eval``: closed-loop success rate on the sim task."""
     p = sub.add_parser("eval", help="closed-loop success rate of an ONNX policy on the sim task")
     p.add_argument("policy", help="exported .onnx policy")
-    p.add_argument("--episodes", type=int, default=50)
+    p.add_argument("--episodes", type=int, default=50, help="closed-loop episodes to run")
     p.add_argument("--seed", type=int, default=10_000, help="first episode seed")
     p.add_argument("--max-steps", type=int, default=200, help="episode timeout in steps")
-    p.add_argument("--execution", default="open_loop", choices=("open_loop", "temporal_ensemble"))
+    p.add_argument(
+        "--execution",
+        default="open_loop",
+        choices=("open_loop", "temporal_ensemble"),
+        help="how chunks are executed: each chunk's steps in turn, or every step averaged over "
+        "the chunks that cover it",
+    )
     p.add_argument("--video", default=None, help="write the first episode's camera as MP4")
     p.add_argument("--json", action="store_true", help="(always JSON; accepted for symmetry)")
     p.set_defaults(func=_eval)

@@ -135,7 +135,7 @@ def add_record(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="the recorder node alone, driven through its services (scripts, launch files)",
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the scripted episodes (--sim N)")
     p.add_argument("--failure-rate", type=float, default=0.0, help="scripted failures (--sim)")
     add_mistake_rate(p, "(--sim)")
     p.add_argument(

@@ -54,10 +54,15 @@ def episode_video(dataset: str | Path, episode: int, camera: str, out: str | Pat
 
 
 def joint_panel(
-    values: np.ndarray, t: int, low: np.ndarray, high: np.ndarray, size: tuple[int, int]
+    values: np.ndarray,
+    t: int,
+    low: np.ndarray,
+    high: np.ndarray,
+    size: tuple[int, int],
+    names: tuple[str, ...] = (),
 ) -> np.ndarray:
     """A strip chart (H, W, 3) of every column of ``values`` (T, J) scaled to [low, high],
-    with a cursor at step ``t``."""
+    with a cursor at step ``t`` and, given ``names``, a legend in the lines' colours."""
     import cv2
 
     h, w = size
@@ -73,6 +78,9 @@ def joint_panel(
         pts = np.stack([xs, ys], axis=1).reshape(-1, 1, 2)
         cv2.polylines(panel, [pts], False, colors[j % len(colors)], 1, cv2.LINE_AA)
     cv2.line(panel, (int(xs[t]), 0), (int(xs[t]), h - 1), (0, 0, 0), 1)
+    for j, name in enumerate(names):
+        org = (4, 12 + 12 * j)
+        cv2.putText(panel, name, org, cv2.FONT_HERSHEY_SIMPLEX, 0.35, colors[j % len(colors)], 1)
     return panel
 
 
@@ -100,7 +108,8 @@ def episode_view(
     def frames():
         for t, img in enumerate(images):
             cam = cv2.resize(img, (width, height), interpolation=cv2.INTER_NEAREST)
-            yield np.concatenate([cam, joint_panel(joints, t, low, high, (height, 2 * height))], 1)
+            panel = joint_panel(joints, t, low, high, (height, 2 * height), spec.robot.joint_names)
+            yield np.concatenate([cam, panel], 1)
 
     rate = float(ep["attrs"].get("control_rate_hz", spec.robot.control_rate_hz))
     return write_video(out, frames(), rate)
