@@ -19,6 +19,7 @@ import numpy as np
 from lps_robot.data.reader import DataError
 from lps_robot.data.writer import DatasetWriter
 from lps_robot.messages import COMMAND_TYPES, IMAGE_TYPES, check_type, command_vector, image_to_rgb
+from lps_robot.runtime.joints import JointStateMerger
 from lps_robot.spec import Spec
 
 TELEOP_TOPIC = "/teleop/joint_command"  # the recorder's default action topic
@@ -44,36 +45,33 @@ def _messages(
 
 
 class _Joints:
-    """Joint states merged by name from every message on the topic (an arm driver and a
-    gripper driver may publish their joints apart), as the controller node merges them."""
+    """Joint states replayed into the controller's own merger (`JointStateMerger`): an arm
+    driver and a gripper driver may publish their joints apart on one topic."""
 
     def __init__(self, msgs: list[tuple[float, object]], names: tuple[str, ...]) -> None:
-        series: dict[str, list[tuple[float, float, float]]] = {n: [] for n in names}
+        seen: dict[str, float] = {}
         for t, m in msgs:
-            vel = list(m.velocity) if len(m.velocity) == len(m.name) else [0.0] * len(m.name)
-            for n, pos, v in zip(m.name, m.position, vel, strict=False):
-                if n in series:
-                    series[n].append((t, float(pos), float(v)))
-        missing = [n for n, s in series.items() if not s]
+            for n in m.name:
+                seen.setdefault(n, t)
+        missing = [n for n in names if n not in seen]
         if missing:
             raise ValueError(f"no joint state for joints {missing}")
-        self.names = names
-        self.t = {n: np.array([x[0] for x in s]) for n, s in series.items()}
-        self.v = {n: np.array([x[1:] for x in s]) for n, s in series.items()}
-
-    def first(self) -> float:
-        return max(float(t[0]) for t in self.t.values())
+        self.msgs, self.next = msgs, 0
+        self.merger = JointStateMerger(names)
+        self.start = max(seen[n] for n in names)
 
     def at(self, tick: float, max_age: float) -> tuple[np.ndarray, np.ndarray] | None:
-        """(positions, velocities) at ``tick``; None when a joint is older than max_age."""
-        out = []
-        for n in self.names:
-            i = int(np.searchsorted(self.t[n], tick, side="right")) - 1
-            if i < 0 or tick - self.t[n][i] > max_age:
-                return None
-            out.append(self.v[n][i])
-        arr = np.array(out)
-        return arr[:, 0], arr[:, 1]
+        """(positions, velocities) at ``tick`` (ticks in order); None when a joint is older
+        than max_age or its messages are malformed."""
+        while self.next < len(self.msgs) and self.msgs[self.next][0] <= tick:
+            t, m = self.msgs[self.next]
+            stamp = m.header.stamp.sec + m.header.stamp.nanosec * 1e-9
+            self.merger.update(list(m.name), list(m.position), list(m.velocity), stamp, t, t)
+            self.next += 1
+        pos, vel, _, fault = self.merger.snapshot(tick, max_age)
+        if fault is not None:
+            return None
+        return pos, vel if vel is not None else np.zeros_like(pos)
 
 
 def import_rosbag(
@@ -113,7 +111,7 @@ def import_rosbag(
         raise DataError(f"{bag}: {joint_topic}: {e}") from None
     period = 1.0 / spec.robot.control_rate_hz
     max_age = 2 * period if max_age_s is None else max_age_s
-    start = max([joints.first(), *(msgs[0][0] for msgs in streams.values())])
+    start = max([joints.start, *(msgs[0][0] for msgs in streams.values())])
     end = max(msgs[-1][0] for msgs in streams.values())
     times = {t: np.array([m[0] for m in msgs]) for t, msgs in streams.items()}
     writer = DatasetWriter(out_dir, spec)
