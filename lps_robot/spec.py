@@ -68,6 +68,16 @@ DEFAULT_TRACKING_S = 0.15  # default tracking tolerance: 0.15 s of motion at the
 
 
 @dataclass(frozen=True)
+class CommandGroup:
+    """Joints commanded on a topic of their own (a gripper on its own forward command
+    controller, as ros2_control with a separate gripper driver has it)."""
+
+    name: str  # e.g. "gripper"
+    joints: tuple[str, ...]  # spec joints, commanded in spec order
+    topic: str  # its std_msgs/Float64MultiArray (or JointTrajectory) command topic
+
+
+@dataclass(frozen=True)
 class RobotSpec:
     """The arm: joint order, limits and the control rate."""
 
@@ -81,9 +91,12 @@ class RobotSpec:
     # it; None: the distance it covers in DEFAULT_TRACKING_S at its velocity limit. A gripper
     # closing on an object lags by up to its whole stroke.
     tracking_tolerance: tuple[float, ...] | None = None
+    # joints commanded on topics of their own; the rest go to the node's command topic
+    command_groups: tuple[CommandGroup, ...] = ()
 
     def __post_init__(self) -> None:
         n = len(self.joint_names)
+        self._check_groups()
         if n == 0:
             _fail("joint_names", "expected at least one joint")
         if len(set(self.joint_names)) != n:
@@ -109,6 +122,42 @@ class RobotSpec:
             for i, v in enumerate(self.tracking_tolerance):
                 if v <= 0:
                     _fail(f"tracking_tolerance[{i}]", f"expected > 0, got {v}")
+
+    def _check_groups(self) -> None:
+        seen: dict[str, str] = {}
+        names, topics = set(), set()
+        for g, group in enumerate(self.command_groups):
+            where = f"command_groups[{g}]"
+            if not group.joints:
+                _fail(f"{where}.joints", "expected at least one joint")
+            if group.name in names or group.topic in topics:
+                _fail(
+                    where, f"expected a unique name and topic, got '{group.name}' on {group.topic}"
+                )
+            names.add(group.name)
+            topics.add(group.topic)
+            for j in group.joints:
+                if j not in self.joint_names:
+                    _fail(f"{where}.joints", f"'{j}' is not one of {list(self.joint_names)}")
+                if j in seen:
+                    _fail(f"{where}.joints", f"'{j}' is already in group '{seen[j]}'")
+                seen[j] = group.name
+
+    def command_split(
+        self, main_topic: str, under_main: bool = False
+    ) -> list[tuple[str, tuple[int, ...]]]:
+        """(topic, joint indices in spec order) per command topic: ``main_topic`` for the
+        joints in no group (left out when there are none), then each group's: its own topic,
+        or with ``under_main`` ``<main_topic>/<group name>`` (the operator's commands, e.g.
+        ``/teleop/joint_command/gripper``)."""
+        grouped = {j for g in self.command_groups for j in g.joints}
+        index = {n: i for i, n in enumerate(self.joint_names)}
+        main = tuple(i for i, n in enumerate(self.joint_names) if n not in grouped)
+        out = [(main_topic, main)] if main else []
+        for g in self.command_groups:
+            topic = f"{main_topic}/{g.name}" if under_main else g.topic
+            out.append((topic, tuple(sorted(index[j] for j in g.joints))))
+        return out
 
     @property
     def tracking(self) -> tuple[float, ...]:

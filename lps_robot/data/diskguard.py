@@ -14,6 +14,8 @@ import contextlib
 import os
 from pathlib import Path
 
+from lps_robot.spec import Spec
+
 BALLAST = ".lps_ballast"
 MB = 2**20
 
@@ -60,3 +62,9 @@ class DiskGuard:
     def release(self) -> None:
         with contextlib.suppress(OSError):
             self.path.unlink()
+
+
+def step_bytes(spec: Spec) -> int:
+    """Bytes one recorded step takes (images, proprio, action, reward, time)."""
+    images = sum(spec.camera(k).width * spec.camera(k).height * 3 for k in spec.obs.image_keys)
+    return images + 4 * (sum(spec.obs.proprio_dims) + spec.action.dim + 1) + 8

@@ -87,12 +87,14 @@ def import_rosbag(
     """Write the bag as one episode of ``out_dir``; returns its path and the skipped ticks
     per stale stream. Cameras may be Image or CompressedImage, the command a
     Float64MultiArray, JointState or JointTrajectory, the joint states split over several
-    publishers (`lps_robot.messages`)."""
+    publishers (`lps_robot.messages`); a command group's joints (a gripper on its own driver)
+    come from ``<action_topic>/<group name>``."""
     bag = Path(bag)
     cams = {spec.camera(k).topic: k for k in spec.obs.image_keys}
+    parts = spec.robot.command_split(action_topic, under_main=True)  # groups: <topic>/<name>
     topics = {
         joint_topic: ("sensor_msgs/msg/JointState",),
-        action_topic: COMMAND_TYPES,
+        **{t: COMMAND_TYPES for t, _ in parts},
         **{t: IMAGE_TYPES for t in cams},
     }
     try:
@@ -140,7 +142,14 @@ def import_rosbag(
             for topic, key in cams.items():
                 cam = spec.camera(key)
                 obs[key] = image_to_rgb(latest[topic], cam.width, cam.height)
-            action = command_vector(latest[action_topic], names).astype(np.float32)
+            first = latest[parts[0][0]]
+            if len(parts) == 1 and hasattr(first, "data"):  # as commanded, any action type
+                action = np.asarray(first.data, np.float32)
+            else:
+                action = np.zeros(len(names), np.float32)
+                for topic, idx in parts:
+                    group = tuple(names[i] for i in idx)
+                    action[list(idx)] = command_vector(latest[topic], group)
             episode.append(obs, action, timestamp=float(tick))
     except (DataError, KeyError, ValueError) as e:
         episode.abort()

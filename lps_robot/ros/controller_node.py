@@ -1,7 +1,7 @@
 """The policy controller: a managed (lifecycle) node, camera + joint states -> safe commands.
 
 Runs as ``ros2 run lps_robot policy_node`` (via ros_ws) or ``lps node policy --params-file F``.
-
+Commands go to ``command_topic``, a spec's command groups (a gripper) to their own topics.
 Lifecycle, as ros2_control and Nav2 do it: *configure* loads the spec, checks the parameters
 and starts loading the policy; *activate* starts commanding (refused while another node
 publishes on the command topic or shares this node's name); *deactivate* stops (the robot
@@ -15,12 +15,10 @@ services, the file watch and diagnostics run on the main executor. Policies load
 background (parsed and hashed in a child process, `stage`), so a swap never blocks a
 service, a stop or a tick; each load carries a generation, and a load that finishes after a
 newer request or a cleanup is discarded. Hot-swap: ``ros2 param set /lps_policy policy_path
-NEW.onnx`` or repointing the watched ``policies/current.onnx``.
-
-Rooms: the parameter table and its checks (`policy_params`), the sensor inputs
-(`policy_sensors`), policy loading and watching (`policy_swaps`), diagnostics and the
-watchdog (`policy_diagnostics`), health levels (`policy_health`); this module is the
-lifecycle and the tick that wire them.
+NEW.onnx`` or repointing the watched ``policies/current.onnx``. Rooms: parameters and their
+checks (`policy_params`), sensor inputs (`policy_sensors`), policy loading and watching
+(`policy_swaps`), diagnostics and the watchdog (`policy_diagnostics`), health levels
+(`policy_health`); this module is the lifecycle and the tick that wire them.
 """
 
 from __future__ import annotations
@@ -62,7 +60,9 @@ class PolicyNode(LifecycleNode):
         self.swaps: PolicySwapper | None = None
         self.ticker: Ticker | None = None
         self._owned: list = []  # timers made at configure, destroyed at cleanup
-        self.pub = None  # the command publisher: exists only while active
+        self.pubs: list = []  # (publisher, joint indices) per command topic: only while active
+        self.split: list[tuple[str, tuple[int, ...]]] = []  # (topic, joint indices), configured
+        self.topics: list[str] = []
         self._pub_lock = threading.Lock()  # publish vs deactivate
         self.enabled = False
         self.loop: ControlLoop | None = None
@@ -139,7 +139,7 @@ class PolicyNode(LifecycleNode):
         with self._pub_lock:
             array = self.p["command_type"] == "float64_array"
             kind = Float64MultiArray if array else JointTrajectory
-            self.pub = self.create_publisher(kind, self.p["command_topic"], 10)
+            self.pubs = [(self.create_publisher(kind, t, 10), idx) for t, idx in self.split]
             self._pub_since = time.monotonic()
             self.enabled = True
         self.lifecycle = "active"
@@ -151,7 +151,7 @@ class PolicyNode(LifecycleNode):
             return "not configured"
         if not self.ticker.alive or self.ticker.stalled() > 0:
             return "the control loop is not running"
-        other = commander.conflict(self, [self.p["command_topic"]], 0)
+        other = commander.conflict(self, self.topics, 0)
         return f"another commander: {other}" if other else ""
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -165,8 +165,8 @@ class PolicyNode(LifecycleNode):
     def _stop_commanding(self) -> None:
         with self._pub_lock:
             self.enabled = False
-            pub, self.pub = self.pub, None
-        if pub is not None:
+            pubs, self.pubs = self.pubs, []
+        for pub, _ in pubs:
             self.destroy_publisher(pub)
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -184,6 +184,8 @@ class PolicyNode(LifecycleNode):
         robot = Spec.load(p["robot_spec"] or default_spec_path())
         t = policy_params.timing(p, robot)
         self.robot, self.rate, self.period = robot, t.rate, t.period
+        self.split = robot.robot.command_split(p["command_topic"])
+        self.topics = [topic for topic, _ in self.split]
         self.loop = ControlLoop(
             robot,
             execution=p["execution"],
@@ -206,7 +208,7 @@ class PolicyNode(LifecycleNode):
         self.ticker.start()
         override = " (rate override)" if t.rate != t.spec_rate else ""
         self.get_logger().info(
-            f"configured: {t.rate:g} Hz{override} on {p['command_topic']}, joint states held "
+            f"configured: {t.rate:g} Hz{override} on {', '.join(self.topics)}, joint states held "
             f"after {t.max_age * 1e3:.0f} ms, policy {first or 'none'} loading"
         )
 
@@ -278,11 +280,11 @@ class PolicyNode(LifecycleNode):
     def _commander_hold(self, now: float) -> str:
         """'' when this node may command now; else why not (another commander on the topic,
         or still inside the discovery grace after activating)."""
-        topics = [self.p["command_topic"]]
-        if commander.publisher_count(self, topics) > 1 or self.watchdog.twins > 0:
+        topics, mine = self.topics, len(self.topics)
+        if commander.publisher_count(self, topics) > mine or self.watchdog.twins > 0:
             if not self.conflict or now >= self._conflict_named + commander.NAME_CHECK_S:
                 # named again while it lasts: discovery may know the publisher before its node
-                named = commander.conflict(self, topics, 1) or "another commander"
+                named = commander.conflict(self, topics, mine) or "another commander"
                 if named != self.conflict:
                     emit(self.get_logger(), "error", f"another commander, holding: {named}")
                 self.conflict, self._conflict_named = named, now
@@ -313,17 +315,21 @@ class PolicyNode(LifecycleNode):
             self._publish(loop.safety.last)
 
     def _publish(self, cmd: np.ndarray) -> None:
+        """One safe command, each command group's joints on its own topic."""
         with self._pub_lock:
-            if self.pub is None or not self.enabled:
+            if not self.pubs or not self.enabled:
                 return
-            if self.p["command_type"] == "float64_array":
-                self.pub.publish(Float64MultiArray(data=cmd.tolist()))
-                return
-            msg = JointTrajectory(joint_names=list(self.robot.robot.joint_names))
-            point = JointTrajectoryPoint(positions=cmd.tolist())
-            point.time_from_start.nanosec = int(self.period * 1e9)
-            msg.points = [point]
-            self.pub.publish(msg)
+            names = self.robot.robot.joint_names
+            for pub, idx in self.pubs:
+                values = cmd[list(idx)].tolist()
+                if self.p["command_type"] == "float64_array":
+                    pub.publish(Float64MultiArray(data=values))
+                    continue
+                msg = JointTrajectory(joint_names=[names[i] for i in idx])
+                point = JointTrajectoryPoint(positions=values)
+                point.time_from_start.nanosec = int(self.period * 1e9)
+                msg.points = [point]
+                pub.publish(msg)
 
     def _on_enable(self, request: SetBool.Request, response: SetBool.Response) -> SetBool.Response:
         """Convenience over the lifecycle: true configures (if needed) and activates; the

@@ -9,7 +9,10 @@ driver would), ``frozen_joints`` (joint states keep coming, the arm no longer fo
 ``flood`` (joint states as fast as rclpy publishes them, from a thread), and joint-state
 stamps that lie: ``zero_stamps``, ``lagging_stamps`` (0.5 s behind: a skewed clock),
 ``old_stamps`` (every other message 3 s old, out of order), ``back_stamps`` (the clock jumps
-back 2 s). The MuJoCo sim node replaces it when physics and real rendering matter.
+back 2 s). A spec with command groups (a gripper on its own controller) is served as
+ros2_control + a gripper driver would: each group's commands on its own topic, its joint states
+from a publisher of its own. The MuJoCo sim node replaces it when physics and real rendering
+matter.
 """
 
 from __future__ import annotations
@@ -56,9 +59,18 @@ class FakeRobot(Node):
             c.name: self.create_publisher(Image, c.topic, qos_profile_sensor_data)
             for c in self.spec.cameras
         }
-        self.create_subscription(
-            Float64MultiArray, self.get_parameter("command_topic").value, self._on_command, 10
-        )
+        self.split = r.command_split(self.get_parameter("command_topic").value)
+        for topic, idx in self.split:
+            self.create_subscription(
+                Float64MultiArray, topic, lambda m, i=idx, t=topic: self._on_command(m, i, t), 10
+            )
+        grouped = {i for g in r.command_groups for i in (r.joint_names.index(j) for j in g.joints)}
+        self.group_pubs = [  # a gripper driver's own joint-state publisher, per group
+            (self.create_publisher(JointState, "/joint_states", 10), idx)
+            for _, idx in self.split
+            if set(idx) <= grouped
+        ]
+        self.own = [i for i in range(len(r.joint_names)) if i not in grouped]
         self.create_subscription(String, "/fake_robot/mode", self._on_mode, 10)
         self.create_timer(1.0 / self.get_parameter("joint_rate_hz").value, self._publish_joints)
         self.create_timer(1.0 / self.get_parameter("camera_rate_hz").value, self._publish_images)
@@ -79,19 +91,31 @@ class FakeRobot(Node):
         self.get_logger().info(f"flood ended after {self.flood_count} joint-state messages")
         self._flood = None
 
-    def _on_command(self, msg: Float64MultiArray) -> None:
+    def _on_command(self, msg: Float64MultiArray, idx: tuple[int, ...], topic: str) -> None:
         cmd = np.asarray(msg.data, np.float64)
-        ok = cmd.shape == self.pos.shape and np.isfinite(cmd).all()
+        ok = cmd.shape == (len(idx),) and np.isfinite(cmd).all()
         if ok and self.mode != "frozen_joints":
-            self.pos = cmd
+            self.pos[list(idx)] = cmd
         if self.log:
-            self.log.write(
-                json.dumps({"t": time.time(), "mode": self.mode, "cmd": list(msg.data)}) + "\n"
-            )
+            entry = {"t": time.time(), "mode": self.mode, "cmd": list(msg.data), "topic": topic}
+            self.log.write(json.dumps(entry) + "\n")
 
     def _publish_joints(self) -> None:
+        stamp = self._joint_stamp()
+        for pub, idx in self.group_pubs:
+            names = [self.spec.robot.joint_names[i] for i in idx]
+            msg = JointState(name=names, position=self.pos[list(idx)].tolist())
+            msg.velocity, msg.header.stamp = [0.0] * len(idx), stamp
+            pub.publish(msg)
+        if self.group_pubs:  # the arm's own broadcaster: the joints in no group
+            names = [self.spec.robot.joint_names[i] for i in self.own][::-1]
+            pos = self.pos[self.own][::-1]
+            msg = JointState(name=names, position=pos.tolist(), velocity=[0.0] * len(pos))
+            msg.header.stamp = stamp
+            self.js_pub.publish(msg)
+            return
         msg = JointState(name=self.names)
-        msg.header.stamp = self._joint_stamp()
+        msg.header.stamp = stamp
         pos = self.pos[::-1].copy()
         if self.mode == "nan_joints":
             pos[0] = np.nan

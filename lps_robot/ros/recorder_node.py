@@ -2,15 +2,14 @@
 
 Samples the freshest message of every stream at the control rate and appends one step per
 tick through `EpisodeWriter` (crash-safe, one file per episode). The action is what the
-operator commanded (``/teleop/joint_command``: ``action_type`` float64_array, joint_state or
-joint_trajectory; cameras as raw Images or, with ``camera_transport: compressed``, jpeg/png
-CompressedImages on ``<topic>/compressed``, converted as `lps_robot.messages` does for the
-rosbag2 importer). Services: ``~/start`` (Trigger), ``~/stop``
-(SetBool: data = success label), ``~/discard`` (Trigger); ``~/start`` refuses, naming them,
-while any input has no fresh message (an episode is never opened blind). A tick at which a
-stream is stale is not recorded and counts as a dropped sample of that stream; an episode
-whose measured rate sags below 90% of nominal, or that dropped samples, is flagged in its
-operator notes and on ``/recorder/status``.
+operator commanded on ``/teleop/joint_command`` (``action_type``: Float64MultiArray,
+JointState or JointTrajectory; a command group's joints on ``<topic>/<group>``); cameras are
+raw or (``camera_transport``) compressed, converted by `lps_robot.messages`; joint states are
+merged by name over publishers. Services: ``~/start``, ``~/stop`` (SetBool: success),
+``~/discard``, ``~/drop_last``; ``~/start`` refuses, naming them, while any input has no
+fresh message. A tick at which a stream is stale is not recorded and counts as a dropped
+sample; an episode whose rate sags below 90% of nominal, or that dropped samples, is
+flagged in its notes and on ``/recorder/status``.
 
 Time is checked per stream (`StreamClock`): zero stamps and stamps on another clock are
 replaced by receipt time, out-of-order, repeated and late messages are never recorded as
@@ -34,11 +33,11 @@ from std_msgs.msg import Float64MultiArray, String
 from std_srvs.srv import SetBool, Trigger
 from trajectory_msgs.msg import JointTrajectory
 
-from lps_robot.data.diskguard import DiskGuard
+from lps_robot.data.diskguard import DiskGuard, step_bytes
 from lps_robot.data.schema import DEFAULT_TASK
 from lps_robot.data.timing import StreamClock
 from lps_robot.data.writer import FLUSH_EVERY, DatasetWriter, EpisodeWriter
-from lps_robot.messages import command_vector, image_to_rgb, reorder
+from lps_robot.messages import command_vector, image_to_rgb
 from lps_robot.ros.logs import LogLimiter
 from lps_robot.ros.policy_params import default_spec_path
 from lps_robot.ros.sim_node import TELEOP_TOPIC
@@ -98,17 +97,26 @@ class RecorderNode(Node):
         self.times: list[float] = []
         self.finished = 0
         self.ended = ""  # why the last episode ended by itself (e.g. disk full)
-        self.clocks = {
-            s: StreamClock(self.max_age, p["clock_skew_tolerance_s"])
-            for s in ("joint_states", *(c.name for c in self.spec.cameras))
+        self.skew_tolerance = p["clock_skew_tolerance_s"]
+        self.clocks = {  # joint-state publishers get theirs as they appear (joint_states, #2..)
+            c.name: StreamClock(self.max_age, self.skew_tolerance) for c in self.spec.cameras
         }
+        self.joint_streams: dict[bytes, str] = {}
+        self.joint_index = {n: i for i, n in enumerate(self.spec.robot.joint_names)}
+        self.joints: dict[str, tuple[float, float, float, float]] = {}  # (pos, vel, recv, t)
         self.disk = DiskGuard(
-            p["output_dir"], _step_bytes(self.spec), FLUSH_EVERY, p["min_free_mb"]
+            p["output_dir"], step_bytes(self.spec), FLUSH_EVERY, p["min_free_mb"]
         )
         self.create_subscription(JointState, p["joint_states_topic"], self._on_joints, 10)
         self.action_topic = p["action_topic"]
         action_msg = ACTION_MSGS[p["action_type"]]
-        self.create_subscription(action_msg, p["action_topic"], self._on_action, 10)
+        # a command group (a gripper on its own driver) arrives on <action_topic>/<group>
+        self.parts: dict[str, tuple[np.ndarray, float]] = {}
+        self.split = self.spec.robot.command_split(p["action_topic"], under_main=True)
+        for topic, idx in self.split:
+            self.create_subscription(
+                action_msg, topic, lambda m, t=topic, i=idx: self._on_action(m, t, i), 10
+            )
         compressed = p["camera_transport"] == "compressed"
         for cam in self.spec.cameras:  # image_transport's naming: <topic>/compressed
             self.create_subscription(
@@ -137,25 +145,52 @@ class RecorderNode(Node):
         t = self.clocks[stream].take(self._stamp(msg), time.time())
         return None if t is None else (time.monotonic(), t)
 
-    def _on_joints(self, msg: JointState) -> None:
-        timed = self._timed("joint_states", msg)
-        if timed is None:
+    def _on_joints(self, msg: JointState, info: dict) -> None:
+        """Joint states merged by name: an arm broadcaster and a gripper driver may publish
+        their joints apart (each publisher's stamps checked as a stream of its own)."""
+        gid = bytes(((info or {}).get("publisher_gid") or {}).get("data", b""))
+        n = len(self.joint_streams)
+        name = f"joint_states#{n + 1}" if n else "joint_states"
+        stream = self.joint_streams.setdefault(gid, name)
+        if stream not in self.clocks:
+            self.clocks[stream] = StreamClock(self.max_age, self.skew_tolerance)
+        timed = self._timed(stream, msg)
+        if timed is None or len(msg.position) != len(msg.name):
             return
-        pos = reorder(msg.name, msg.position, self.spec.robot.joint_names)
-        if pos is not None:
-            self.latest["joint_pos"] = (pos.astype(np.float32), *timed)
-        if len(msg.velocity):
-            vel = reorder(msg.name, msg.velocity, self.spec.robot.joint_names)
-            if vel is not None:
-                self.latest["joint_vel"] = (vel.astype(np.float32), *timed)
+        has_vel = len(msg.velocity) == len(msg.name)
+        for k, name in enumerate(msg.name):
+            if name in self.joint_index:
+                vel = msg.velocity[k] if has_vel else 0.0
+                self.joints[name] = (msg.position[k], vel, *timed)
+        if len(self.joints) < len(self.joint_index):
+            return  # a joint not heard yet
+        order = self.spec.robot.joint_names
+        values = [self.joints[n] for n in order]
+        recv = min(v[2] for v in values)  # as fresh as its stalest joint
+        t = max(v[3] for v in values)  # the newest measurement: the step's time
+        pos = np.array([v[0] for v in values], np.float32)
+        self.latest["joint_pos"] = (pos, recv, t)
+        self.latest["joint_vel"] = (np.array([v[1] for v in values], np.float32), recv, t)
 
-    def _on_action(self, msg) -> None:
-        try:
-            action = command_vector(msg, self.spec.robot.joint_names)
-        except ValueError as e:
-            self._log("warning", "action", f"{self.action_topic}: {e}", 5.0)
+    def _on_action(self, msg, topic: str, idx: tuple[int, ...]) -> None:
+        now = time.monotonic()
+        if len(self.split) == 1 and hasattr(msg, "data"):  # as commanded; checked at the tick
+            self.latest["action"] = (np.asarray(msg.data, np.float32), now, 0.0)
             return
-        self.latest["action"] = (action.astype(np.float32), time.monotonic(), 0.0)
+        names = tuple(self.spec.robot.joint_names[i] for i in idx)
+        try:
+            part = command_vector(msg, names)
+        except ValueError as e:
+            self._log("warning", f"action:{topic}", f"{topic}: {e}", 5.0)
+            return
+        self.parts[topic] = (part, now)
+        if len(self.parts) < len(self.split):
+            return  # not every group heard yet
+        action = np.zeros(len(self.spec.robot.joint_names), np.float32)
+        for t, i in self.split:
+            action[list(i)] = self.parts[t][0]
+        oldest = min(received for _, received in self.parts.values())
+        self.latest["action"] = (action, oldest, 0.0)
 
     def _on_image(self, cam, msg: Image) -> None:
         timed = self._timed(cam.name, msg)
@@ -350,12 +385,6 @@ class RecorderNode(Node):
         """While recording: steps, measured rate and dropped samples, for a session screen."""
         if self.episode is not None:
             self._report("recording", episode=self.episode.index)
-
-
-def _step_bytes(spec: Spec) -> int:
-    """Bytes one recorded step takes (images, proprio, action, reward, time)."""
-    images = sum(spec.camera(k).width * spec.camera(k).height * 3 for k in spec.obs.image_keys)
-    return images + 4 * (sum(spec.obs.proprio_dims) + spec.action.dim + 1) + 8
 
 
 def _warn_if_recording(node: RecorderNode) -> None:

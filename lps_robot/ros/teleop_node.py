@@ -66,7 +66,11 @@ class TeleopNode(Node):
         self._last_times: np.ndarray | None = None
         self.create_subscription(JointState, p["joint_states_topic"], self._on_joints, 50)
         self._connect_device(p, robot)
-        self.pub = self.create_publisher(Float64MultiArray, p["command_topic"], 10)
+        # a command group (a gripper on its own driver) goes to <command_topic>/<group name>
+        self.pubs = [
+            (self.create_publisher(Float64MultiArray, topic, 10), list(idx))
+            for topic, idx in robot.command_split(p["command_topic"], under_main=True)
+        ]
         self.create_timer(self.period, self._on_tick)
         self.get_logger().info(
             f"teleop from {p['input']} at {robot.control_rate_hz:g} Hz on {p['command_topic']}"
@@ -155,7 +159,8 @@ class TeleopNode(Node):
             emit(self.get_logger(), level, f"teleop: {status}")
             self.status = status
         if command is not None:
-            self.pub.publish(Float64MultiArray(data=command.tolist()))
+            for pub, idx in self.pubs:
+                pub.publish(Float64MultiArray(data=command[idx].tolist()))
 
     def destroy_node(self) -> None:
         if self.keys is not None:

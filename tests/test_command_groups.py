@@ -1,0 +1,172 @@
+"""A gripper on its own driver, as ros2_control with a Robotiq driver has it: the arm's and
+the gripper's joint states from two publishers, commands on two topics, every command inside
+the limits and the velocity bound, the gripper commanded on its own topic only."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import time
+
+import numpy as np
+import pytest
+from std_msgs.msg import Float64MultiArray
+
+from lps_robot.spec import CommandGroup, Spec, SpecError
+from tests.bad_models import write_pair
+from tests.conftest import small_spec
+from tests.ros_helpers import Probe, start_node, stop
+
+GRIPPER_TOPIC = "/gripper_controller/commands"
+
+
+def grouped_spec() -> Spec:
+    spec = small_spec(rate_hz=50.0)
+    group = CommandGroup("gripper", ("j2",), GRIPPER_TOPIC)
+    return dataclasses.replace(
+        spec, robot=dataclasses.replace(spec.robot, command_groups=(group,))
+    )
+
+
+def test_command_groups_are_checked_against_the_joints():
+    spec = grouped_spec()
+    assert spec.robot.command_split("/arm") == [("/arm", (0, 1)), (GRIPPER_TOPIC, (2,))]
+    data = spec.to_dict()
+    data["robot"]["command_groups"][0]["joints"] = ["j9"]
+    with pytest.raises(SpecError, match=r"command_groups\[0\]\.joints: 'j9'"):
+        Spec.from_dict(data)
+    data["robot"]["command_groups"] = [
+        {"name": "a", "joints": ["j2"], "topic": "/a"},
+        {"name": "b", "joints": ["j2"], "topic": "/b"},
+    ]
+    with pytest.raises(SpecError, match="already in group 'a'"):
+        Spec.from_dict(data)
+
+
+def test_arm_and_gripper_on_their_own_topics(tmp_path):
+    spec = grouped_spec()
+    write_pair(spec, tmp_path)  # robot.yaml, a.onnx (joints to 60% of their range)
+    domain = random.randint(100, 200)
+    robot_yaml = str(tmp_path / "robot.yaml")
+    log = tmp_path / "commands.jsonl"
+    robot = start_node(
+        "fake-robot", {"robot_spec": robot_yaml, "log_path": str(log)}, domain, tmp_path / "r.log"
+    )
+    params = {
+        "robot_spec": robot_yaml,
+        "autostart": "activate",
+        "policy_path": str(tmp_path / "a.onnx"),
+    }
+    node = start_node("policy", params, domain, tmp_path / "node.log")
+    probe = Probe(domain)
+    gripper: list[tuple[float, list[float]]] = []
+    probe.node.create_subscription(
+        Float64MultiArray,
+        GRIPPER_TOPIC,
+        lambda m: gripper.append((time.monotonic(), list(m.data))),
+        100,
+    )
+    try:
+        probe.wait_for(lambda: len(probe.commands) > 20 and len(gripper) > 20, 60, "commands")
+        probe.spin(2.0)
+        assert node.poll() is None
+    finally:
+        probe.close()
+        stop(node)
+        stop(robot)
+    arm = np.array([c for _, c in probe.commands])
+    grip = np.array([c for _, c in gripper])
+    assert arm.shape[1] == 2 and grip.shape[1] == 1
+    lo, hi = np.array(spec.robot.position_lower), np.array(spec.robot.position_upper)
+    step = np.array(spec.robot.velocity_limits) / spec.robot.control_rate_hz
+    for values, idx in ((arm, [0, 1]), (grip, [2])):
+        assert np.isfinite(values).all()
+        assert (values >= lo[idx] - 1e-9).all() and (values <= hi[idx] + 1e-9).all()
+        assert (np.abs(np.diff(values, axis=0)) <= step[idx] + 1e-9).all()
+    target = lo + 0.6 * (hi - lo)
+    assert np.allclose(arm[-1], target[:2], atol=1e-3) and np.isclose(
+        grip[-1][0], target[2], atol=1e-3
+    )
+    import json
+
+    topics = {json.loads(line)["topic"] for line in log.read_text().splitlines()}
+    assert topics == {"/forward_position_controller/commands", GRIPPER_TOPIC}
+
+
+def test_the_recorder_assembles_the_action_from_the_arm_and_gripper_topics(tmp_path):
+    from std_srvs.srv import SetBool, Trigger
+
+    from lps_robot.data.reader import list_episodes, load_episode, validate
+
+    spec = grouped_spec()
+    spec.save(tmp_path / "robot.yaml")
+    domain = random.randint(100, 200)
+    robot = start_node(
+        "fake-robot", {"robot_spec": str(tmp_path / "robot.yaml")}, domain, tmp_path / "r.log"
+    )
+    params = {"robot_spec": str(tmp_path / "robot.yaml"), "output_dir": str(tmp_path / "eps")}
+    rec = start_node("recorder", params, domain, tmp_path / "recorder.log")
+    probe = Probe(domain)
+    arm = probe.node.create_publisher(Float64MultiArray, "/teleop/joint_command", 10)
+    grip = probe.node.create_publisher(Float64MultiArray, "/teleop/joint_command/gripper", 10)
+
+    def publish() -> None:
+        arm.publish(Float64MultiArray(data=[0.1, 0.2]))
+        grip.publish(Float64MultiArray(data=[0.3]))
+
+    probe.node.create_timer(0.01, publish)
+    try:
+        start = Trigger.Request()
+        probe.wait_for(
+            lambda: probe.call(Trigger, "/lps_recorder/start", start, 60).success, 60, "start"
+        )
+        probe.spin(1.0)
+        assert probe.call(SetBool, "/lps_recorder/stop", SetBool.Request(data=True)).success
+    finally:
+        probe.close()
+        stop(rec)
+        stop(robot)
+    assert validate(tmp_path / "eps") == []
+    ep = load_episode(list_episodes(tmp_path / "eps")[0])
+    np.testing.assert_allclose(ep["actions"], [[0.1, 0.2, 0.3]] * len(ep["actions"]), atol=1e-6)
+
+
+def test_a_bag_with_the_gripper_command_on_its_own_topic_imports(tmp_path):
+    from rosbags.rosbag2 import Writer
+    from rosbags.typesys import Stores, get_typestore
+
+    from lps_robot.data.reader import list_episodes, load_episode, validate
+    from lps_robot.data.rosbag import import_rosbag
+
+    spec = small_spec(with_image=False)
+    group = CommandGroup("gripper", ("j2",), GRIPPER_TOPIC)
+    spec = dataclasses.replace(
+        spec, robot=dataclasses.replace(spec.robot, command_groups=(group,))
+    )
+    ts = get_typestore(Stores.ROS2_JAZZY)
+    JointState, Multi = (
+        ts.types["sensor_msgs/msg/JointState"],
+        ts.types["std_msgs/msg/Float64MultiArray"],
+    )
+    Layout, Header = ts.types["std_msgs/msg/MultiArrayLayout"], ts.types["std_msgs/msg/Header"]
+    Time = ts.types["builtin_interfaces/msg/Time"]
+    with Writer(tmp_path / "bag", version=9) as w:
+        cj = w.add_connection("/joint_states", JointState.__msgtype__, typestore=ts)
+        ca = w.add_connection("/teleop/joint_command", Multi.__msgtype__, typestore=ts)
+        cg = w.add_connection("/teleop/joint_command/gripper", Multi.__msgtype__, typestore=ts)
+        for i in range(100):
+            t = 3_000_000_000_000 + i * 10_000_000
+            hdr = Header(stamp=Time(sec=t // 10**9, nanosec=t % 10**9), frame_id="")
+            pos = np.array([0.0, 0.1, 0.2])
+            js = JointState(header=hdr, name=["j0", "j1", "j2"], position=pos,
+                            velocity=np.zeros(3), effort=np.zeros(0))  # fmt: skip
+            w.write(cj, t, ts.serialize_cdr(js, JointState.__msgtype__))
+            layout = Layout(dim=[], data_offset=0)
+            arm = Multi(layout=layout, data=np.array([0.4, 0.5]))
+            w.write(ca, t, ts.serialize_cdr(arm, Multi.__msgtype__))
+            gripper = Multi(layout=layout, data=np.array([0.25]))
+            w.write(cg, t, ts.serialize_cdr(gripper, Multi.__msgtype__))
+    import_rosbag(tmp_path / "bag", spec, tmp_path / "eps")
+    assert validate(tmp_path / "eps") == []
+    ep = load_episode(list_episodes(tmp_path / "eps")[0])
+    np.testing.assert_allclose(ep["actions"], [[0.4, 0.5, 0.25]] * len(ep["actions"]))
