@@ -56,3 +56,25 @@ def assert_refused_in_one_line(node_args: list[str], words: str) -> None:
     assert out.returncode == 2, out.stderr
     assert "Traceback" not in out.stderr and words in out.stderr, out.stderr
     assert len([ln for ln in out.stderr.splitlines() if ln.startswith("error:")]) == 1
+
+
+def record_one_episode(probe, procs: list, out, seconds: float = 1.0) -> dict:
+    """Start an episode on the recorder once its inputs are live, let it record ``seconds``,
+    stop it as a success, stop ``procs``; the episode as `load_episode` gives it (validated)."""
+    from std_srvs.srv import SetBool, Trigger
+
+    from lps_robot.data.reader import list_episodes, load_episode, validate
+
+    try:
+        start = Trigger.Request()
+        probe.wait_for(
+            lambda: probe.call(Trigger, "/lps_recorder/start", start, 60).success, 60, "start"
+        )
+        probe.spin(seconds)
+        assert probe.call(SetBool, "/lps_recorder/stop", SetBool.Request(data=True)).success
+    finally:
+        probe.close()
+        for proc in procs:
+            stop(proc)
+    assert validate(out) == []
+    return load_episode(list_episodes(out)[0])

@@ -15,7 +15,7 @@ from std_msgs.msg import Float64MultiArray
 from lps_robot.spec import CommandGroup, Spec, SpecError
 from tests.bad_models import write_pair
 from tests.conftest import small_spec
-from tests.ros_helpers import Probe, start_node, stop
+from tests.ros_helpers import Probe, record_one_episode, start_node, stop
 
 GRIPPER_TOPIC = "/gripper_controller/commands"
 
@@ -94,9 +94,6 @@ def test_arm_and_gripper_on_their_own_topics(tmp_path):
 
 
 def test_the_recorder_assembles_the_action_from_the_arm_and_gripper_topics(tmp_path):
-    from std_srvs.srv import SetBool, Trigger
-
-    from lps_robot.data.reader import list_episodes, load_episode, validate
 
     spec = grouped_spec()
     spec.save(tmp_path / "robot.yaml")
@@ -115,19 +112,7 @@ def test_the_recorder_assembles_the_action_from_the_arm_and_gripper_topics(tmp_p
         grip.publish(Float64MultiArray(data=[0.3]))
 
     probe.node.create_timer(0.01, publish)
-    try:
-        start = Trigger.Request()
-        probe.wait_for(
-            lambda: probe.call(Trigger, "/lps_recorder/start", start, 60).success, 60, "start"
-        )
-        probe.spin(1.0)
-        assert probe.call(SetBool, "/lps_recorder/stop", SetBool.Request(data=True)).success
-    finally:
-        probe.close()
-        stop(rec)
-        stop(robot)
-    assert validate(tmp_path / "eps") == []
-    ep = load_episode(list_episodes(tmp_path / "eps")[0])
+    ep = record_one_episode(probe, [rec, robot], tmp_path / "eps")
     np.testing.assert_allclose(ep["actions"], [[0.1, 0.2, 0.3]] * len(ep["actions"]), atol=1e-6)
 
 

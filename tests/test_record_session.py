@@ -15,9 +15,10 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+from std_msgs.msg import Float64MultiArray
 
 from lps_robot.data.reader import list_episodes, load_episode, validate
-from lps_robot.ros.procs import ros_env
+from lps_robot.ros.procs import Probe, ros_env
 
 TASK = "stack the red cube"
 
@@ -62,16 +63,29 @@ def _wait(cond, timeout: float, what: str, poke=None) -> None:
 
 def test_a_person_records_labels_discards_and_rerecords(tmp_path):
     out = tmp_path / "episodes"
-    env = {**ros_env(random.randint(100, 200)), "COLUMNS": "120", "LINES": "40"}
+    domain = random.randint(100, 200)
+    env = {**ros_env(domain), "COLUMNS": "120", "LINES": "40"}
     cmd = [sys.executable, "-m", "lps_robot.cli", "record", "--sim", "--teleop", "keyboard"]
     term = Terminal([*cmd, "-o", str(out), "--task", TASK], env)
+    probe = Probe(domain)  # watches what the teleop node commands
+    commands: list[list[float]] = [[0.0] * 6]
+    probe.node.create_subscription(
+        Float64MultiArray, "/teleop/joint_command", lambda m: commands.append(list(m.data)), 10
+    )
     partial = lambda: list(out.glob("*.partial"))  # noqa: E731
     done = lambda: sorted(p.name for p in out.glob("demo_*.h5"))  # noqa: E731
     try:
         # space until the nodes are up and the recorder accepts (inputs live)
         _wait(lambda: bool(partial()), 90, "the first episode", poke=lambda: term.type(" "))
-        term.type("w" * 30, every=1 / 30)  # hold w for 1 s: the arm moves forward
-        time.sleep(0.3)
+        # hold w (auto-repeat at 30 Hz) until the teleop node's commands move the arm
+        probe.spin(0.5)
+        rest = commands[-1]
+        _wait(
+            lambda: np.abs(np.array(commands[-1]) - rest).max() > 0.02,
+            30,
+            "the arm to move",
+            poke=lambda: (term.type("w" * 15, every=1 / 30), probe.spin(0.01)),
+        )
         term.type("y")
         _wait(lambda: done() == ["demo_00000.h5"] and not partial(), 20, "success saved")
         term.type(" ")
@@ -95,6 +109,7 @@ def test_a_person_records_labels_discards_and_rerecords(tmp_path):
         term.type("\x1b")
         term.proc.wait(timeout=30)
     finally:
+        probe.close()
         if term.proc.poll() is None:
             term.proc.terminate()
             term.proc.wait(timeout=30)

@@ -10,12 +10,10 @@ import cv2
 import numpy as np
 from builtin_interfaces.msg import Duration
 from sensor_msgs.msg import CompressedImage
-from std_srvs.srv import SetBool, Trigger
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
-from lps_robot.data.reader import list_episodes, load_episode, validate
 from tests.conftest import JOINTS, small_spec
-from tests.ros_helpers import Probe, start_node, stop
+from tests.ros_helpers import Probe, record_one_episode, start_node
 
 
 def test_the_recorder_takes_trajectories_and_compressed_images(tmp_path):
@@ -49,19 +47,7 @@ def test_the_recorder_takes_trajectories_and_compressed_images(tmp_path):
         img.publish(msg)
 
     probe.node.create_timer(0.02, publish)
-    try:
-        start = Trigger.Request()
-        probe.wait_for(
-            lambda: probe.call(Trigger, "/lps_recorder/start", start, 60).success, 60, "start"
-        )
-        probe.spin(1.0)
-        assert probe.call(SetBool, "/lps_recorder/stop", SetBool.Request(data=True)).success
-    finally:
-        probe.close()
-        stop(rec)
-        stop(robot)
-    assert validate(tmp_path / "eps") == []
-    ep = load_episode(list_episodes(tmp_path / "eps")[0])
+    ep = record_one_episode(probe, [rec, robot], tmp_path / "eps")
     np.testing.assert_allclose(ep["actions"], [[0.0, 0.1, 0.2]] * len(ep["actions"]))
     assert len(ep["actions"]) >= 5
     assert (ep["obs/front"][..., 2] == 180).all() and (ep["obs/front"][..., :2] == 0).all()

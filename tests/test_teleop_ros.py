@@ -31,14 +31,13 @@ def _fk():
     return lambda q: ik.site_pose(np.asarray(q[:5]))[0]
 
 
-def test_a_gamepad_drives_the_arm_and_letting_go_holds_it(tmp_path):
+def _teleop_on_sim(tmp_path, **params) -> tuple:
+    """The sim arm following /teleop/joint_command, the teleop node (Joy input) and a probe
+    that keeps every command it publishes: (sim, teleop, probe, commands, Joy publisher)."""
     domain = random.randint(100, 200)
-    sim = start_node(
-        "sim", {"command_topic": "/teleop/joint_command"}, domain, tmp_path / "sim.log"
-    )
-    teleop = start_node(
-        "teleop", {"input": "joy", "input_timeout_s": TIMEOUT_S}, domain, tmp_path / "teleop.log"
-    )
+    follow = {"command_topic": "/teleop/joint_command"}
+    sim = start_node("sim", follow, domain, tmp_path / "sim.log")
+    teleop = start_node("teleop", {"input": "joy", **params}, domain, tmp_path / "teleop.log")
     probe = Probe(domain)
     commands: list[tuple[float, list[float]]] = []
     probe.node.create_subscription(
@@ -47,7 +46,11 @@ def test_a_gamepad_drives_the_arm_and_letting_go_holds_it(tmp_path):
         lambda m: commands.append((time.monotonic(), list(m.data))),
         100,
     )
-    joy_pub = probe.node.create_publisher(Joy, "/joy", 10)
+    return sim, teleop, probe, commands, probe.node.create_publisher(Joy, "/joy", 10)
+
+
+def test_a_gamepad_drives_the_arm_and_letting_go_holds_it(tmp_path):
+    sim, teleop, probe, commands, joy_pub = _teleop_on_sim(tmp_path, input_timeout_s=TIMEOUT_S)
     pad = {"axes": [0.0] * 6, "buttons": [0] * 11, "on": False}
 
     def send() -> None:
@@ -104,19 +107,7 @@ def test_a_gamepad_drives_the_arm_and_letting_go_holds_it(tmp_path):
 def test_a_flood_of_hostile_joy_messages_moves_nothing_unsafely(tmp_path):
     """1 kHz of Joy messages with NaN, infinite and huge axes and random buttons for 3 s:
     the node keeps ticking, every command stays inside the limits and the step bound."""
-    domain = random.randint(100, 200)
-    follow = {"command_topic": "/teleop/joint_command"}
-    sim = start_node("sim", follow, domain, tmp_path / "sim.log")
-    teleop = start_node("teleop", {"input": "joy"}, domain, tmp_path / "teleop.log")
-    probe = Probe(domain)
-    commands: list[tuple[float, list[float]]] = []
-    probe.node.create_subscription(
-        Float64MultiArray,
-        "/teleop/joint_command",
-        lambda m: commands.append((time.monotonic(), list(m.data))),
-        100,
-    )
-    joy_pub = probe.node.create_publisher(Joy, "/joy", 10)
+    sim, teleop, probe, commands, joy_pub = _teleop_on_sim(tmp_path)
     rng = np.random.default_rng(0)
     garbage = [np.nan, np.inf, -np.inf, 1e308, -1e308, 5.0, -1.0, 1.0, 0.0]
 
