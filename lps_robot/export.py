@@ -10,8 +10,10 @@ matches torch within 1e-5 on random and (when given) real inputs.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
+import logging
 import subprocess
 import time
 import warnings
@@ -95,6 +97,19 @@ def dummy_inputs(agent: LPSAgent, latent_input: bool, seed: int = 0) -> dict[str
     return out
 
 
+@contextlib.contextmanager
+def _quiet_registry():
+    """torch's ONNX exporter warns once per torchvision operator it could register, when
+    torchvision is absent (it is: the policy uses none); those lines say nothing here."""
+    log = logging.getLogger("torch.onnx._internal.exporter._registration")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
+
+
 def export(
     agent: LPSAgent,
     out_path: str | Path,
@@ -119,7 +134,7 @@ def export(
     example = dummy_inputs(agent, latent_input)
     args = tuple(torch.from_numpy(example[n]) for n in names)
     tmp = out_path.with_name(out_path.name + ".tmp")
-    with warnings.catch_warnings(), torch.no_grad():
+    with warnings.catch_warnings(), torch.no_grad(), _quiet_registry():
         warnings.simplefilter("ignore")
         torch.onnx.export(
             graph,

@@ -132,3 +132,15 @@ def test_runtime_never_imports_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_export_says_nothing_about_torchvision(tmp_path, caplog):
+    """torch's exporter logs one warning per torchvision operator when torchvision is
+    absent; the policy uses none, so export keeps them out of the user's terminal."""
+    import logging
+
+    torch.manual_seed(0)
+    agent = LPSAgent(small_spec(), SMALL).eval()
+    with caplog.at_level(logging.WARNING):
+        export(agent, tmp_path / "p.onnx", algo="lps")
+    assert not [r for r in caplog.records if "torchvision" in r.getMessage()]
