@@ -9,7 +9,7 @@ import pytest
 
 from lps_robot.cli import main as lps
 from lps_robot.data.dataset import ChunkDataset
-from lps_robot.data.reader import summarize, validate
+from lps_robot.data.reader import list_episodes, load_episode, summarize, validate
 from lps_robot.data.robomimic import merge
 from tests.conftest import small_spec, write_episodes
 
@@ -91,3 +91,20 @@ def test_a_genuine_robomimic_file_is_explained_then_imported(tmp_path, capsys):
     argv[-1] = str(tmp_path / "eps2")
     assert lps(argv) == 1
     assert "needs obs/q" in capsys.readouterr().err
+
+
+def test_robomimic_import_honours_a_filter_key_and_names_its_source(tmp_path, capsys):
+    spec = small_spec()
+    src = tmp_path / "lift.hdf5"
+    _genuine_robomimic_file(src, spec)
+    with h5py.File(src, "a") as f:
+        f["mask/valid"] = np.array([b"demo_1"])
+    spec.save(tmp_path / "robot.yaml")
+    argv = ["data", "import", str(src), "--format", "robomimic", "--filter-key", "valid"]
+    argv += ["--spec", str(tmp_path / "robot.yaml"), "-o", str(tmp_path / "eps")]
+    assert lps(argv) == 0
+    (ref,) = list_episodes(tmp_path / "eps")
+    assert load_episode(ref)["attrs"]["operator_notes"] == "imported from lift.hdf5:/data/demo_1"
+    argv[argv.index("valid")] = "test"
+    assert lps(argv) == 1
+    assert "no mask/test (filter keys: ['train', 'valid'])" in capsys.readouterr().err

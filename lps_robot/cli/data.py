@@ -117,7 +117,7 @@ def _data_import(args: argparse.Namespace) -> int:
     try:
         spec = Spec.load(args.spec)
         if args.format == "robomimic":
-            files = import_robomimic(args.path, spec, args.output)
+            files = import_robomimic(args.path, spec, args.output, args.filter_key)
         elif args.format == "lerobot":
             from lps_robot.data.lerobot import import_lerobot
 
@@ -253,6 +253,9 @@ def _add_import(dsub: argparse._SubParsersAction) -> None:
         "--action-topic", default="/teleop/joint_command", help="rosbag2: operator command"
     )
     p.add_argument("--failure", action="store_true", help="rosbag2: label the episode failed")
+    p.add_argument(
+        "--filter-key", default="", help="robomimic: import only the demos mask/<KEY> lists"
+    )
     p.add_argument("--spec", required=True, help="robot spec YAML (what the file lacks)")
     p.add_argument("-o", "--output", required=True, help="episode directory to write")
     p.set_defaults(func=_data_import)

@@ -82,12 +82,16 @@ def merge(episode_dir: str | Path, out_file: str | Path) -> Path:
     return out_file
 
 
-def import_robomimic(src: str | Path, spec: Spec, out_dir: str | Path) -> list[Path]:
-    """Every demo of a robomimic file as one of our episode files; returns their paths.
+def import_robomimic(
+    src: str | Path, spec: Spec, out_dir: str | Path, filter_key: str = ""
+) -> list[Path]:
+    """Every demo of a robomimic file (or those its ``mask/<filter_key>`` lists, as
+    robomimic's own ``filter_key`` selects) as one of our episode files; returns their paths.
 
     Observation keys come from the spec (each must exist under ``obs/`` with the spec's
     shape); ``success`` is the last ``dones`` flag (robomimic demos are usually all
-    successes); timestamps are t / control rate."""
+    successes); timestamps are t / control rate. Each episode's notes name its source file
+    and demo."""
     src = Path(src)
     writer = DatasetWriter(out_dir, spec)
     written = []
@@ -97,6 +101,13 @@ def import_robomimic(src: str | Path, spec: Spec, out_dir: str | Path) -> list[P
         if not isinstance(data, h5py.Group):
             raise DataError(f"{src}: no '/{schema.DATA_GROUP}' group (not a robomimic file)")
         names = schema.demo_names(data)
+        if filter_key:
+            mask = f.get(f"mask/{filter_key}")
+            if mask is None:
+                found = sorted(f["mask"]) if "mask" in f else []
+                raise DataError(f"{src}: no mask/{filter_key} (filter keys: {found})")
+            chosen = {schema.attr_str(n) for n in mask[()]}
+            names = [n for n in names if n in chosen]
         keys = (*spec.obs.image_keys, *spec.obs.proprio_keys)
         for name in names:
             demo = data[name]
@@ -129,5 +140,6 @@ def import_robomimic(src: str | Path, spec: Spec, out_dir: str | Path) -> list[P
                 episode.abort()
                 raise DataError(f"{where}: {e}") from e
             success = bool(dones[-1]) if len(dones) else False
-            written.append(episode.finish(success=success, sparse_rewards=False))
+            notes = f"imported from {src.name}:/{schema.DATA_GROUP}/{name}"
+            written.append(episode.finish(success=success, sparse_rewards=False, notes=notes))
     return written
