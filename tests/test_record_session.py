@@ -88,24 +88,20 @@ def test_a_person_records_labels_discards_and_rerecords(tmp_path):
         )
         term.type("y")
         _wait(lambda: done() == ["demo_00000.h5"] and not partial(), 20, "success saved")
-        term.type(" ")
-        _wait(lambda: bool(partial()), 20, "the second episode")
-        time.sleep(1.0)
-        term.type("n")
-        _wait(lambda: len(done()) == 2 and not partial(), 20, "failure saved")
-        term.type(" ")
-        _wait(lambda: bool(partial()), 20, "the third episode")
-        time.sleep(0.8)
-        term.type("x")
-        _wait(lambda: not partial(), 20, "discarded")
-        assert len(done()) == 2
+
+        def episode(key: str, files: int, what: str) -> None:
+            """Start an episode, record a second, end it with ``key``; ``files`` then on disk."""
+            term.type(" ")
+            _wait(lambda: bool(partial()), 20, f"the {what} episode to start")
+            time.sleep(1.0)
+            term.type(key)
+            _wait(lambda: len(done()) == files and not partial(), 20, f"the {what} episode")
+
+        episode("n", 2, "failure")
+        episode("x", 2, "discarded")
         term.type("b")  # record the last one (the failure) again
         _wait(lambda: done() == ["demo_00000.h5"], 20, "the failure dropped")
-        term.type(" ")
-        _wait(lambda: bool(partial()), 20, "the re-recorded episode")
-        time.sleep(1.0)
-        term.type("y")
-        _wait(lambda: len(done()) == 2 and not partial(), 20, "re-recorded success saved")
+        episode("y", 2, "re-recorded")
         term.type("\x1b")
         term.proc.wait(timeout=30)
     finally:

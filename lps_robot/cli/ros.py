@@ -7,9 +7,7 @@ import json
 
 from lps_robot.cli.common import add_mistake_rate
 from lps_robot.data.schema import DEFAULT_TASK
-from lps_robot.ros.teleop_params import INPUTS
-
-TELEOP_DEVICES = ("keyboard", "joy", "spacemouse")
+from lps_robot.ros.teleop_params import DEVICE_INPUT, INPUTS
 
 NODES = {
     "policy": "lps_robot.ros.controller_node",
@@ -124,7 +122,7 @@ def add_record(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", default="runs/recordings", help="episode directory")
     p.add_argument(
         "--teleop",
-        choices=TELEOP_DEVICES,
+        choices=tuple(DEVICE_INPUT),
         default=None,
         help="start the teleop node too: keyboard (this terminal), joy (a gamepad's joy "
         "node) or spacemouse (the spacenav node)",

@@ -61,7 +61,7 @@ class PolicyNode(LifecycleNode):
         self.ticker: Ticker | None = None
         self._owned: list = []  # timers made at configure, destroyed at cleanup
         self.pubs: list = []  # (publisher, joint indices) per command topic: only while active
-        self.split: list[tuple[str, tuple[int, ...]]] = []  # (topic, joint indices), configured
+        self.split: list[tuple[str, list[int], list[str]]] = []  # (topic, indices, names)
         self.topics: list[str] = []
         self._pub_lock = threading.Lock()  # publish vs deactivate
         self.enabled = False
@@ -114,8 +114,6 @@ class PolicyNode(LifecycleNode):
                 )
         return SetParametersResult(successful=True)
 
-    # --- lifecycle ---------------------------------------------------------------------------
-
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         try:
             self._configure()
@@ -139,7 +137,7 @@ class PolicyNode(LifecycleNode):
         with self._pub_lock:
             array = self.p["command_type"] == "float64_array"
             kind = Float64MultiArray if array else JointTrajectory
-            self.pubs = [(self.create_publisher(kind, t, 10), idx) for t, idx in self.split]
+            self.pubs = [(self.create_publisher(kind, t, 10), i, n) for t, i, n in self.split]
             self._pub_since = time.monotonic()
             self.enabled = True
         self.lifecycle = "active"
@@ -166,7 +164,7 @@ class PolicyNode(LifecycleNode):
         with self._pub_lock:
             self.enabled = False
             pubs, self.pubs = self.pubs, []
-        for pub, _ in pubs:
+        for pub, _, _ in pubs:
             self.destroy_publisher(pub)
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -184,8 +182,12 @@ class PolicyNode(LifecycleNode):
         robot = Spec.load(p["robot_spec"] or default_spec_path())
         t = policy_params.timing(p, robot)
         self.robot, self.rate, self.period = robot, t.rate, t.period
-        self.split = robot.robot.command_split(p["command_topic"])
-        self.topics = [topic for topic, _ in self.split]
+        names = robot.robot.joint_names  # per topic: joint indices and names, made once
+        self.split = [
+            (topic, list(idx), [names[i] for i in idx])
+            for topic, idx in robot.robot.command_split(p["command_topic"])
+        ]
+        self.topics = [topic for topic, _, _ in self.split]
         self.loop = ControlLoop(
             robot,
             execution=p["execution"],
@@ -319,13 +321,12 @@ class PolicyNode(LifecycleNode):
         with self._pub_lock:
             if not self.pubs or not self.enabled:
                 return
-            names = self.robot.robot.joint_names
-            for pub, idx in self.pubs:
-                values = cmd[list(idx)].tolist()
+            for pub, idx, names in self.pubs:
+                values = cmd[idx].tolist()
                 if self.p["command_type"] == "float64_array":
                     pub.publish(Float64MultiArray(data=values))
                     continue
-                msg = JointTrajectory(joint_names=[names[i] for i in idx])
+                msg = JointTrajectory(joint_names=names)
                 point = JointTrajectoryPoint(positions=values)
                 point.time_from_start.nanosec = int(self.period * 1e9)
                 msg.points = [point]

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import time
 from dataclasses import dataclass, field
 
@@ -27,6 +26,7 @@ from sensor_msgs.msg import Joy
 from std_msgs.msg import String
 from std_srvs.srv import SetBool, Trigger
 
+from lps_robot.ros.teleop_params import DEVICE_INPUT
 from lps_robot.teleop.joy import JoyMapping, command_to_joy
 from lps_robot.teleop.keyboard import HELP as MOTION_HELP
 from lps_robot.teleop.keyboard import KeyTwist, TerminalKeys
@@ -88,6 +88,7 @@ class Session:
         self.sim, self.keyboard = sim, keyboard
         self.mapping = JoyMapping()
         self.pending: list[str] = []
+        self.clients: dict[str, object] = {}  # one per service name, made on first use
         self._buttons: list[int] = []
         self.node.create_subscription(String, "/recorder/status", self._on_status, 10)
         if keyboard:  # the keyboard drives the arm as a virtual gamepad on /joy
@@ -130,15 +131,15 @@ class Session:
             self.keys.press(key, now)
 
     def call(self, srv, name: str, request, timeout: float = 10.0):
-        client = self.node.create_client(srv, name)
-        try:
-            if not client.wait_for_service(timeout_sec=timeout):
-                return None
-            future = client.call_async(request)
-            self.executor.spin_until_future_complete(future, timeout_sec=timeout)
-            return future.result()
-        finally:
-            self.node.destroy_client(client)
+        """The reply, or None when the service does not answer within ``timeout``."""
+        client = self.clients.get(name) or self.clients.setdefault(
+            name, self.node.create_client(srv, name)
+        )
+        if not client.wait_for_service(timeout_sec=timeout):
+            return None
+        future = client.call_async(request)
+        self.executor.spin_until_future_complete(future, timeout_sec=timeout)
+        return future.result()
 
     def act(self, action: str) -> None:
         s = self.screen
@@ -203,14 +204,6 @@ class Session:
         rclpy.try_shutdown(context=self.ctx)
 
 
-def interactive() -> bool:
-    """Whether stdin is a terminal a person types into."""
-    return os.isatty(0)
-
-
-TELEOP_INPUT = {"keyboard": "joy", "joy": "joy", "spacemouse": "twist"}  # device -> node input
-
-
 def run_session(
     output: str, task: str, sim: bool, teleop: str | None, params_file: str | None = None
 ) -> int:
@@ -232,7 +225,7 @@ def run_session(
             follow = {"command_topic": TELEOP_TOPIC}
             procs.append(start_node("sim", follow, None, logs / "sim.log"))
         if teleop:
-            params = {"input": TELEOP_INPUT[teleop]}
+            params = {"input": DEVICE_INPUT[teleop]}
             procs.append(start_node("teleop", params, None, logs / "teleop.log", extra))
         recorder = {"output_dir": str(output), "task": task}
         procs.append(start_node("recorder", recorder, None, logs / "recorder.log", extra))

@@ -7,6 +7,9 @@ from importlib import resources
 from lps_robot.runtime.params import Param
 
 INPUTS = ("joy", "twist", "keyboard", "leader")
+# `lps record --teleop DEVICE` -> the teleop node's input (the session's keyboard drives the
+# arm as a virtual gamepad, so the node reads Joy)
+DEVICE_INPUT = {"keyboard": "joy", "joy": "joy", "spacemouse": "twist"}
 NODE_NAME = "lps_teleop"
 
 
