@@ -68,7 +68,7 @@ def test_a_person_records_labels_discards_and_rerecords(tmp_path):
     cmd = [sys.executable, "-m", "lps_robot.cli", "record", "--sim", "--teleop", "keyboard"]
     term = Terminal([*cmd, "-o", str(out), "--task", TASK], env)
     probe = Probe(domain)  # watches what the teleop node commands
-    commands: list[list[float]] = [[0.0] * 6]
+    commands: list[list[float]] = []
     probe.node.create_subscription(
         Float64MultiArray, "/teleop/joint_command", lambda m: commands.append(list(m.data)), 10
     )
@@ -78,7 +78,7 @@ def test_a_person_records_labels_discards_and_rerecords(tmp_path):
         # space until the nodes are up and the recorder accepts (inputs live)
         _wait(lambda: bool(partial()), 90, "the first episode", poke=lambda: term.type(" "))
         # hold w (auto-repeat at 30 Hz) until the teleop node's commands move the arm
-        probe.spin(0.5)
+        _wait(lambda: (probe.spin(0.1), bool(commands))[1], 30, "the probe to hear the teleop")
         rest = commands[-1]
         _wait(
             lambda: np.abs(np.array(commands[-1]) - rest).max() > 0.02,
