@@ -408,7 +408,11 @@ def test_reasons_tell_the_truth(models):
         probe.spin(1.5)
         assert probe.swap(str(tmp / "late.onnx")) == (True, "")
         probe.wait_for(lambda: "running late" in probe.diag_message, 20, "late reported")
-        assert probe.diag_level >= 1 and probe.diag["missed_ticks_5s"] > 0
+        # an inference over the period is late by definition; whether it also costs a whole
+        # tick depends on how much over the period this machine runs it (CI: none missed)
+        late, missed = probe.diag["late_inferences_5s"], probe.diag["missed_ticks_5s"]
+        assert probe.diag_level >= 1 and late > 0
+        assert f"{missed} missed tick(s) and {late} inference(s)" in probe.diag_message
         print("late model:", probe.diag_message)
     finally:
         probe.close()
