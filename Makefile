@@ -69,7 +69,7 @@ ogbench: setup  ## LPS vs MF-BC on OGBench cube-single, seeds 0 and 1 (state; or
 		--out-dir runs/ogbench --json | tee runs/ogbench.json
 
 demo: setup  ## the main job end to end on the simulated robot
-	$(VENV)/bin/lps demo
+	$(VENV)/bin/lps demo $(if $(ROBOT),--robot $(ROBOT))
 
 clean:  ## remove the venv and run outputs
 	rm -rf $(VENV) .venv-min .venv-interop runs .pytest_cache .ruff_cache *.egg-info

@@ -5,8 +5,9 @@ actuators drive, in actuator order (every hinge and slide joint when it has none
 loaded by MuJoCo); position limits are the joints' ranges; velocity limits come from a URDF's
 ``<limit velocity=...>`` (MuJoCo itself keeps none, so an MJCF never has them); cameras are
 the model's cameras, with their optical-frame pose (z forward, x right, y down) in the frame
-of the robot's base body. What the model does not say is left empty (``null``): the spec
-loader then refuses the file with a line naming the joint, until a person fills it in.
+of the robot's base body (a camera on a moving link, as a wrist camera: in that link's
+frame). What the model does not say is left empty (``null``): the spec loader then refuses
+the file with a line naming the joint, until a person fills it in.
 """
 
 from __future__ import annotations
@@ -114,6 +115,10 @@ def spec_from_model(
     cameras = []
     for c in range(model.ncam):
         cam = model.camera(c).name or f"camera{c}"
+        # a camera on a moving link (a wrist camera) is posed in that link's frame
+        body = int(model.cam_bodyid[c])
+        moves = model.body_weldid[body] != model.body_weldid[base]
+        frame, frame_name = (body, model.body(body).name) if moves else (base, base_name)
         cameras.append(
             {
                 "name": cam,
@@ -122,8 +127,8 @@ def spec_from_model(
                 "height": image_size,
                 "calibration_id": None,
                 "encoding": "rgb8",
-                "pose": _camera_pose(model, data, c, base),
-                "base_frame": base_name,
+                "pose": _camera_pose(model, data, c, frame),
+                "base_frame": frame_name,
             }
         )
     n = len(ids)

@@ -6,7 +6,7 @@ import pytest
 
 from lps_robot.data.reader import list_episodes, load_episode, validate
 from lps_robot.ros.record_sim import record_sim
-from lps_robot.sim.env import HOME
+from lps_robot.sim.robots import SIM_ARM6
 
 pytestmark = pytest.mark.slow
 
@@ -22,7 +22,7 @@ def test_record_sim_produces_a_valid_dataset(tmp_path):
         n = len(ep["actions"])
         assert n > 40 and ep["obs/front"].shape == (n, 128, 128, 3)
         # recorded from its first motion: the operator held the reset pose until recording ran
-        assert abs(ep["obs/joint_pos"][0] - HOME).max() < 0.02
+        assert abs(ep["obs/joint_pos"][0] - SIM_ARM6.home).max() < 0.02
         assert ep["obs/front"].std() > 5
         # the recorded action is the operator's joint command; the arm follows it
         assert abs(ep["actions"][-1, :5] - ep["obs/joint_pos"][-1, :5]).max() < 0.3

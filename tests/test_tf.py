@@ -25,7 +25,7 @@ def test_sim_camera_pose_matches_the_rendered_camera():
     """The spec's pose is the MuJoCo camera's: the optical z axis looks at the workspace."""
     import mujoco
 
-    from lps_robot.sim.env import ARM_XML
+    from lps_robot.sim.robots import ARM_XML
 
     spec = sim_spec()
     (args,) = static_transform_args(spec)

@@ -11,8 +11,11 @@ from lps_robot.cli.common import add_dataclass_flags, options
 def _demo(args: argparse.Namespace) -> int:
     from lps_robot.dcio import from_plain
     from lps_robot.demo import DemoConfig, run
+    from lps_robot.demo.config import DEMO_PRESETS
 
-    cfg = from_plain(DemoConfig, options(args, {"command", "func"}))
+    given = options(args, {"command", "func"})  # only the flags given (argparse.SUPPRESS)
+    preset = DEMO_PRESETS.get(given.get("robot", "sim_arm6"), {})
+    cfg = from_plain(DemoConfig, {**preset, **given})
     print(json.dumps(run(cfg)))
     return 0
 

@@ -30,6 +30,17 @@ DEMO_TRAINING = {
 }
 PRIOR_WARMUP_FRACTION = 0.5
 
+# The simulated robots `lps demo --robot` runs on (the sim robot each names), and the settings
+# a robot's demo uses for the flags not given: the UR5e renders two 64x64 cameras (2.2x the
+# pixels of sim_arm6's one 48x48 camera) and trains at 20 steps/s against 34 on 2 cores, so its
+# demo trains half as long, records 400 episodes and steps 100 evaluation episodes per policy
+# to stay within 30 minutes (docs/robots.md has the runs).
+DEMO_ROBOTS = {"sim_arm6": "sim_arm6", "ur5e": "ur5e_2f85"}
+DEMO_PRESETS: dict[str, dict[str, Any]] = {
+    "sim_arm6": {},
+    "ur5e": {"gen_episodes": 390, "lps_steps": 16000, "eval_episodes": 100, "diag_episodes": 0},
+}
+
 
 def demo_train_config(
     data: str | Path, out_dir: str | Path, algo: str, steps: int, **overrides: Any
@@ -55,6 +66,15 @@ class DemoConfig:
     """`make demo` / `lps demo`; `lps demo --help` lists every field."""
 
     out_dir: str = field(default="runs/demo", metadata={"help": "run directory"})
+    robot: str = field(
+        default="sim_arm6",
+        metadata={
+            "help": "the simulated robot: sim_arm6 (this project's small arm) or ur5e (UR5e + "
+            "Robotiq 2F-85 from MuJoCo Menagerie's models, two cameras; its preset "
+            "sets --gen-episodes 390 --lps-steps 16000 --eval-episodes 100 "
+            "--diag-episodes 0 unless given)"
+        },
+    )
     ros_episodes: int = field(default=10, metadata={"help": "episodes recorded over ROS 2"})
     gen_episodes: int = field(
         default=590, metadata={"help": "episodes recorded with the writer directly (no ROS)"}
@@ -98,3 +118,14 @@ class DemoConfig:
     max_episode_s: float = field(default=10.0, metadata={"help": "evaluation episode timeout"})
     seed: int = field(default=0, metadata={"help": "seed for recording, training, evaluation"})
     progress: bool = field(default=True, metadata={"help": "show progress bars"})
+
+    def __post_init__(self) -> None:
+        if self.robot not in DEMO_ROBOTS:
+            raise ValueError(f"robot: expected one of {sorted(DEMO_ROBOTS)}, got {self.robot!r}")
+
+    @property
+    def robot_spec(self) -> str:
+        """The packaged spec of the robot's simulation."""
+        from lps_robot.sim.robots import sim_robot
+
+        return sim_robot(DEMO_ROBOTS[self.robot]).spec_path

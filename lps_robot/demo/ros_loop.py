@@ -11,7 +11,12 @@ from lps_robot.demo.report import log
 
 
 def ros_closed_loop(
-    policies: dict[str, Path], episodes: int, out: Path, seed: int, max_episode_s: float = 10.0
+    policies: dict[str, Path],
+    episodes: int,
+    out: Path,
+    seed: int,
+    max_episode_s: float = 10.0,
+    robot_spec: str = "",
 ) -> dict:
     """Sim node + controller node over DDS; swap policies between blocks of episodes."""
     from std_msgs.msg import String
@@ -23,13 +28,17 @@ def ros_closed_loop(
     order = ["lps", "bc", "lps", "bc"]
     blocks = [episodes // 4 + (1 if i < episodes % 4 else 0) for i in range(4)]
     sim = start_node(
-        "sim", {"seed": seed, "max_episode_s": max_episode_s}, domain, out / "sim_node.log"
+        "sim",
+        {"seed": seed, "max_episode_s": max_episode_s, "robot_spec": robot_spec},
+        domain,
+        out / "sim_node.log",
     )
     ctl = start_node(
         "policy",
         {
             "policy_path": str(policies["lps"]),
             "autostart": "configure",
+            "robot_spec": robot_spec,
             "stats_path": str(out / "controller_stats.json"),
         },
         domain,

@@ -31,6 +31,7 @@ def record(cfg: DemoConfig, data: Path) -> tuple[dict, dict]:
     from lps_robot.data.reader import summarize, validate
     from lps_robot.ros.record_sim import record_sim
     from lps_robot.sim.generate import generate
+    from lps_robot.spec import Spec
 
     if data.exists():  # a previous run's episodes would be trained on twice
         log(f"    removing the previous run's data in {data}")
@@ -45,6 +46,7 @@ def record(cfg: DemoConfig, data: Path) -> tuple[dict, dict]:
             seed=cfg.seed,
             failure_rate=cfg.failure_rate,
             mistake_rate=cfg.mistake_rate,
+            robot_spec=cfg.robot_spec,
             progress=cfg.progress,
         )
     log(f"    + {cfg.gen_episodes} episodes with the same writer, without ROS")
@@ -55,6 +57,7 @@ def record(cfg: DemoConfig, data: Path) -> tuple[dict, dict]:
         failure_rate=cfg.failure_rate,
         mistake_rate=cfg.mistake_rate,
         progress=cfg.progress,
+        spec=Spec.load(cfg.robot_spec),
     )
     problems = validate(data)
     if problems:
@@ -116,7 +119,7 @@ def evaluate(cfg: DemoConfig, policies: dict[str, Path], out: Path) -> tuple[dic
     ros = None
     if cfg.ros_eval_episodes:
         ros = ros_closed_loop(
-            policies, cfg.ros_eval_episodes, out, cfg.seed + 7, cfg.max_episode_s
+            policies, cfg.ros_eval_episodes, out, cfg.seed + 7, cfg.max_episode_s, cfg.robot_spec
         )
     log(f"    and {cfg.eval_episodes} episodes per policy through the same deploy path, stepped")
     stepped = {

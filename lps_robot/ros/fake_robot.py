@@ -31,6 +31,7 @@ from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Float64MultiArray, String
 
 from lps_robot.messages import rgb_to_image
+from lps_robot.ros.joint_groups import GroupedJointStates
 from lps_robot.ros.policy_params import default_spec_path
 from lps_robot.ros.spin import spin_node
 from lps_robot.spec import Spec
@@ -64,13 +65,8 @@ class FakeRobot(Node):
             self.create_subscription(
                 Float64MultiArray, topic, lambda m, i=idx, t=topic: self._on_command(m, i, t), 10
             )
-        grouped = {i for g in r.command_groups for i in (r.joint_names.index(j) for j in g.joints)}
-        self.group_pubs = [  # a gripper driver's own joint-state publisher, per group
-            (self.create_publisher(JointState, "/joint_states", 10), idx)
-            for _, idx in self.split
-            if set(idx) <= grouped
-        ]
-        self.own = [i for i in range(len(r.joint_names)) if i not in grouped]
+        # a gripper driver's own joint-state publisher per group, beside the arm's
+        self.grouped = GroupedJointStates(self, r, reverse_main=True) if r.command_groups else None
         self.create_subscription(String, "/fake_robot/mode", self._on_mode, 10)
         self.create_timer(1.0 / self.get_parameter("joint_rate_hz").value, self._publish_joints)
         self.create_timer(1.0 / self.get_parameter("camera_rate_hz").value, self._publish_images)
@@ -102,17 +98,8 @@ class FakeRobot(Node):
 
     def _publish_joints(self) -> None:
         stamp = self._joint_stamp()
-        for pub, idx in self.group_pubs:
-            names = [self.spec.robot.joint_names[i] for i in idx]
-            msg = JointState(name=names, position=self.pos[list(idx)].tolist())
-            msg.velocity, msg.header.stamp = [0.0] * len(idx), stamp
-            pub.publish(msg)
-        if self.group_pubs:  # the arm's own broadcaster: the joints in no group
-            names = [self.spec.robot.joint_names[i] for i in self.own][::-1]
-            pos = self.pos[self.own][::-1]
-            msg = JointState(name=names, position=pos.tolist(), velocity=[0.0] * len(pos))
-            msg.header.stamp = stamp
-            self.js_pub.publish(msg)
+        if self.grouped is not None:
+            self.grouped.publish(stamp, self.pos)
             return
         msg = JointState(name=self.names)
         msg.header.stamp = stamp

@@ -1,12 +1,15 @@
 """The simulated arm behind the same ROS 2 interfaces as a real ros2_control arm.
 
-Publishes ``/joint_states`` (every physics tick), ``sensor_msgs/Image`` + ``CameraInfo`` per
-spec camera (realsense-ros topic names), accepts ``/forward_position_controller/commands``,
-and offers ``~/reset`` (std_srvs/Trigger) and a task status (``/sim/task``, JSON String). With
+Publishes ``/joint_states`` (every physics tick; a spec with command groups, as the UR5e +
+Robotiq 2F-85's gripper, gets one publisher per group beside the arm's), ``sensor_msgs/Image``
++ ``CameraInfo`` per spec camera (realsense-ros topic names), accepts
+``/forward_position_controller/commands`` (and each group's commands on its own topic), and
+offers ``~/reset`` (std_srvs/Trigger) and a task status (``/sim/task``, JSON String). With
 ``scripted_teleop`` the scripted operator drives the arm and publishes what it commands on
-``/teleop/joint_command``, as a leader arm or teleop bridge would on a real robot. With
-``teleop_autostart`` false it holds the reset pose (still publishing it) until ``~/teleop_start``,
-like an operator who presses record before moving: no recorded episode misses its start.
+``/teleop/joint_command`` (a group's joints on ``/teleop/joint_command/<group>``), as a leader
+arm or teleop bridge would on a real robot. With ``teleop_autostart`` false it holds the reset
+pose (still publishing it) until ``~/teleop_start``, like an operator who presses record before
+moving: no recorded episode misses its start.
 """
 
 from __future__ import annotations
@@ -18,11 +21,12 @@ import time
 import numpy as np
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
-from sensor_msgs.msg import CameraInfo, Image, JointState
+from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Float64MultiArray, String
 from std_srvs.srv import Trigger
 
 from lps_robot.messages import rgb_to_image
+from lps_robot.ros.joint_groups import GroupedJointStates
 from lps_robot.ros.logs import LogLimiter
 from lps_robot.ros.spin import spin_node
 from lps_robot.sim.env import SimArmEnv
@@ -76,6 +80,7 @@ class SimRobotNode(Node):
         self.autostart = p["teleop_autostart"]
         self.teleop_moving = self.autostart
         self.hold = self.env.joint_pos().astype(np.float64)
+        self.command = self.hold.copy()
         if p["scripted_teleop"]:
             from lps_robot.sim.oracle import ScriptedTeleop
 
@@ -87,10 +92,13 @@ class SimRobotNode(Node):
                 mistake_rate=p["teleop_mistake_rate"],
             )
             self.teleop.reset()
-            self.teleop_pub = self.create_publisher(Float64MultiArray, TELEOP_TOPIC, 10)
+            self.teleop_pubs = [
+                (self.create_publisher(Float64MultiArray, topic, 10), list(idx))
+                for topic, idx in self.spec.robot.command_split(TELEOP_TOPIC, under_main=True)
+            ]
             self.create_timer(1.0 / self.spec.robot.control_rate_hz, self._on_teleop)
             self.create_service(Trigger, "~/teleop_start", self._on_teleop_start)
-        self.js_pub = self.create_publisher(JointState, "/joint_states", 10)
+        self.joint_states = GroupedJointStates(self, self.spec.robot)
         self.cam_pubs = {}
         for cam in self.spec.cameras:
             info_topic = cam.topic.rsplit("/", 1)[0] + "/camera_info"
@@ -100,36 +108,43 @@ class SimRobotNode(Node):
                 camera_info_for(self.env, cam.name, cam.width, cam.height, cam.optical_frame),
             )
         self.task_pub = self.create_publisher(String, "/sim/task", 10)
-        self.create_subscription(Float64MultiArray, p["command_topic"], self._on_command, 10)
+        for topic, idx in self.spec.robot.command_split(p["command_topic"]):
+            self.create_subscription(
+                Float64MultiArray,
+                topic,
+                lambda m, i=list(idx), t=topic: self._on_command(m, i, t),
+                10,
+            )
         self.create_service(Trigger, "~/reset", self._on_reset)
         self.create_timer(self.substeps * self.env.model.opt.timestep, self._on_physics)
         self.create_timer(1.0 / p["camera_rate_hz"], self._on_camera)
         self.create_timer(0.1, self._on_status)
 
-    def _on_command(self, msg: Float64MultiArray) -> None:
+    def _on_command(self, msg: Float64MultiArray, idx: list[int], topic: str) -> None:
         cmd = np.asarray(msg.data, np.float64)
-        if cmd.shape == (len(self.env.act_idx),) and np.isfinite(cmd).all():
-            self.env.set_command(cmd)
+        if cmd.shape == (len(idx),) and np.isfinite(cmd).all():
+            self.command[idx] = cmd
+            self.env.set_command(self.command)
         else:
             self._log(
                 "warning",
-                "command",
-                f"ignoring command of shape {cmd.shape} or non-finite values",
+                topic,
+                f"{topic}: ignoring a command of shape {cmd.shape} or with non-finite values "
+                f"(expected {len(idx)} finite values)",
                 2.0,
             )
 
     def _on_teleop(self) -> None:
         action = self.teleop.act() if self.teleop_moving else self.hold
-        self.env.set_command(action)
-        self.teleop_pub.publish(Float64MultiArray(data=action.astype(float).tolist()))
+        self.command = np.asarray(action, np.float64)
+        self.env.set_command(self.command)
+        for pub, idx in self.teleop_pubs:
+            pub.publish(Float64MultiArray(data=[float(v) for v in action[idx]]))
 
     def _on_physics(self) -> None:
         self.env.advance(self.substeps)
-        msg = JointState(name=list(self.spec.robot.joint_names))
-        msg.header.stamp = self.get_clock().now().to_msg()
-        msg.position = self.env.joint_pos().astype(float).tolist()
-        msg.velocity = self.env.joint_vel().astype(float).tolist()
-        self.js_pub.publish(msg)
+        stamp = self.get_clock().now().to_msg()
+        self.joint_states.publish(stamp, self.env.joint_pos(), self.env.joint_vel())
 
     def _on_camera(self) -> None:
         stamp = self.get_clock().now().to_msg()
@@ -165,6 +180,7 @@ class SimRobotNode(Node):
         self.episode += 1
         self.env.reset(seed=self.seed * 100_000 + self.episode)
         self.hold = self.env.joint_pos().astype(np.float64)
+        self.command = self.hold.copy()
         self.env.set_command(self.hold)
         if self.teleop is not None:
             self.teleop.reset()

@@ -11,21 +11,19 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass
-from importlib import resources
-from pathlib import Path
 
 import numpy as np
 
+from lps_robot.sim.robots import SIM_ARM6, sim_robot
 from lps_robot.spec import Spec
 
-ARM_XML = Path(str(resources.files("lps_robot") / "sim" / "arm.xml"))
 CUBE_HALF = 0.02
 SUCCESS_RADIUS = 0.035  # cube centre within the pad (xy)
-HOME = np.array([0.0, -1.108, 1.651, 1.027, 0.0, 0.0])  # grip 15 cm above the table, open
 
 
-def sim_spec() -> Spec:
-    return Spec.load(str(resources.files("lps_robot") / "specs" / "sim_arm.yaml"))
+def sim_spec(robot: str = SIM_ARM6.name) -> Spec:
+    """The packaged spec of a simulated robot (`lps_robot.sim.robots.ROBOTS`)."""
+    return Spec.load(sim_robot(robot).spec_path)
 
 
 def sim_state_spec() -> Spec:
@@ -55,12 +53,20 @@ class SimArmEnv:
 
         self.mj = mujoco
         self.spec = spec or sim_spec()
-        self.model = mujoco.MjModel.from_xml_path(str(ARM_XML))
+        self.robot = sim_robot(self.spec.robot.name)
+        self.model = self.robot.build()
         self.data = mujoco.MjData(self.model)
         names = self.spec.robot.joint_names
+        if len(names) != len(self.robot.actuators):
+            raise ValueError(
+                f"robot.joint_names: the {self.robot.name} simulation drives "
+                f"{len(self.robot.actuators)} joints, the spec names {len(names)}"
+            )
         self.qpos_idx = np.array([self.model.joint(n).qposadr[0] for n in names])
         self.qvel_idx = np.array([self.model.joint(n).dofadr[0] for n in names])
-        self.act_idx = np.array([self.model.actuator(n).id for n in names])
+        self.act_idx = np.array([self.model.actuator(n).id for n in self.robot.actuators])
+        self.ctrl_scale = np.asarray(self.robot.ctrl_scale)
+        self.home = np.asarray(self.robot.home, np.float64)
         self.cube_qpos = self.model.joint("cube").qposadr[0]
         self.target_mocap = self.model.body("target").mocapid[0]
         self.substeps = max(
@@ -70,6 +76,7 @@ class SimArmEnv:
         self.rng = np.random.default_rng(seed)
         self.do_render = render
         self.renderers = {}
+        self.scene_option = self.robot.scene_option() if self.robot.scene_option else None
         if render:
             for cam in self.spec.cameras:
                 self.renderers[cam.name] = mujoco.Renderer(self.model, cam.height, cam.width)
@@ -83,11 +90,12 @@ class SimArmEnv:
             self.rng = np.random.default_rng(seed)
         mj, m, d = self.mj, self.model, self.data
         mj.mj_resetData(m, d)
-        d.qpos[self.qpos_idx] = HOME
-        d.ctrl[self.act_idx] = HOME
-        cube = np.array([self.rng.uniform(0.28, 0.45), self.rng.uniform(-0.18, 0.18)])
+        r = self.robot
+        d.qpos[self.qpos_idx] = self.home
+        d.ctrl[self.act_idx] = self.home * self.ctrl_scale
+        cube = np.array([self.rng.uniform(*r.cube_x), self.rng.uniform(*r.cube_y)])
         while True:  # target at least 12 cm away from the cube
-            target = np.array([self.rng.uniform(0.25, 0.45), self.rng.uniform(-0.2, 0.2)])
+            target = np.array([self.rng.uniform(*r.target_x), self.rng.uniform(*r.target_y)])
             if np.linalg.norm(target - cube) > 0.12:
                 break
         d.qpos[self.cube_qpos : self.cube_qpos + 7] = [*cube, CUBE_HALF, 1, 0, 0, 0]
@@ -116,7 +124,7 @@ class SimArmEnv:
         """Joint position targets for the actuators, clipped to the joint limits."""
         lo = np.asarray(self.spec.robot.position_lower)
         hi = np.asarray(self.spec.robot.position_upper)
-        self.data.ctrl[self.act_idx] = np.clip(action, lo, hi)
+        self.data.ctrl[self.act_idx] = np.clip(action, lo, hi) * self.ctrl_scale
 
     def advance(self, substeps: int) -> None:
         """Step the physics by ``substeps`` timesteps (the ROS node runs it in real time)."""
@@ -141,7 +149,7 @@ class SimArmEnv:
 
     def render(self, camera: str) -> np.ndarray:
         r = self.renderers[camera]
-        r.update_scene(self.data, camera)
+        r.update_scene(self.data, camera, self.scene_option)
         return r.render()
 
     def observe(self) -> dict[str, np.ndarray]:

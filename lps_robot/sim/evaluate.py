@@ -14,8 +14,10 @@ import numpy as np
 
 from lps_robot.preprocess import Preprocessor
 from lps_robot.runtime.controller import ControlLoop, Sensors
+from lps_robot.runtime.manifest import read_manifest
 from lps_robot.runtime.policy import OnnxPolicy
-from lps_robot.sim.env import CUBE_HALF, SimArmEnv
+from lps_robot.sim.env import CUBE_HALF, SimArmEnv, sim_spec
+from lps_robot.spec import Spec
 
 LIFTED = CUBE_HALF + 0.02  # cube centre height that means it was picked up
 OUTCOMES = ("success", "never_lifted", "dropped", "placed_off_pad", "holding", "other")
@@ -34,6 +36,15 @@ def classify(success: bool, max_cube_z: float, env: SimArmEnv) -> str:
     return "placed_off_pad" if near else "dropped"
 
 
+def _robot_spec(policy: str | Path | OnnxPolicy) -> Spec:
+    """The packaged spec of the simulated robot the policy was trained for."""
+    if isinstance(policy, (str, Path)):
+        name = read_manifest(policy)["spec"]["robot"]["name"]
+    else:
+        name = policy.spec.robot.name
+    return sim_spec(name)
+
+
 def evaluate_policy(
     policy_path: str | Path | OnnxPolicy,
     episodes: int = 50,
@@ -45,7 +56,7 @@ def evaluate_policy(
     """Success rate through the deploy path; ``video``: the first episode's camera frames
     (what the policy saw, before preprocessing) as an MP4. ``policy_path`` may also be a
     loaded policy (anything with OnnxPolicy's call, ``spec`` and ``manifest``)."""
-    env = SimArmEnv(render=True, max_steps=max_steps)
+    env = SimArmEnv(_robot_spec(policy_path), render=True, max_steps=max_steps)
     spec = env.spec
     policy = (
         OnnxPolicy(policy_path, spec, threads=1)

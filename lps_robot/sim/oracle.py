@@ -22,9 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from lps_robot.sim.env import CUBE_HALF, SimArmEnv
+from lps_robot.sim.robots import hand_rotation
 
-ARM_JOINTS = 5
-GRIPPER_OPEN, GRIPPER_CLOSED = 0.0, 0.05
 FAILURES = ("offset_grasp", "early_release", "wrong_place")
 MISTAKES = ("early_close", "early_release")
 HASTY_CLOSE_HEIGHT = 0.045  # above the grasp height: the fingertips close over the cube
@@ -38,35 +37,33 @@ def down_rotation(yaw: float = 0.0) -> np.ndarray:
 
 
 class ArmIK:
-    """Damped least squares IK for the grip site over the 5 arm joints (gripper untouched)."""
+    """Damped least squares IK for the tool site over the arm joints (gripper untouched).
+    Rotations are canonical hand rotations (x: approach, y: finger axis)."""
 
     def __init__(self, env: SimArmEnv, damping: float = 1e-3, iters: int = 60) -> None:
         mj = env.mj
-        self.mj, self.model = mj, env.model
+        self.mj, self.model, self.robot = mj, env.model, env.robot
         self.data = mj.MjData(env.model)
-        self.site = env.model.site("grip").id
-        self.hand = env.model.body("hand").id
-        self.qpos_idx = env.qpos_idx[:ARM_JOINTS]
-        self.dof_idx = env.qvel_idx[:ARM_JOINTS]
-        self.lo = env.model.jnt_range[
-            [env.model.joint(n).id for n in env.spec.robot.joint_names[:ARM_JOINTS]], 0
-        ]
-        self.hi = env.model.jnt_range[
-            [env.model.joint(n).id for n in env.spec.robot.joint_names[:ARM_JOINTS]], 1
-        ]
+        self.site = env.model.site(env.robot.grip_site).id
+        n = env.robot.arm_joints
+        self.qpos_idx = env.qpos_idx[:n]
+        self.dof_idx = env.qvel_idx[:n]
+        ids = [env.model.joint(j).id for j in env.spec.robot.joint_names[:n]]
+        self.lo, self.hi = env.model.jnt_range[ids, 0], env.model.jnt_range[ids, 1]
         self.damping, self.iters = damping, iters
         self.jacp = np.zeros((3, env.model.nv))
         self.jacr = np.zeros((3, env.model.nv))
 
     def solve(self, q0: np.ndarray, pos: np.ndarray, rot: np.ndarray) -> np.ndarray:
         mj, d = self.mj, self.data
-        q = np.array(q0[:ARM_JOINTS], np.float64)
+        q = np.array(q0[: len(self.qpos_idx)], np.float64)
+        rot = hand_rotation(self.robot, rot)
         for _ in range(self.iters):
             d.qpos[self.qpos_idx] = q
             mj.mj_kinematics(self.model, d)
             mj.mj_comPos(self.model, d)
             err_p = pos - d.site_xpos[self.site]
-            r = d.xmat[self.hand].reshape(3, 3)
+            r = d.site_xmat[self.site].reshape(3, 3)
             err_r = 0.5 * sum(np.cross(r[:, i], rot[:, i]) for i in range(3))
             err = np.concatenate([err_p, 0.3 * err_r])
             if np.linalg.norm(err) < 1e-4:
@@ -101,6 +98,7 @@ class ScriptedTeleop:
             if not 0.0 <= rate <= 1.0:
                 raise ValueError(f"{name}: expected 0..1, got {rate}")
         self.env, self.ik = env, ArmIK(env)
+        self.open_, self.closed = env.robot.gripper_open, env.robot.gripper_closed
         self.noise, self.failure_rate, self.speed = noise, failure_rate, speed
         self.mistake_rate = mistake_rate
         self.rng = np.random.default_rng(seed)
@@ -127,7 +125,7 @@ class ScriptedTeleop:
             place[:2] += rng.choice([-1, 1], 2) * rng.uniform(0.06, 0.1, 2)
         up = 0.14 + rng.uniform(-0.02, 0.02)
         above = np.array([grasp[0], grasp[1], up])
-        self.segments = [Segment(above, GRIPPER_OPEN)] + self._rest(grasp, place, above, up)
+        self.segments = [Segment(above, self.open_)] + self._rest(grasp, place, above, up)
         self.seg_i, self.dwell = 0, 0.0
         self._start()
 
@@ -138,34 +136,34 @@ class ScriptedTeleop:
         if self.failure == "early_close":  # closes on the way down, lifts, sees no cube
             hasty = grasp + [0.0, 0.0, HASTY_CLOSE_HEIGHT]
             return [
-                Segment(hasty, GRIPPER_OPEN),
-                Segment(hasty, GRIPPER_CLOSED, 0.5),
-                Segment(above, GRIPPER_CLOSED, NOTICE_S),
+                Segment(hasty, self.open_),
+                Segment(hasty, self.closed, 0.5),
+                Segment(above, self.closed, NOTICE_S),
             ]
         segs = [
-            Segment(grasp, GRIPPER_OPEN, 0.1),
-            Segment(grasp, GRIPPER_CLOSED, 0.5),
-            Segment(above, GRIPPER_CLOSED),
+            Segment(grasp, self.open_, 0.1),
+            Segment(grasp, self.closed, 0.5),
+            Segment(above, self.closed),
         ]
         if self.failure == "early_release":
             mid = np.array([(grasp[0] + place[0]) / 2, (grasp[1] + place[1]) / 2, up])
-            return segs + [Segment(mid, GRIPPER_OPEN, NOTICE_S)]
+            return segs + [Segment(mid, self.open_, NOTICE_S)]
         over_place = np.array([place[0], place[1], up])
         return segs + [
-            Segment(over_place, GRIPPER_CLOSED),
-            Segment(place, GRIPPER_CLOSED, 0.1),
-            Segment(place, GRIPPER_OPEN, 0.4),
-            Segment(over_place, GRIPPER_OPEN, NOTICE_S if self.failure else 5.0),
+            Segment(over_place, self.closed),
+            Segment(place, self.closed, 0.1),
+            Segment(place, self.open_, 0.4),
+            Segment(over_place, self.open_, NOTICE_S if self.failure else 5.0),
         ]
 
     def _start(self) -> None:
         self.finished = False
         self.cursor = self.ik_site_pos()
-        self.q = self.env.joint_pos()[:ARM_JOINTS].astype(np.float64)
+        self.q = self.env.joint_pos()[: self.env.robot.arm_joints].astype(np.float64)
         self.rot = down_rotation(0.0)
 
     def ik_site_pos(self) -> np.ndarray:
-        return self.env.data.site("grip").xpos.copy()
+        return self.env.data.site(self.env.robot.grip_site).xpos.copy()
 
     def act(self) -> np.ndarray:
         seg = self.segments[min(self.seg_i, len(self.segments) - 1)]
@@ -176,7 +174,9 @@ class ScriptedTeleop:
             self.cursor = self.cursor + delta / dist * step
         else:
             self.cursor = seg.pos.copy()
-            self.dwell += self.dt
+            tol = self.env.robot.arrive_tol
+            if tol is None or np.linalg.norm(self.ik_site_pos() - seg.pos) < tol:
+                self.dwell += self.dt
             if self.dwell >= seg.hold_s:
                 if self.seg_i < len(self.segments) - 1:
                     self.seg_i += 1
@@ -184,13 +184,15 @@ class ScriptedTeleop:
                 else:
                     self.finished = True
         self.q = self.ik.solve(self.q, self.cursor, self.rot)
-        q = self.q + self.rng.normal(0, self.noise * 0.5, ARM_JOINTS)
+        q = self.q + self.rng.normal(0, self.noise * 0.5, len(self.q))
         return np.concatenate([q, [seg.gripper]]).astype(np.float32)
 
 
-def home_pose(env: SimArmEnv) -> np.ndarray:
-    """Joint targets that put the gripper 15 cm above the table, pointing down."""
-    q = ArmIK(env).solve(
-        np.array([0.0, -0.3, 1.2, 1.0, 0.0]), np.array([0.3, 0.0, 0.15]), down_rotation()
-    )
-    return np.concatenate([q, [GRIPPER_OPEN]])
+def home_pose(
+    env: SimArmEnv, xyz: tuple[float, float, float] = (0.3, 0.0, 0.15), seed=None
+) -> np.ndarray:
+    """Joint targets that put the tool at ``xyz``, pointing down, the gripper open (solved
+    from ``seed``, default the robot's home)."""
+    q0 = np.asarray(env.robot.home if seed is None else seed, np.float64)
+    q = ArmIK(env, iters=400).solve(q0, np.asarray(xyz, np.float64), down_rotation())
+    return np.concatenate([q, [env.robot.gripper_open]])
