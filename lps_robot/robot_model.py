@@ -156,8 +156,9 @@ def spec_from_model(
     }
 
 
-def write_spec(data: dict, out: str | Path, source: str | Path) -> list[str]:
-    """Write the spec YAML with a header; the fields left for a person to fill in."""
+def write_spec(data: dict, out: str | Path, source: str | Path, extra: str = "") -> list[str]:
+    """Write the spec YAML with a header (``extra``: more header lines); the fields left for
+    a person to fill in."""
     robot = data["robot"]
     todo = [
         f"robot.{field}[{i}] ({joint})"
@@ -171,6 +172,8 @@ def write_spec(data: dict, out: str | Path, source: str | Path) -> list[str]:
     ]
     if todo:
         header.append("# Fill in (the model does not say): " + ", ".join(todo))
+    if extra:
+        header.append(extra)
     text = "\n".join(header) + "\n" + yaml.safe_dump(data, sort_keys=False, width=100)
     Path(out).write_text(text)
     return todo

@@ -120,3 +120,31 @@ def test_cli_export_and_import(sim_episodes, tmp_path):
         )
         == 1
     )
+
+
+def test_a_spec_proposed_from_a_lerobot_dataset_imports_it(sim_episodes, tmp_path, capsys):
+    """`lps spec init --from-dataset` on a LeRobot dataset: joint names, the state's split,
+    cameras renamed by --map, the rate; the dataset then imports with that spec and map."""
+    from lps_robot.cli import main as lps
+    from lps_robot.spec import Spec
+
+    export_lerobot(sim_episodes, tmp_path / "lr")
+    out = tmp_path / "proposed.yaml"
+    assert lps(["spec", "init", "--from-dataset", str(tmp_path / "lr"), "--map", "front=scene",
+                "-o", str(out)]) == 0  # fmt: skip
+    assert "--map front=scene" in capsys.readouterr().err
+    spec, packaged = Spec.load(out), sim_spec()
+    assert spec.robot.joint_names == packaged.robot.joint_names
+    assert spec.obs.proprio_keys == ("joint_pos", "joint_vel") and spec.obs.proprio_dims == (6, 6)
+    assert [c.name for c in spec.cameras] == ["scene"] and spec.robot.control_rate_hz == 20.0
+    assert spec.action.type == "joint_position"
+    first = load_episode(list_episodes(sim_episodes)[0])
+    q = first["obs/joint_pos"]
+    assert (np.asarray(spec.robot.position_lower) <= q.min(0)).all()
+    assert (np.asarray(spec.robot.position_upper) >= q.max(0)).all()
+    assert "Estimated from the data" in out.read_text()
+    assert lps(["data", "import", str(tmp_path / "lr"), "--format", "lerobot", "--spec", str(out),
+                "--map", "front=scene", "-o", str(tmp_path / "back")]) == 0  # fmt: skip
+    back = load_episode(list_episodes(tmp_path / "back")[0])
+    np.testing.assert_array_equal(back["actions"], first["actions"])
+    assert back["obs/scene"].shape == first["obs/front"].shape

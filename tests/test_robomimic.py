@@ -108,3 +108,54 @@ def test_robomimic_import_honours_a_filter_key_and_names_its_source(tmp_path, ca
     argv[argv.index("valid")] = "test"
     assert lps(argv) == 1
     assert "no mask/test (filter keys: ['train', 'valid'])" in capsys.readouterr().err
+
+
+def test_a_spec_proposed_from_a_robomimic_file_imports_it(tmp_path, capsys):
+    """`lps spec init --from-dataset` on a robosuite-style file: images and vectors by shape,
+    end-effector actions (robosuite's default controller), the file's control rate; --map
+    renames a key; the file then imports with that spec and map."""
+    from lps_robot.spec import Spec
+
+    rng = np.random.default_rng(1)
+    src = tmp_path / "lift.hdf5"
+    with h5py.File(src, "w") as f:
+        data = f.create_group("data")
+        data.attrs["env_args"] = (
+            '{"env_name": "Lift", "type": 1, "env_kwargs": {"control_freq": 10}}'
+        )
+        for i in range(2):
+            g = data.create_group(f"demo_{i}")
+            g["actions"] = rng.uniform(-1, 1, (8, 7))
+            g["obs/agentview_image"] = rng.integers(0, 256, (8, 16, 20, 3), dtype=np.uint8)
+            g["obs/robot0_joint_pos"] = np.cumsum(rng.normal(0, 0.05, (8, 7)), axis=0)
+            g["obs/robot0_eef_pos"] = rng.normal(size=(8, 3))
+    out = tmp_path / "lift.yaml"
+    args = ["--map", "agentview_image=front"]
+    assert lps(["spec", "init", "--from-dataset", str(src), *args, "-o", str(out)]) == 0
+    spec = Spec.load(out)
+    assert [(c.name, c.height, c.width) for c in spec.cameras] == [("front", 16, 20)]
+    assert spec.obs.proprio_keys == ("robot0_eef_pos", "robot0_joint_pos")
+    assert spec.robot.control_rate_hz == 10.0 and spec.robot.num_joints == 7
+    assert spec.action.type == "ee_delta" and spec.action.dim == 7
+    assert all(v > 0 for v in spec.robot.velocity_limits)
+    dest = tmp_path / "eps"
+    cmd = [
+        "data",
+        "import",
+        str(src),
+        "--format",
+        "robomimic",
+        "--spec",
+        str(out),
+        "-o",
+        str(dest),
+    ]
+    assert lps(cmd) == 1  # without the map the camera key is not in the file
+    assert "obs/front" in capsys.readouterr().err
+    assert lps([*cmd, *args]) == 0
+    assert validate(dest) == []
+    ep = load_episode(list_episodes(dest)[0])
+    with h5py.File(src, "r") as f:
+        np.testing.assert_array_equal(ep["obs/front"], f["data/demo_0/obs/agentview_image"][()])
+    assert lps(["spec", "init", "--from-dataset", str(tmp_path / "none.h5"), "-o", str(out)]) == 1
+    assert "neither a robomimic" in capsys.readouterr().err

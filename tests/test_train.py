@@ -207,3 +207,11 @@ def test_shell_completion_knows_the_commands(capsys):
     assert lps(["completion", "bash"]) == 0
     script = capsys.readouterr().out
     assert "complete" in script and "train" in script and "--dataset" in script
+
+
+def test_the_train_speed_benchmark_runs_on_the_packaged_spec():
+    """`lps bench train` builds its synthetic batch from the spec's observation keys."""
+    from lps_robot.bench.train_speed import measure
+
+    for with_image in (False, True):
+        assert measure(with_image, batch_size=2, steps=1, size=32) > 0

@@ -37,7 +37,10 @@ def _batch(spec: Spec, n: int) -> dict:
     h, a = spec.policy.chunk_length, spec.action.dim
 
     def obs() -> dict:
-        o = {"joint_pos": torch.randn(n, 6)}
+        o = {
+            k: torch.randn(n, d)
+            for k, d in zip(spec.obs.proprio_keys, spec.obs.proprio_dims, strict=True)
+        }
         for k in spec.obs.image_keys:
             o[k] = torch.randint(0, 256, (n, *spec.obs.image_size, 3), dtype=torch.uint8)
         return o

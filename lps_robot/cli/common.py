@@ -71,3 +71,14 @@ def add_mistake_rate(parser: argparse.ArgumentParser, note: str = "") -> None:
 def options(args: argparse.Namespace, skip: set[str]) -> dict:
     """The parsed flags of a dataclass-backed command, without argparse's own entries."""
     return {k: v for k, v in vars(args).items() if k not in skip}
+
+
+def parse_map(items: list[str] | None) -> dict[str, str]:
+    """``--map SRC=DST`` pairs (the dataset's key -> the spec's)."""
+    out = {}
+    for item in items or []:
+        src, sep, dst = item.partition("=")
+        if not sep or not src or not dst.isidentifier():
+            raise ValueError(f"--map: expected SOURCE_KEY=SPEC_KEY (an identifier), got {item!r}")
+        out[src] = dst
+    return out

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from lps_robot.cli.common import add_mistake_rate
+from lps_robot.cli.common import add_mistake_rate, parse_map
 
 DATASET = "dataset: an .h5 file or a directory of episode files"
 
@@ -117,11 +117,15 @@ def _data_import(args: argparse.Namespace) -> int:
     try:
         spec = Spec.load(args.spec)
         if args.format == "robomimic":
-            files = import_robomimic(args.path, spec, args.output, args.filter_key)
+            files = import_robomimic(
+                args.path, spec, args.output, args.filter_key, parse_map(args.map)
+            )
         elif args.format == "lerobot":
             from lps_robot.data.lerobot import import_lerobot
 
-            files = import_lerobot(args.path, spec, args.output, args.assume_success)
+            files = import_lerobot(
+                args.path, spec, args.output, args.assume_success, parse_map(args.map)
+            )
         else:
             from lps_robot.data.rosbag import import_rosbag
 
@@ -136,7 +140,7 @@ def _data_import(args: argparse.Namespace) -> int:
             files = [path]
             if skipped:
                 print(f"skipped ticks with a stale stream: {skipped}", file=sys.stderr)
-    except (DataError, SpecError, OSError) as e:
+    except (DataError, SpecError, OSError, ValueError) as e:
         print(f"lps data import: {e}", file=sys.stderr)
         return 1
     print(f"imported {len(files)} episode(s) into {args.output}")
@@ -255,6 +259,13 @@ def _add_import(dsub: argparse._SubParsersAction) -> None:
     p.add_argument("--failure", action="store_true", help="rosbag2: label the episode failed")
     p.add_argument(
         "--filter-key", default="", help="robomimic: import only the demos mask/<KEY> lists"
+    )
+    p.add_argument(
+        "--map",
+        action="append",
+        metavar="SRC=DST",
+        help="robomimic, lerobot: the dataset's key SRC is the spec's DST (as given to lps spec "
+        "init --from-dataset; repeatable)",
     )
     p.add_argument("--spec", required=True, help="robot spec YAML (what the file lacks)")
     p.add_argument("-o", "--output", required=True, help="episode directory to write")

@@ -11,6 +11,7 @@ robomimic's ``SequenceDataset`` reads ``data/demo_<i>/{obs,next_obs}/<key>``, ``
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import h5py
@@ -83,7 +84,11 @@ def merge(episode_dir: str | Path, out_file: str | Path) -> Path:
 
 
 def import_robomimic(
-    src: str | Path, spec: Spec, out_dir: str | Path, filter_key: str = ""
+    src: str | Path,
+    spec: Spec,
+    out_dir: str | Path,
+    filter_key: str = "",
+    key_map: Mapping[str, str] | None = None,
 ) -> list[Path]:
     """Every demo of a robomimic file (or those its ``mask/<filter_key>`` lists, as
     robomimic's own ``filter_key`` selects) as one of our episode files; returns their paths.
@@ -91,8 +96,9 @@ def import_robomimic(
     Observation keys come from the spec (each must exist under ``obs/`` with the spec's
     shape); ``success`` is the last ``dones`` flag (robomimic demos are usually all
     successes); timestamps are t / control rate. Each episode's notes name its source file
-    and demo."""
+    and demo. ``key_map``: the file's obs key -> the spec's, for keys named differently."""
     src = Path(src)
+    source = {v: k for k, v in (key_map or {}).items()}  # spec key -> the file's
     writer = DatasetWriter(out_dir, spec)
     written = []
     rate = spec.robot.control_rate_hz
@@ -112,13 +118,13 @@ def import_robomimic(
         for name in names:
             demo = data[name]
             where = f"{src}:/{schema.DATA_GROUP}/{name}"
-            missing = [k for k in keys if f"obs/{k}" not in demo]
+            missing = [source.get(k, k) for k in keys if f"obs/{source.get(k, k)}" not in demo]
             if missing or "actions" not in demo:
                 raise DataError(
                     f"{where}: needs obs/{missing[0] if missing else ''} and actions for the "
                     f"spec's keys {list(keys)}"
                 )
-            obs = {k: demo[f"obs/{k}"][()] for k in keys}
+            obs = {k: demo[f"obs/{source.get(k, k)}"][()] for k in keys}
             actions = demo["actions"][()].astype(np.float32)
             if actions.ndim != 2 or actions.shape[1] != spec.action.dim:
                 raise DataError(

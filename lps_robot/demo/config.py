@@ -71,8 +71,8 @@ class DemoConfig:
         metadata={
             "help": "the simulated robot: sim_arm6 (this project's small arm) or ur5e (UR5e + "
             "Robotiq 2F-85 from MuJoCo Menagerie's models, two cameras; its preset "
-            "sets --gen-episodes 390 --lps-steps 16000 --eval-episodes 100 "
-            "--diag-episodes 0 unless given)"
+            "sets --gen_episodes 390 --lps_steps 16000 --eval_episodes 100 "
+            "--diag_episodes 0 unless given)"
         },
     )
     ros_episodes: int = field(default=10, metadata={"help": "episodes recorded over ROS 2"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,11 @@ def _decode_video(path: Path) -> list[np.ndarray]:
 
 
 def import_lerobot(
-    src: str | Path, spec: Spec, out_dir: str | Path, assume_success: bool = False
+    src: str | Path,
+    spec: Spec,
+    out_dir: str | Path,
+    assume_success: bool = False,
+    key_map: Mapping[str, str] | None = None,
 ) -> list[Path]:
     """Every episode of a LeRobot v3 dataset as one of our episode files.
 
@@ -33,7 +38,9 @@ def import_lerobot(
     total), ``action`` must have the spec's action size, and every spec camera must be a
     ``observation.images.<name>`` video of the spec's resolution. The success label comes
     from the episodes table's ``success`` column; LeRobot datasets without one need
-    ``assume_success`` (every episode then counts as a success)."""
+    ``assume_success`` (every episode then counts as a success). ``key_map``: a camera's
+    name in the dataset -> the spec's, for cameras named differently."""
+    source = {v: k for k, v in (key_map or {}).items()}  # spec camera -> the dataset's
     import pyarrow.parquet as pq
 
     root = Path(src)
@@ -54,10 +61,11 @@ def import_lerobot(
                 f"{root}/meta/info.json: features.{name}.shape {got}, expected {shape}"
             )
     for cam in spec.cameras:
-        f = feats.get(image_key(cam.name))
+        f = feats.get(image_key(source.get(cam.name, cam.name)))
         if f is None or f.get("dtype") != "video":
             raise DataError(
-                f"{root}: no video feature '{image_key(cam.name)}' for camera {cam.name}"
+                f"{root}: no video feature '{image_key(source.get(cam.name, cam.name))}' for "
+                f"camera {cam.name}"
             )
     ep_files = sorted((root / "meta" / "episodes").rglob("*.parquet"))
     if not ep_files:
@@ -93,7 +101,7 @@ def import_lerobot(
         )
         images = {}
         for cam in spec.cameras:
-            vkey = image_key(cam.name)
+            vkey = image_key(source.get(cam.name, cam.name))
             ck, fk = row[f"videos/{vkey}/chunk_index"], row[f"videos/{vkey}/file_index"]
             if (vkey, ck, fk) not in video_cache:
                 path = root / info["video_path"].format(
