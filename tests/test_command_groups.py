@@ -155,3 +155,40 @@ def test_a_bag_with_the_gripper_command_on_its_own_topic_imports(tmp_path):
     assert validate(tmp_path / "eps") == []
     ep = load_episode(list_episodes(tmp_path / "eps")[0])
     np.testing.assert_allclose(ep["actions"], [[0.4, 0.5, 0.25]] * len(ep["actions"]))
+
+
+def test_a_renamed_namespaced_controller_keeps_one_name_and_its_remaps(tmp_path):
+    """Under a launch file's `name=`/`namespace=` (``__node``/``__ns`` remaps) the controller's
+    hidden sensor node takes a name of its own (not a second `/arm1/arm_policy`), and a topic
+    remap given to the process reaches its subscriptions: joint states remapped on both
+    sides still drive the arm."""
+    import yaml
+
+    spec = small_spec(rate_hz=50.0, with_image=False)
+    write_pair(spec, tmp_path)
+    domain = random.randint(100, 200)
+    remap = ("-r", "/joint_states:=/arm1/joint_states")
+    robot = start_node(
+        "fake-robot", {"robot_spec": str(tmp_path / "robot.yaml")}, domain, tmp_path / "r.log",
+        extra=remap,
+    )  # fmt: skip
+    params = {
+        "robot_spec": str(tmp_path / "robot.yaml"),
+        "autostart": "activate",
+        "policy_path": str(tmp_path / "a.onnx"),
+    }
+    own = tmp_path / "arm.params.yaml"
+    own.write_text(yaml.safe_dump({"/arm1/arm_policy": {"ros__parameters": params}}))
+    extra = ("--params-file", str(own), "-r", "__node:=arm_policy", "-r", "__ns:=/arm1", *remap)
+    node = start_node("policy", {}, domain, tmp_path / "node.log", extra=extra)
+    probe = Probe(domain)
+    try:
+        probe.wait_for(lambda: len(probe.commands) > 10, 60, "commands from the renamed node")
+        names = probe.node.get_node_names_and_namespaces()
+    finally:
+        probe.close()
+        stop(node)
+        stop(robot)
+    ours = sorted((ns, n) for n, ns in names if ns == "/arm1")
+    assert ours == [("/arm1", "_arm_policy_sensors"), ("/arm1", "arm_policy")], names
+    assert "Publisher already registered" not in (tmp_path / "node.log").read_text()

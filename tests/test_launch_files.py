@@ -152,6 +152,14 @@ def test_record_launch_structure():
         (name,) = data
         assert name == "/**"  # applies under any namespace
         assert set(data[name]["ros__parameters"]) <= params
+    # camera:=none leaves the camera to a driver already running: only the camera node has
+    # a condition, and it names that argument
+    (camera,) = [c for c in _calls(tree, "DeclareLaunchArgument") if c.args[0].value == "camera"]
+    assert [e.value for e in _kw(camera, "choices").elts] == ["realsense", "none"]
+    conditional = [_kw(n, "executable").value for n in _our_nodes(tree) if _kw(n, "condition")]
+    assert conditional == ["camera_node"]
+    cond = ast.unparse(_kw(_our_nodes(tree)[0], "condition"))
+    assert "LaunchConfiguration('camera')" in cond and "== 'realsense'" in cond
 
 
 def test_process_helpers_know_every_node_by_its_ros_name():

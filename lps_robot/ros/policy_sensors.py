@@ -45,17 +45,23 @@ class SensorInputs:
         self.joints = JointStateMerger(robot.robot.joint_names, skew_tol)
         self.images = {}
         owner = self.owner
+        # the process's own ROS arguments rename every node it creates (a launch file's
+        # `name=` is `__node:=...`): this hidden node takes none of them (its name derives
+        # from the owner's) and subscribes to the topics as the owner resolves them, remaps
+        # and namespace included
         node = rclpy.create_node(
             f"_{owner.get_name()}_sensors",
             namespace=owner.get_namespace(),
             context=owner.context,
             start_parameter_services=False,
+            use_global_arguments=False,
         )
-        node.create_subscription(JointState, joint_topic, self._on_joints, 50)
+        resolve = owner.resolve_topic_name
+        node.create_subscription(JointState, resolve(joint_topic), self._on_joints, 50)
         for key in robot.obs.image_keys:
             node.create_subscription(
                 Image,
-                robot.camera(key).topic,
+                resolve(robot.camera(key).topic),
                 lambda m, k=key: self._on_image(k, m),
                 qos_profile_sensor_data,
             )

@@ -1,6 +1,9 @@
 """Record teleop demonstrations on a robot: RealSense camera node + recorder node.
 
     ros2 launch lps_robot record.launch.py output_dir:=/data/session1 robot_config:=robot.yaml
+
+``camera:=none`` starts no camera node: the recorder reads the spec's camera topics from a
+camera driver already running (realsense-ros, usb_cam, a bag).
     ros2 service call /lps_recorder/start std_srvs/srv/Trigger
     ros2 service call /lps_recorder/stop std_srvs/srv/SetBool "{data: true}"   # success label
 
@@ -10,7 +13,8 @@ The teleop device (leader arm, spacemouse bridge) publishes the operator's joint
 
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
-from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch.conditions import IfCondition
+from launch.substitutions import LaunchConfiguration, PathJoinSubstitution, PythonExpression
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
@@ -29,7 +33,17 @@ def generate_launch_description() -> LaunchDescription:
             ),
             DeclareLaunchArgument("namespace", default_value="", description="node namespace"),
             DeclareLaunchArgument("serial", default_value="", description="RealSense serial"),
+            DeclareLaunchArgument(
+                "camera",
+                default_value="realsense",
+                choices=["realsense", "none"],
+                description="realsense: start lps_camera; none: use a camera driver already "
+                "publishing the spec's topics",
+            ),
             Node(
+                condition=IfCondition(
+                    PythonExpression(["'", LaunchConfiguration("camera"), "' == 'realsense'"])
+                ),
                 package="lps_robot",
                 executable="camera_node",
                 name="lps_camera",
