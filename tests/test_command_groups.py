@@ -192,3 +192,73 @@ def test_a_renamed_namespaced_controller_keeps_one_name_and_its_remaps(tmp_path)
     ours = sorted((ns, n) for n, ns in names if ns == "/arm1")
     assert ours == [("/arm1", "_arm_policy_sensors"), ("/arm1", "arm_policy")], names
     assert "Publisher already registered" not in (tmp_path / "node.log").read_text()
+
+
+def test_two_controllers_in_two_namespaces_use_disjoint_topics(tmp_path):
+    """The shipped policy.yaml under namespace:=arm1 and namespace:=arm2 (``__ns`` remaps, as
+    `ros2 launch ... namespace:=` gives): every command, joint-state, camera and gripper topic
+    of one is under its own namespace; only ROS's shared topics are common."""
+    import yaml
+
+    from tests.test_launch_files import PKG
+
+    spec = small_spec(rate_hz=50.0)
+    cams = tuple(dataclasses.replace(c, topic=c.topic.lstrip("/")) for c in spec.cameras)
+    group = CommandGroup("gripper", ("j2",), "gripper_controller/commands")
+    spec = dataclasses.replace(
+        spec, cameras=cams, robot=dataclasses.replace(spec.robot, command_groups=(group,))
+    )
+    write_pair(spec, tmp_path)
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(yaml.safe_dump({"/**": {"ros__parameters": {
+        "robot_spec": str(tmp_path / "robot.yaml"), "policy_path": str(tmp_path / "a.onnx"),
+        "autostart": "activate"}}}))  # fmt: skip
+    domain = random.randint(100, 200)
+    nodes = [
+        start_node(
+            "policy",
+            {},
+            domain,
+            tmp_path / f"{ns}.log",
+            extra=(
+                "--params-file",
+                str(PKG / "config" / "policy.yaml"),
+                "--params-file",
+                str(mine),
+                "-r",
+                f"__ns:=/{ns}",
+            ),
+        )  # fmt: skip
+        for ns in ("arm1", "arm2")
+    ]
+    probe = Probe(domain)
+    topics: dict[str, set[str]] = {}
+
+    def graph() -> bool:
+        for ns in ("arm1", "arm2"):
+            found = set()
+            for node in ("lps_policy", "_lps_policy_sensors"):
+                try:
+                    pubs = probe.node.get_publisher_names_and_types_by_node(node, f"/{ns}")
+                    subs = probe.node.get_subscriber_names_and_types_by_node(node, f"/{ns}")
+                except Exception:  # not discovered yet
+                    return False
+                found |= {t for t, _ in pubs + subs}
+            topics[ns] = found
+        return all(f"/{ns}/joint_states" in topics.get(ns, ()) for ns in ("arm1", "arm2")) and all(
+            f"/{ns}/forward_position_controller/commands" in topics[ns] for ns in ("arm1", "arm2")
+        )
+
+    try:
+        probe.wait_for(graph, 60, "both controllers active and discovered")
+    finally:
+        probe.close()
+        for n in nodes:
+            stop(n)
+    shared = {"/rosout", "/parameter_events", "/diagnostics"}
+    for ns in ("arm1", "arm2"):
+        want = {"joint_states", "forward_position_controller/commands",
+                "gripper_controller/commands", "camera/camera/color/image_raw"}  # fmt: skip
+        assert {f"/{ns}/{t}" for t in want} <= topics[ns], topics[ns]
+        assert all(t.startswith(f"/{ns}/") or t in shared for t in topics[ns]), topics[ns]
+    assert topics["arm1"] & topics["arm2"] <= shared

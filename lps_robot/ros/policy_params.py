@@ -38,14 +38,22 @@ PARAMETERS: tuple[Param, ...] = (  # config/policy.yaml sets them on a robot
         read_only=False,
     ),
     Param("robot_spec", "", "robot spec YAML (empty: the packaged sim_arm spec)"),
-    Param("command_topic", "/forward_position_controller/commands", "joint command topic"),
+    Param(
+        "command_topic",
+        "forward_position_controller/commands",
+        "joint command topic (relative names resolve in the node's namespace)",
+    ),
     Param(
         "command_type",
         "float64_array",
         "command message type",
         choices=("float64_array", "joint_trajectory"),
     ),
-    Param("joint_states_topic", "/joint_states", "sensor_msgs/JointState topic"),
+    Param(
+        "joint_states_topic",
+        "joint_states",
+        "sensor_msgs/JointState topic (relative names resolve in the node's namespace)",
+    ),
     Param(
         "control_rate_hz",
         0.0,
