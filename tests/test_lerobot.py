@@ -148,3 +148,56 @@ def test_a_spec_proposed_from_a_lerobot_dataset_imports_it(sim_episodes, tmp_pat
     back = load_episode(list_episodes(tmp_path / "back")[0])
     np.testing.assert_array_equal(back["actions"], first["actions"])
     assert back["obs/scene"].shape == first["obs/front"].shape
+
+
+def test_a_dataset_at_another_rate_is_refused_or_resampled(sim_episodes, tmp_path):
+    import dataclasses
+
+    export_lerobot(sim_episodes, tmp_path / "lr")
+    spec = sim_spec()
+    slow = spec.replace(robot=dataclasses.replace(spec.robot, control_rate_hz=10.0))
+    with pytest.raises(DataError, match="--resample"):
+        import_lerobot(tmp_path / "lr", slow, tmp_path / "x")
+    import_lerobot(tmp_path / "lr", slow, tmp_path / "half", resample=True)
+    for a, b in zip(list_episodes(sim_episodes), list_episodes(tmp_path / "half"), strict=True):
+        ea, eb = load_episode(a), load_episode(b)
+        n = len(ea["actions"])
+        assert len(eb["actions"]) == (n - 1) // 2 + 1
+        np.testing.assert_array_equal(eb["actions"], ea["actions"][::2])
+        np.testing.assert_allclose(np.diff(eb["timestamps"]), 0.1)
+        assert eb["rewards"].sum() == pytest.approx(ea["rewards"].sum())
+        assert eb["obs/front"].shape[0] == len(eb["actions"])
+
+
+def test_an_image_dataset_is_read_frame_for_frame(sim_episodes, tmp_path):
+    """`dtype: image` features (PNG cells in the data files, as LeRobot writes image datasets)
+    are read and decoded exactly."""
+    import shutil
+
+    import cv2
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    root = tmp_path / "lr"
+    export_lerobot(sim_episodes, root)
+    data = root / "data/chunk-000/file-000.parquet"
+    table = pq.read_table(data)
+    frames = np.concatenate([load_episode(e)["obs/front"] for e in list_episodes(sim_episodes)])
+    cells = [
+        {
+            "bytes": cv2.imencode(".png", cv2.cvtColor(f, cv2.COLOR_RGB2BGR))[1].tobytes(),
+            "path": "",
+        }
+        for f in frames
+    ]
+    cell_type = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
+    pq.write_table(
+        table.append_column("observation.images.front", pa.array(cells, cell_type)), data
+    )
+    info = json.loads((root / "meta/info.json").read_text())
+    info["features"]["observation.images.front"]["dtype"] = "image"
+    (root / "meta/info.json").write_text(json.dumps(info))
+    shutil.rmtree(root / "videos")
+    import_lerobot(root, sim_spec(), tmp_path / "back")
+    back = np.concatenate([load_episode(e)["obs/front"] for e in list_episodes(tmp_path / "back")])
+    np.testing.assert_array_equal(back, frames)

@@ -124,7 +124,12 @@ def _data_import(args: argparse.Namespace) -> int:
             from lps_robot.data.lerobot import import_lerobot
 
             files = import_lerobot(
-                args.path, spec, args.output, args.assume_success, parse_map(args.map)
+                args.path,
+                spec,
+                args.output,
+                args.assume_success,
+                parse_map(args.map),
+                resample=args.resample,
             )
         else:
             from lps_robot.data.rosbag import import_rosbag
@@ -251,6 +256,12 @@ def _add_import(dsub: argparse._SubParsersAction) -> None:
         "--assume-success",
         action="store_true",
         help="lerobot: episodes without a success label count as successes",
+    )
+    p.add_argument(
+        "--resample",
+        action="store_true",
+        help="lerobot: a dataset fps other than the spec's rate is resampled (the latest "
+        "frame at or before each tick) instead of refused",
     )
     p.add_argument("--joint-topic", default="/joint_states", help="rosbag2: joint states")
     p.add_argument(
