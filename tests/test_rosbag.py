@@ -186,3 +186,66 @@ def test_an_unsupported_topic_type_is_refused_in_one_line_and_writes_nothing(tmp
     assert "\n" not in msg and spec.camera("front").topic in msg and "std_msgs/msg/String" in msg
     assert "CompressedImage" in msg
     assert not (tmp_path / "eps").exists() or not list((tmp_path / "eps").iterdir())
+
+
+def test_a_bag_written_by_mcap_ros2_support_imports(tmp_path):
+    """A bare .mcap file written by mcap-ros2-support (Foxglove's writer, not rosbags): split
+    joint states, a png CompressedImage camera and a JointTrajectory command."""
+    import cv2
+
+    mcap_writer = pytest.importorskip("mcap_ros2.writer")
+    from rosbags.typesys import Stores, get_typestore
+
+    from lps_robot.data.rosbag import import_rosbag
+
+    spec = small_spec()
+    cam = spec.camera("front")
+    ts = get_typestore(Stores.ROS2_JAZZY)
+    types = ("sensor_msgs/msg/JointState", "sensor_msgs/msg/CompressedImage",
+             "trajectory_msgs/msg/JointTrajectory")  # fmt: skip
+    path = tmp_path / "session.mcap"
+    img = np.zeros((cam.height, cam.width, 3), np.uint8)
+    img[..., 1] = 180  # green in RGB
+    png = cv2.imencode(".png", img[..., ::-1])[1].tobytes()
+    t0 = 3_000_000_000_000
+    with open(path, "wb") as f:
+        w = mcap_writer.Writer(f)
+        schemas = {t: w.register_msgdef(t, ts.generate_msgdef(t, ros_version=2)[0]) for t in types}
+        for i in range(100):
+            t = t0 + i * 10_000_000
+            hdr = {"stamp": {"sec": t // 10**9, "nanosec": t % 10**9}, "frame_id": ""}
+
+            def put(topic: str, kind: str, msg: dict, t: int = t) -> None:
+                w.write_message(topic=topic, schema=schemas[kind], message=msg, log_time=t,
+                                publish_time=t)  # fmt: skip
+
+            js = types[0]
+            put("/joint_states", js, {"header": hdr, "name": ["j1", "j0"],
+                "position": [0.2, 0.1], "velocity": [0.0, 0.0], "effort": []})  # fmt: skip
+            if i % 2 == 0:
+                put("/joint_states", js, {"header": hdr, "name": ["j2"],
+                    "position": [0.01 * i], "velocity": [], "effort": []})  # fmt: skip
+            if i % 5 == 0:
+                point = {
+                    "positions": [i * 1e-3, 0.5, 0.4],
+                    "velocities": [],
+                    "accelerations": [],
+                    "effort": [],
+                    "time_from_start": {"sec": 0, "nanosec": 50_000_000},
+                }
+                put(
+                    "/teleop/joint_command",
+                    types[2],
+                    {"header": hdr, "joint_names": ["j2", "j0", "j1"], "points": [point]},
+                )
+            if i % 3 == 0:
+                put(cam.topic, types[1], {"header": hdr, "format": "png", "data": png})
+        w.finish()
+    import_rosbag(path, spec, tmp_path / "eps")
+    assert validate(tmp_path / "eps") == []
+    ep = load_episode(list_episodes(tmp_path / "eps")[0])
+    assert len(ep["actions"]) >= 8
+    np.testing.assert_allclose(ep["obs/joint_pos"][:, :2], [[0.1, 0.2]] * len(ep["actions"]))
+    assert (np.diff(ep["obs/joint_pos"][:, 2]) > 0).all()
+    np.testing.assert_allclose(ep["actions"][:, :2], [[0.5, 0.4]] * len(ep["actions"]))
+    assert (ep["obs/front"][..., 1] == 180).all() and (ep["obs/front"][..., [0, 2]] == 0).all()
