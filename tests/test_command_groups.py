@@ -168,9 +168,10 @@ def test_a_renamed_namespaced_controller_keeps_one_name_and_its_remaps(tmp_path)
     write_pair(spec, tmp_path)
     domain = random.randint(100, 200)
     remap = ("-r", "/joint_states:=/arm1/joint_states")
+    arm_topic = "/arm1/forward_position_controller/commands"  # relative default, namespaced
     robot = start_node(
-        "fake-robot", {"robot_spec": str(tmp_path / "robot.yaml")}, domain, tmp_path / "r.log",
-        extra=remap,
+        "fake-robot", {"robot_spec": str(tmp_path / "robot.yaml"), "command_topic": arm_topic},
+        domain, tmp_path / "r.log", extra=remap,
     )  # fmt: skip
     params = {
         "robot_spec": str(tmp_path / "robot.yaml"),
@@ -182,8 +183,10 @@ def test_a_renamed_namespaced_controller_keeps_one_name_and_its_remaps(tmp_path)
     extra = ("--params-file", str(own), "-r", "__node:=arm_policy", "-r", "__ns:=/arm1", *remap)
     node = start_node("policy", {}, domain, tmp_path / "node.log", extra=extra)
     probe = Probe(domain)
+    commands: list = []
+    probe.node.create_subscription(Float64MultiArray, arm_topic, commands.append, 100)
     try:
-        probe.wait_for(lambda: len(probe.commands) > 10, 60, "commands from the renamed node")
+        probe.wait_for(lambda: len(commands) > 10, 60, "commands from the renamed node")
         names = probe.node.get_node_names_and_namespaces()
     finally:
         probe.close()

@@ -253,9 +253,10 @@ def test_a_namespaced_node_keeps_the_shipped_configuration(corpus):
     params_file = tmp / "namespaced.yaml"
     params_file.write_text(yaml.safe_dump(data))
     domain = random.randint(100, 200)
-    robot = start_node(
-        "fake-robot", {"robot_spec": str(tmp / "robot.yaml")}, domain, tmp / "r.log"
-    )
+    robot = start_node(  # the arm's driver in the namespace too (the default topic is relative)
+        "fake-robot", {"robot_spec": str(tmp / "robot.yaml")}, domain, tmp / "r.log",
+        extra=("-r", "/joint_states:=/arm/joint_states"),
+    )  # fmt: skip
     log = (tmp / "ns.log").open("w")
     node = subprocess.Popen(
         [

@@ -39,7 +39,10 @@ def classify(success: bool, max_cube_z: float, env: SimArmEnv) -> str:
 def _robot_spec(policy: str | Path | OnnxPolicy) -> Spec:
     """The packaged spec of the simulated robot the policy was trained for."""
     if isinstance(policy, (str, Path)):
-        name = read_manifest(policy)["spec"]["robot"]["name"]
+        try:
+            name = read_manifest(policy)["spec"]["robot"]["name"]
+        except Exception:  # noqa: BLE001 (OnnxPolicy then refuses the file with its reason)
+            return sim_spec()
     else:
         name = policy.spec.robot.name
     return sim_spec(name)
