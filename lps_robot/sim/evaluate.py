@@ -37,15 +37,13 @@ def classify(success: bool, max_cube_z: float, env: SimArmEnv) -> str:
 
 
 def _robot_spec(policy: str | Path | OnnxPolicy) -> Spec:
-    """The packaged spec of the simulated robot the policy was trained for."""
+    """The spec the policy was exported with (its simulated robot, what it observes)."""
     if isinstance(policy, (str, Path)):
         try:
-            name = read_manifest(policy)["spec"]["robot"]["name"]
+            return Spec.from_dict(read_manifest(policy)["spec"])
         except Exception:  # noqa: BLE001 (OnnxPolicy then refuses the file with its reason)
             return sim_spec()
-    else:
-        name = policy.spec.robot.name
-    return sim_spec(name)
+    return policy.spec
 
 
 def evaluate_policy(
