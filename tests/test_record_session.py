@@ -122,3 +122,32 @@ def test_a_person_records_labels_discards_and_rerecords(tmp_path):
     actions = load_episode(refs[0])["actions"]
     assert np.abs(actions - actions[0]).max() > 0.02  # the keyboard moved the arm
     assert not list(Path(out).glob("*.partial"))
+
+
+def test_the_camera_preview_says_why_it_is_off_and_tiles_the_cameras(monkeypatch):
+    """No display here (and the headless OpenCV wheel has no GUI): the preview is off with the
+    reason; the window's picture is the cameras side by side at one height."""
+    from lps_robot.ros.preview import mosaic, preview_unavailable
+
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    assert preview_unavailable() == "no display"
+    monkeypatch.setenv("DISPLAY", ":99")
+    assert "GUI" in preview_unavailable()  # opencv-python-headless
+    red = np.zeros((48, 64, 3), np.uint8)
+    red[..., 0] = 255
+    out = mosaic([red, np.zeros((120, 120, 3), np.uint8)], height=96)
+    assert out.shape == (96, 128 + 96, 3)
+    assert (out[:, :128, 2] == 255).all() and (out[:, :128, :2] == 0).all()  # BGR
+
+
+def test_the_session_finds_the_recorders_spec_in_the_parameters_file(tmp_path):
+    from lps_robot.ros.record_session import _recorded_spec
+    from lps_robot.sim.robots import UR5E_2F85
+
+    assert [c.name for c in _recorded_spec(None).cameras] == ["front"]
+    params = tmp_path / "p.yaml"
+    params.write_text(
+        f"lps_recorder:\n  ros__parameters:\n    robot_spec: {UR5E_2F85.spec_path}\n"
+    )
+    assert [c.name for c in _recorded_spec(str(params)).cameras] == ["front", "wrist"]

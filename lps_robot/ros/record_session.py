@@ -7,7 +7,9 @@ failure, ``x`` (Back) discards it, ``b`` records the last finished episode again
 Esc or Ctrl-C quits (a recording episode is discarded). Between episodes the scene is reset
 (on the sim, by its ``~/reset`` service when the next episode starts). With the keyboard as
 the teleop device, the motion keys (w/s, a/d, r/f, q/e, c/o) drive the arm through the teleop
-node as a virtual gamepad. The recorder's services stay for scripts.
+node as a virtual gamepad. A camera preview window (`preview.py`) opens when a display and
+a GUI OpenCV exist; the screen says why it is off otherwise. The recorder's services stay
+for scripts.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import contextlib
 import json
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
@@ -26,7 +29,9 @@ from sensor_msgs.msg import Joy
 from std_msgs.msg import String
 from std_srvs.srv import SetBool, Trigger
 
+from lps_robot.ros.preview import Preview, preview_unavailable
 from lps_robot.ros.teleop_params import DEVICE_INPUT
+from lps_robot.spec import Spec
 from lps_robot.teleop.joy import JoyMapping, command_to_joy
 from lps_robot.teleop.keyboard import HELP as MOTION_HELP
 from lps_robot.teleop.keyboard import KeyTwist, TerminalKeys
@@ -48,6 +53,7 @@ class Screen:
     status: dict = field(default_factory=dict)
     last_label: str = ""
     message: str = "press space to start the first episode"
+    preview: str = "off"  # the camera window: "on", or why it is off
 
     def table(self, now: float, keyboard: bool) -> Table:
         t = Table(title="lps record", show_header=False, expand=False)
@@ -65,6 +71,7 @@ class Screen:
             ("dropped", str(self.status.get("dropped", {}) or "none")),
             ("last label", self.last_label or "-"),
             ("task", self.task),
+            ("preview", self.preview),
             ("", self.message),
             ("keys", HELP),
         ]
@@ -78,7 +85,14 @@ class Screen:
 class Session:
     """The session's ROS side: recorder service calls, its status, gamepad buttons."""
 
-    def __init__(self, task: str, sim: bool, keyboard: bool, joy_topic: str = "/joy") -> None:
+    def __init__(
+        self,
+        task: str,
+        sim: bool,
+        keyboard: bool,
+        joy_topic: str = "/joy",
+        camera_topics: tuple[str, ...] = (),
+    ) -> None:
         self.ctx = rclpy.Context()
         rclpy.init(context=self.ctx)
         self.node = rclpy.create_node("lps_record_session", context=self.ctx)
@@ -91,6 +105,12 @@ class Session:
         self.clients: dict[str, object] = {}  # one per service name, made on first use
         self._buttons: list[int] = []
         self.node.create_subscription(String, "/recorder/status", self._on_status, 10)
+        self.preview = None
+        if camera_topics:
+            why = preview_unavailable()
+            self.screen.preview = f"off ({why})" if why else "on"
+            if not why:
+                self.preview = Preview(self.node, list(camera_topics))
         if keyboard:  # the keyboard drives the arm as a virtual gamepad on /joy
             self.keys = KeyTwist(self.mapping.max_linear, self.mapping.max_angular)
             self.pad = self.node.create_publisher(Joy, joy_topic, 10)
@@ -194,14 +214,34 @@ class Session:
                             return 0
                         self.act(action)
                     live.update(self.screen.table(time.monotonic(), self.keyboard))
+                    if self.preview is not None:
+                        self.preview.show()
         finally:
             reader.disconnect()
             self.close()
 
     def close(self) -> None:
+        if self.preview is not None:
+            self.preview.close()
         self.executor.shutdown()
         self.node.destroy_node()
         rclpy.try_shutdown(context=self.ctx)
+
+
+def _recorded_spec(params_file: str | None) -> Spec:
+    """The spec the recorder records with: its ``robot_spec`` in the parameters file, else
+    the packaged one (the sim arm)."""
+    import yaml
+
+    from lps_robot.ros.policy_params import default_spec_path
+
+    path = ""
+    if params_file:
+        data = yaml.safe_load(Path(params_file).read_text()) or {}
+        for key, section in data.items():
+            if str(key).strip("/").endswith("lps_recorder") or key == "/**":
+                path = (section or {}).get("ros__parameters", {}).get("robot_spec", "") or path
+    return Spec.load(path or default_spec_path())
 
 
 def run_session(
@@ -211,8 +251,6 @@ def run_session(
     screen; stop them when the session ends. ``params_file`` goes to the recorder and the
     teleop node (sections ``lps_recorder`` and ``lps_teleop``: the spec, the IK model, the
     workspace). Node logs go to ``<output>/logs``."""
-    from pathlib import Path
-
     from lps_robot.ros.procs import start_node, stop
     from lps_robot.ros.sim_node import TELEOP_TOPIC
 
@@ -229,7 +267,8 @@ def run_session(
             procs.append(start_node("teleop", params, None, logs / "teleop.log", extra))
         recorder = {"output_dir": str(output), "task": task}
         procs.append(start_node("recorder", recorder, None, logs / "recorder.log", extra))
-        session = Session(task, sim=sim, keyboard=teleop == "keyboard")
+        cams = tuple(c.topic for c in _recorded_spec(params_file).cameras)
+        session = Session(task, sim=sim, keyboard=teleop == "keyboard", camera_topics=cams)
         session.screen.message = "starting the nodes; press space to start the first episode"
         return session.run()
     finally:
