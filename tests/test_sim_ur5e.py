@@ -73,10 +73,17 @@ def test_the_scripted_operator_places_the_cube_and_its_mistakes_fail():
             env.reset(seed=100 + ep)
             teleop.reset()
             done = success = False
+            grips = []
             while not done:
-                _, _, success, truncated, _ = env.step(teleop.act())
+                action = teleop.act()
+                grips.append(action[-1])
+                _, _, success, truncated, _ = env.step(action)
                 done = success or truncated or teleop.finished
             wins.append(success)
+            # the operator's gripper commands move no faster than the spec allows (as a
+            # policy's will, through the controller's filter)
+            limit = SPEC.robot.velocity_limits[-1] / SPEC.robot.control_rate_hz
+            assert np.abs(np.diff(grips)).max() <= limit + 1e-6
         outcomes[rate] = wins
     assert sum(outcomes[0.0]) >= 5, outcomes
     assert not any(outcomes[1.0]), outcomes

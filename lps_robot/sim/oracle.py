@@ -160,6 +160,7 @@ class ScriptedTeleop:
         self.finished = False
         self.cursor = self.ik_site_pos()
         self.q = self.env.joint_pos()[: self.env.robot.arm_joints].astype(np.float64)
+        self.grip = float(self.env.robot.gripper_open)
         self.rot = down_rotation(0.0)
 
     def ik_site_pos(self) -> np.ndarray:
@@ -175,7 +176,9 @@ class ScriptedTeleop:
         else:
             self.cursor = seg.pos.copy()
             tol = self.env.robot.arrive_tol
-            if tol is None or np.linalg.norm(self.ik_site_pos() - seg.pos) < tol:
+            there = tol is None or np.linalg.norm(self.ik_site_pos() - seg.pos) < tol
+            limited = self.env.robot.operator_rate_limits_gripper
+            if there and (not limited or self.grip == seg.gripper):
                 self.dwell += self.dt
             if self.dwell >= seg.hold_s:
                 if self.seg_i < len(self.segments) - 1:
@@ -185,7 +188,12 @@ class ScriptedTeleop:
                     self.finished = True
         self.q = self.ik.solve(self.q, self.cursor, self.rot)
         q = self.q + self.rng.normal(0, self.noise * 0.5, len(self.q))
-        return np.concatenate([q, [seg.gripper]]).astype(np.float32)
+        if self.env.robot.operator_rate_limits_gripper:  # as the controller will
+            step = self.env.spec.robot.velocity_limits[-1] * self.dt
+            self.grip += float(np.clip(seg.gripper - self.grip, -step, step))
+        else:
+            self.grip = seg.gripper
+        return np.concatenate([q, [self.grip]]).astype(np.float32)
 
 
 def home_pose(

@@ -41,6 +41,10 @@ class SimRobot:
     # the scripted operator dwells at a waypoint only once the tool is this close (metres);
     # None: from when its command gets there (an arm that tracks its commands closely)
     arrive_tol: float | None = None
+    # the scripted operator moves the gripper command no faster than the spec's velocity limit
+    # (what the controller's safety filter will let a policy do), and dwells after a gripper
+    # change only once the command got there; False: it steps the command at once
+    operator_rate_limits_gripper: bool = False
 
     @property
     def spec_path(self) -> str:
@@ -110,6 +114,9 @@ UR5E_2F85 = SimRobot(
     target_y=(-0.22, 0.22),
     scene_option=_ur5e_option,
     arrive_tol=0.01,  # its position servos lag the commands by about 0.2 s
+    # the sim's fingers close in 0.2 s, the 2F-85's limit (1.41 rad/s) takes 0.57 s: data
+    # stepped at once taught policies to lift before the filtered close had finished
+    operator_rate_limits_gripper=True,
 )
 
 ROBOTS = {r.name: r for r in (SIM_ARM6, UR5E_2F85)}
