@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import random
-import time
 
 import numpy as np
 import pytest
@@ -59,13 +58,7 @@ def test_arm_and_gripper_on_their_own_topics(tmp_path):
     }
     node = start_node("policy", params, domain, tmp_path / "node.log")
     probe = Probe(domain)
-    gripper: list[tuple[float, list[float]]] = []
-    probe.node.create_subscription(
-        Float64MultiArray,
-        GRIPPER_TOPIC,
-        lambda m: gripper.append((time.monotonic(), list(m.data))),
-        100,
-    )
+    gripper = probe.collect(GRIPPER_TOPIC)
     try:
         probe.wait_for(lambda: len(probe.commands) > 20 and len(gripper) > 20, 60, "commands")
         probe.spin(2.0)
@@ -183,8 +176,7 @@ def test_a_renamed_namespaced_controller_keeps_one_name_and_its_remaps(tmp_path)
     extra = ("--params-file", str(own), "-r", "__node:=arm_policy", "-r", "__ns:=/arm1", *remap)
     node = start_node("policy", {}, domain, tmp_path / "node.log", extra=extra)
     probe = Probe(domain)
-    commands: list = []
-    probe.node.create_subscription(Float64MultiArray, arm_topic, commands.append, 100)
+    commands = probe.collect(arm_topic)
     try:
         probe.wait_for(lambda: len(commands) > 10, 60, "commands from the renamed node")
         names = probe.node.get_node_names_and_namespaces()

@@ -5,13 +5,11 @@ ros2_control with a separate gripper driver serves a real one."""
 from __future__ import annotations
 
 import random
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from sensor_msgs.msg import JointState
-from std_msgs.msg import Float64MultiArray
 
 from lps_robot.sim.env import SimArmEnv, sim_spec
 from lps_robot.sim.oracle import ScriptedTeleop
@@ -118,13 +116,7 @@ def test_arm_and_gripper_over_dds_from_two_publishers_on_two_topics(tmp_path):
     }
     node = start_node("policy", params, domain, tmp_path / "node.log")
     probe = Probe(domain)
-    grip: list[tuple[float, list[float]]] = []
-    probe.node.create_subscription(
-        Float64MultiArray,
-        GRIPPER_TOPIC,
-        lambda m: grip.append((time.monotonic(), list(m.data))),
-        100,
-    )
+    grip = probe.collect(GRIPPER_TOPIC)
     states: dict[tuple[str, ...], JointState] = {}
     probe.node.create_subscription(
         JointState, "/joint_states", lambda m: states.__setitem__(tuple(m.name), m), 100

@@ -18,18 +18,12 @@ class GroupedJointStates:
     def __init__(self, node: Node, robot: RobotSpec, reverse_main: bool = False) -> None:
         """``reverse_main``: the arm's joints in reverse spec order (subscribers must
         reorder by name)."""
-        grouped = [
-            tuple(robot.joint_names.index(j) for j in g.joints) for g in robot.command_groups
-        ]
-        flat = {i for idx in grouped for i in idx}
-        main = [i for i in range(len(robot.joint_names)) if i not in flat]
-        if reverse_main:
-            main.reverse()
+        parts = [list(idx) for _, idx in robot.command_split("")]  # ungrouped first, if any
+        has_main = len(parts) > len(robot.command_groups)
+        if reverse_main and has_main:
+            parts[0].reverse()
         self.names = list(robot.joint_names)
-        self.parts = [
-            (node.create_publisher(JointState, "/joint_states", 10), list(idx))
-            for idx in ([main] if main else []) + [list(g) for g in grouped]
-        ]
+        self.parts = [(node.create_publisher(JointState, "/joint_states", 10), i) for i in parts]
 
     def publish(self, stamp, position: np.ndarray, velocity: np.ndarray | None = None) -> None:
         for pub, idx in self.parts:

@@ -127,6 +127,17 @@ class Probe:
         self._answered: set[tuple[type, str]] = set()  # clients past the discovery race
         self.String = String
 
+    def collect(self, topic: str) -> list[tuple[float, list[float]]]:
+        """Every Float64MultiArray command on ``topic`` as (receipt time, values), like
+        `commands` for the main command topic (a gripper group's topic, a namespaced one)."""
+        from std_msgs.msg import Float64MultiArray
+
+        out: list[tuple[float, list[float]]] = []
+        self.node.create_subscription(
+            Float64MultiArray, topic, lambda m: out.append((time.monotonic(), list(m.data))), 100
+        )
+        return out
+
     def listen(self, msg_type, topic: str, sensor_qos: bool = False) -> dict:
         """Keep the latest message of ``topic`` in the returned dict under 'msg'."""
         from rclpy.qos import qos_profile_sensor_data
