@@ -38,7 +38,14 @@ PRIOR_WARMUP_FRACTION = 0.5
 DEMO_ROBOTS = {"sim_arm6": "sim_arm6", "ur5e": "ur5e_2f85"}
 DEMO_PRESETS: dict[str, dict[str, Any]] = {
     "sim_arm6": {},
-    "ur5e": {"gen_episodes": 390, "lps_steps": 16000, "eval_episodes": 100, "diag_episodes": 0},
+    # the teleop node's IK needs the robot's model file; the UR5e scene is composed at run time
+    "ur5e": {
+        "gen_episodes": 390,
+        "lps_steps": 16000,
+        "eval_episodes": 100,
+        "diag_episodes": 0,
+        "ros_operator": "joint",
+    },
 }
 
 
@@ -72,10 +79,17 @@ class DemoConfig:
             "help": "the simulated robot: sim_arm6 (this project's small arm) or ur5e (UR5e + "
             "Robotiq 2F-85 from MuJoCo Menagerie's models, two cameras; its preset "
             "sets --gen_episodes 390 --lps_steps 16000 --eval_episodes 100 "
-            "--diag_episodes 0 unless given)"
+            "--diag_episodes 0 --ros_operator joint unless given)"
         },
     )
     ros_episodes: int = field(default=10, metadata={"help": "episodes recorded over ROS 2"})
+    ros_operator: str = field(
+        default="joy",
+        metadata={
+            "help": "the ROS episodes' scripted operator: joy (a virtual gamepad, solved by "
+            "the teleop node: the human path) or joint (it publishes joint targets itself)"
+        },
+    )
     gen_episodes: int = field(
         default=590, metadata={"help": "episodes recorded with the writer directly (no ROS)"}
     )

@@ -37,7 +37,11 @@ def record(cfg: DemoConfig, data: Path) -> tuple[dict, dict]:
         log(f"    removing the previous run's data in {data}")
         shutil.rmtree(data)
 
-    log(f"1/5 recording {cfg.ros_episodes} episodes through ROS 2 (sim node + recorder)")
+    how = "virtual gamepad -> teleop node" if cfg.ros_operator == "joy" else "joint targets"
+    log(
+        f"1/5 recording {cfg.ros_episodes} episodes through ROS 2 (sim node + recorder; "
+        f"scripted operator: {how})"
+    )
     ros_rec = {}
     if cfg.ros_episodes:
         ros_rec = record_sim(
@@ -48,6 +52,7 @@ def record(cfg: DemoConfig, data: Path) -> tuple[dict, dict]:
             mistake_rate=cfg.mistake_rate,
             robot_spec=cfg.robot_spec,
             progress=cfg.progress,
+            device=cfg.ros_operator,
         )
     log(f"    + {cfg.gen_episodes} episodes with the same writer, without ROS")
     generate(

@@ -1,7 +1,11 @@
 """`lps record --sim N`: scripted-teleop episodes through the real ROS 2 recording path.
 
-Starts the sim robot node (with its scripted operator) and the recorder node as separate
-processes, and acts as the operator at the keyboard: reset the scene, start an episode, let the
+Starts the sim robot node (with its scripted operator), the teleop node and the recorder node
+as separate processes. The scripted operator works a virtual gamepad (``sensor_msgs/Joy`` on
+``/joy``), the teleop node solves it to joint targets on ``/teleop/joint_command`` as it would
+for a person's pad, the sim arm follows them and the recorder records them: the human path,
+end to end (``device="joint"``: the operator publishes joint targets itself, no teleop node).
+This module also acts as the person at the keyboard: reset the scene, start an episode, let the
 scripted operator move, wait for the task to end (success or timeout), stop it with the
 success label. The operator holds still until recording has started, so however slow DDS
 discovery or the machine is, every episode is recorded from its first motion.
@@ -14,8 +18,13 @@ import random
 import time
 from pathlib import Path
 
+import yaml
+
 from lps_robot.ros.procs import Probe, start_node, stop
 from lps_robot.ros.recorder_node import NOT_LIVE
+from lps_robot.ros.sim_node import TELEOP_DEVICES, TELEOP_TOPIC
+
+GAMEPAD_FULL_STICK = 0.5  # m/s: the virtual pad's full deflection (the operator moves at 0.35)
 
 
 def _start_when_live(probe: Probe, timeout: float):
@@ -42,28 +51,41 @@ def record_sim(
     max_episode_s: float = 10.0,
     robot_spec: str = "",
     progress: bool = True,
+    device: str = "joy",
 ) -> dict:
     from std_msgs.msg import String
     from std_srvs.srv import SetBool, Trigger
     from tqdm import trange
 
+    if device not in TELEOP_DEVICES:
+        raise ValueError(f"device: expected one of {TELEOP_DEVICES}, got {device!r}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     domain = random.randint(100, 200)
-    sim = start_node(
-        "sim",
-        {
+    sim_params = {
+        "robot_spec": robot_spec,
+        "scripted_teleop": True,
+        "seed": seed,
+        "teleop_failure_rate": failure_rate,
+        "teleop_mistake_rate": mistake_rate,
+        "max_episode_s": max_episode_s,
+        "teleop_autostart": False,
+        "teleop_device": device,
+    }
+    procs = []
+    if device == "joy":
+        pad = out_dir / "virtual_gamepad.yaml"
+        pad.write_text(yaml.safe_dump({"max_linear": GAMEPAD_FULL_STICK, "deadzone": 0.0}))
+        sim_params.update(teleop_mapping_file=str(pad.resolve()), command_topic=TELEOP_TOPIC)
+        teleop = {
+            "input": "joy",
             "robot_spec": robot_spec,
-            "scripted_teleop": True,
-            "seed": seed,
-            "teleop_failure_rate": failure_rate,
-            "teleop_mistake_rate": mistake_rate,
-            "max_episode_s": max_episode_s,
-            "teleop_autostart": False,
-        },
-        domain,
-        out_dir / "sim_node.log",
-    )
+            "mapping_file": str(pad.resolve()),
+            "max_linear_speed": GAMEPAD_FULL_STICK,
+        }
+        procs.append(start_node("teleop", teleop, domain, out_dir / "teleop_node.log"))
+    sim = start_node("sim", sim_params, domain, out_dir / "sim_node.log")
+    procs.append(sim)
     rec = start_node(
         "recorder",
         {"robot_spec": robot_spec, "output_dir": str(out_dir.resolve()), "compression": "lzf"},
@@ -91,10 +113,12 @@ def record_sim(
     finally:
         probe.close()
         stop(rec)
-        stop(sim)
+        for proc in reversed(procs):
+            stop(proc)
     rates = [r["measured_rate_hz"] for r in reports if r["measured_rate_hz"]]
     return {
         "episodes": len(reports),
+        "operator": device,
         "success_rate": sum(r["success"] for r in reports) / max(len(reports), 1),
         "measured_rate_hz_min": min(rates) if rates else None,
         "measured_rate_hz_mean": sum(rates) / len(rates) if rates else None,

@@ -9,7 +9,11 @@ offers ``~/reset`` (std_srvs/Trigger) and a task status (``/sim/task``, JSON Str
 ``/teleop/joint_command`` (a group's joints on ``/teleop/joint_command/<group>``), as a leader
 arm or teleop bridge would on a real robot. With ``teleop_autostart`` false it holds the reset
 pose (still publishing it) until ``~/teleop_start``, like an operator who presses record before
-moving: no recorded episode misses its start.
+moving: no recorded episode misses its start. With ``teleop_device: joy`` the scripted
+operator is a person on a gamepad instead: it publishes ``sensor_msgs/Joy`` on ``/joy`` (tool
+velocity toward its plan, deadman held while it moves, close/open buttons) for the teleop node
+to solve, and the arm follows ``command_topic`` (set it to ``/teleop/joint_command``) once the
+operator has started.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import time
 import numpy as np
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
-from sensor_msgs.msg import CameraInfo, Image
+from sensor_msgs.msg import CameraInfo, Image, Joy
 from std_msgs.msg import Float64MultiArray, String
 from std_srvs.srv import Trigger
 
@@ -29,10 +33,14 @@ from lps_robot.messages import rgb_to_image
 from lps_robot.ros.joint_groups import GroupedJointStates
 from lps_robot.ros.logs import LogLimiter
 from lps_robot.ros.spin import spin_node
+from lps_robot.runtime.params import ParameterError
 from lps_robot.sim.env import SimArmEnv
 from lps_robot.spec import Spec
+from lps_robot.teleop.command import TeleopCommand
+from lps_robot.teleop.joy import JoyMapping, command_to_joy
 
 TELEOP_TOPIC = "/teleop/joint_command"
+TELEOP_DEVICES = ("joint", "joy")  # the scripted operator's output: joint targets or a gamepad
 
 
 def camera_info_for(env: SimArmEnv, name: str, width: int, height: int, frame: str) -> CameraInfo:
@@ -64,10 +72,16 @@ class SimRobotNode(Node):
             "teleop_failure_rate": 0.0,
             "teleop_mistake_rate": 0.0,
             "teleop_autostart": True,
+            "teleop_device": "joint",
+            "teleop_mapping_file": "",
         }
         for k, v in params.items():
             self.declare_parameter(k, v)
         p = {k: self.get_parameter(k).value for k in params}
+        if p["teleop_device"] not in TELEOP_DEVICES:
+            raise ParameterError(
+                f"teleop_device: expected one of {TELEOP_DEVICES}, got {p['teleop_device']!r}"
+            )
         spec = Spec.load(p["robot_spec"]) if p["robot_spec"] else None
         self.env = SimArmEnv(spec, render=True, seed=p["seed"])
         self.spec = self.env.spec
@@ -77,6 +91,7 @@ class SimRobotNode(Node):
         self.episode_start = time.monotonic()
         self.episode_sim_start = 0.0
         self.teleop = None
+        self.joy_pub = None
         self.autostart = p["teleop_autostart"]
         self.teleop_moving = self.autostart
         self.hold = self.env.joint_pos().astype(np.float64)
@@ -96,6 +111,9 @@ class SimRobotNode(Node):
                 (self.create_publisher(Float64MultiArray, topic, 10), list(idx))
                 for topic, idx in self.spec.robot.command_split(TELEOP_TOPIC, under_main=True)
             ]
+            if p["teleop_device"] == "joy":
+                self.joy_mapping = JoyMapping.load(p["teleop_mapping_file"])
+                self.joy_pub = self.create_publisher(Joy, "/joy", 10)
             self.create_timer(1.0 / self.spec.robot.control_rate_hz, self._on_teleop)
             self.create_service(Trigger, "~/teleop_start", self._on_teleop_start)
         self.joint_states = GroupedJointStates(self, self.spec.robot)
@@ -121,6 +139,8 @@ class SimRobotNode(Node):
         self.create_timer(0.1, self._on_status)
 
     def _on_command(self, msg: Float64MultiArray, idx: list[int], topic: str) -> None:
+        if self.joy_pub is not None and not self.teleop_moving:
+            return  # the gamepad operator has not started: the reset pose holds
         cmd = np.asarray(msg.data, np.float64)
         if cmd.shape == (len(idx),) and np.isfinite(cmd).all():
             self.command[idx] = cmd
@@ -135,11 +155,25 @@ class SimRobotNode(Node):
             )
 
     def _on_teleop(self) -> None:
+        if self.joy_pub is not None:
+            self._on_gamepad()
+            return
         action = self.teleop.act() if self.teleop_moving else self.hold
         self.command = np.asarray(action, np.float64)
         self.env.set_command(self.command)
         for pub, idx in self.teleop_pubs:
             pub.publish(Float64MultiArray(data=[float(v) for v in action[idx]]))
+
+    def _on_gamepad(self) -> None:
+        """The scripted operator's hands on a virtual gamepad (the deadman up until it starts)."""
+        cmd = TeleopCommand()
+        if self.teleop_moving:
+            velocity, grip = self.teleop.steer()
+            cmd = TeleopCommand(linear=velocity, gripper=grip, deadman=True)
+        axes, buttons = command_to_joy(cmd, self.joy_mapping)
+        msg = Joy(axes=axes, buttons=buttons)
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self.joy_pub.publish(msg)
 
     def _on_physics(self) -> None:
         self.env.advance(self.substeps)

@@ -17,6 +17,7 @@ A failed attempt ends about a second after the mistake shows (the operator stops
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +29,10 @@ FAILURES = ("offset_grasp", "early_release", "wrong_place")
 MISTAKES = ("early_close", "early_release")
 HASTY_CLOSE_HEIGHT = 0.045  # above the grasp height: the fingertips close over the cube
 NOTICE_S = 1.0  # an operator stops recording this long after a failure shows
+STEER_RESPONSE_S = 0.3  # s: a gamepad operator closes a gap to the cursor in about this long
+STEER_ARRIVE_TOL = 0.01  # m: a gamepad operator dwells once the tool is this close
+STEER_LEAD_S = 0.15  # s: how far ahead a gamepad operator sees where the tool is heading
+STEER_SETTLED = 0.05  # m/s: a tool slower than this has settled
 
 
 def down_rotation(yaw: float = 0.0) -> np.ndarray:
@@ -162,11 +167,17 @@ class ScriptedTeleop:
         self.q = self.env.joint_pos()[: self.env.robot.arm_joints].astype(np.float64)
         self.grip = float(self.env.robot.gripper_open)
         self.rot = down_rotation(0.0)
+        self._tool: np.ndarray | None = None  # where steer() last saw the tool
+
+    def _within(self, pos: np.ndarray, tol: float) -> bool:
+        return bool(np.linalg.norm(self.ik_site_pos() - pos) < tol)
 
     def ik_site_pos(self) -> np.ndarray:
         return self.env.data.site(self.env.robot.grip_site).xpos.copy()
 
-    def act(self) -> np.ndarray:
+    def _advance(self, arrived: Callable[[np.ndarray], bool] | None) -> Segment:
+        """Move the cursor one tick along the plan (dwelling at a waypoint once ``arrived``
+        says the tool is there; None: once the cursor is) and the gripper command."""
         seg = self.segments[min(self.seg_i, len(self.segments) - 1)]
         delta = seg.pos - self.cursor
         dist = np.linalg.norm(delta)
@@ -175,8 +186,7 @@ class ScriptedTeleop:
             self.cursor = self.cursor + delta / dist * step
         else:
             self.cursor = seg.pos.copy()
-            tol = self.env.robot.arrive_tol
-            there = tol is None or np.linalg.norm(self.ik_site_pos() - seg.pos) < tol
+            there = arrived is None or arrived(seg.pos)
             limited = self.env.robot.operator_rate_limits_gripper
             if there and (not limited or self.grip == seg.gripper):
                 self.dwell += self.dt
@@ -186,14 +196,43 @@ class ScriptedTeleop:
                     self.dwell = 0.0
                 else:
                     self.finished = True
-        self.q = self.ik.solve(self.q, self.cursor, self.rot)
-        q = self.q + self.rng.normal(0, self.noise * 0.5, len(self.q))
         if self.env.robot.operator_rate_limits_gripper:  # as the controller will
             step = self.env.spec.robot.velocity_limits[-1] * self.dt
             self.grip += float(np.clip(seg.gripper - self.grip, -step, step))
         else:
             self.grip = seg.gripper
+        return seg
+
+    def act(self) -> np.ndarray:
+        """Joint targets for this tick (a leader arm or a teleop bridge's output)."""
+        tol = self.env.robot.arrive_tol
+        self._advance(None if tol is None else lambda p: self._within(p, tol))
+        self.q = self.ik.solve(self.q, self.cursor, self.rot)
+        q = self.q + self.rng.normal(0, self.noise * 0.5, len(self.q))
         return np.concatenate([q, [self.grip]]).astype(np.float32)
+
+    def steer(self, response_s: float = STEER_RESPONSE_S) -> tuple[np.ndarray, float]:
+        """The operator on a gamepad: (tool velocity in m/s, base frame; gripper 0 open ..
+        1 closed). A person watches the arm, not the stick: the stick follows the cursor's
+        own motion and closes the gap from where the tool is heading (its position
+        ``STEER_LEAD_S`` ahead at its speed) in about ``response_s``; each waypoint counts
+        as reached once the tool has settled near it (within the arrival tolerance, or
+        stopped within 3x of it, as a finger on the table stops it)."""
+        tool = self.ik_site_pos()
+        speed = np.zeros(3) if self._tool is None else (tool - self._tool) / self.dt
+        self._tool, ahead = tool, tool + speed * STEER_LEAD_S
+        tol, still = self.env.robot.arrive_tol or STEER_ARRIVE_TOL, np.linalg.norm(speed)
+
+        def arrived(p: np.ndarray) -> bool:
+            near = np.linalg.norm(ahead - p)
+            return (near < tol and still < STEER_SETTLED) or (near < 3 * tol and still < 0.02)
+
+        before = self.cursor
+        self._advance(arrived)
+        velocity = (self.cursor - before) / self.dt + (self.cursor - ahead) / response_s
+        velocity += self.rng.normal(0, self.noise, 3)
+        span = self.closed - self.open_
+        return velocity, float(np.clip((self.grip - self.open_) / span, 0.0, 1.0))
 
 
 def home_pose(
