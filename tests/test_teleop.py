@@ -249,3 +249,43 @@ hostile = st.floats(allow_nan=True, allow_infinity=True)
 def test_hostile_joy_messages_never_leave_the_limits_or_the_step_bound(home, stream):
     mapping = JoyMapping()
     _drive_safely(home, [(joy_to_command(a, b, mapping), age) for a, b, age in stream])
+
+
+def test_the_scripted_operator_on_a_virtual_gamepad_does_the_task():
+    """What `lps record --sim` and the demo record: the operator's stick (steer) read back
+    from Joy, solved by the teleop tick, one command late (as over DDS); careful attempts
+    succeed and every command stays inside the limits and the step bound."""
+    from lps_robot.sim.oracle import ScriptedTeleop
+    from lps_robot.teleop.joy import command_to_joy
+
+    env = SimArmEnv(SPEC, render=False, max_steps=200, seed=0)
+    pad = JoyMapping(max_linear=0.5, deadzone=0.0)
+    operator = ScriptedTeleop(env, 0.01, seed=0)
+    bound = np.asarray(ROBOT.velocity_limits) * DT
+    successes = 0
+    for episode in range(3):
+        env.reset(seed=episode)
+        operator.reset()
+        loop = TeleopLoop(ROBOT, make_ik(), "gripper", 0.25, 0.5)
+        t, pending, last, success, gaps = 0.0, None, None, False, []
+        for _ in range(200):
+            velocity, grip = operator.steer()
+            gaps.append(np.linalg.norm(operator.cursor - operator.ik_site_pos()))
+            cmd = TeleopCommand(linear=velocity, gripper=grip, deadman=True)
+            cmd = joy_to_command(*command_to_joy(cmd, pad), pad)
+            position = env.joint_pos().astype(np.float64)
+            command, status = loop.tick(t, position, None, Input(command=cmd, time=t))
+            assert status == "moving", status
+            assert (command >= np.asarray(ROBOT.position_lower) - 1e-9).all()
+            assert (command <= np.asarray(ROBOT.position_upper) + 1e-9).all()
+            if last is not None:
+                assert (abs(command - last) <= bound + 1e-9).all()
+            last = command
+            action, pending = (pending if pending is not None else position), command
+            _, _, success, truncated, _ = env.step(action.astype(np.float32))
+            t += DT
+            if success or truncated or operator.finished:
+                break
+        successes += success
+        assert np.mean(gaps) < 0.04  # the tool follows the operator's plan
+    assert successes >= 2, successes

@@ -116,8 +116,8 @@ def add_record(sub: argparse._SubParsersAction) -> None:
         const=-1,
         default=0,
         metavar="N",
-        help="the sim robot: N scripted-teleop episodes, or, with --teleop and no N, driven "
-        "by you",
+        help="the sim robot: N scripted-teleop episodes (the script works a virtual gamepad "
+        "through the teleop node), or, with --teleop and no N, driven by you",
     )
     p.add_argument("-o", "--output", default="runs/recordings", help="episode directory")
     p.add_argument(
