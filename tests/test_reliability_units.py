@@ -228,3 +228,29 @@ def test_the_ticker_runs_its_thread_at_the_priority_asked_or_says_why_not():
         assert ticker.scheduling.startswith("normal (") and seen["policy"] == os.SCHED_OTHER
     assert threading.current_thread() is threading.main_thread()
     assert os.sched_getscheduler(0) == os.SCHED_OTHER  # only the loop thread changed
+
+
+@pytest.mark.parametrize("shut_down", [True, False])
+def test_a_sigterm_between_two_waits_is_a_clean_stop(monkeypatch, shut_down):
+    """rclpy's SIGTERM handler shuts rcl down; if that lands between two waits the executor
+    fails to build its wait set instead of raising ExternalShutdownException (seen: a
+    recorder exited 1 on SIGTERM). After a shutdown that is a clean stop; before, an error."""
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.node import Node
+
+    from lps_robot.ros.spin import spin_node
+
+    def spin(self):
+        if shut_down:
+            rclpy.shutdown()
+        raise RuntimeError("failed to initialize wait set: the given context is not valid")
+
+    monkeypatch.setattr(SingleThreadedExecutor, "spin", spin)
+    factory = lambda: Node("sigterm_probe")  # noqa: E731
+    if shut_down:
+        assert spin_node(factory, ["probe"]) == 0
+    else:
+        with pytest.raises(RuntimeError, match="wait set"):
+            spin_node(factory, ["probe"])
+    assert not rclpy.ok()  # spin_node shut rcl down either way

@@ -24,6 +24,8 @@ from lps_robot.ros.procs import Probe, start_node, stop
 from lps_robot.ros.recorder_node import NOT_LIVE
 from lps_robot.ros.sim_node import TELEOP_DEVICES, TELEOP_TOPIC
 
+# an operator presses record and then starts moving: the first samples show the arm at rest
+START_PAUSE_S = 0.15
 GAMEPAD_FULL_STICK = 0.5  # m/s: the virtual pad's full deflection (the operator moves at 0.35)
 
 
@@ -101,6 +103,7 @@ def record_sim(
             started = _start_when_live(probe, timeout=30.0)
             if not started.success:
                 raise RuntimeError(f"recorder refused to start: {started.message}")
+            probe.spin(START_PAUSE_S)  # the recorder takes its first samples at rest
             go = probe.call(Trigger, "/sim_robot/teleop_start", Trigger.Request())
             if not go.success:
                 raise RuntimeError(f"scripted operator did not start: {go.message}")

@@ -44,6 +44,12 @@ def spin_node(
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except Exception:  # noqa: BLE001 - re-raised unless the context was shut down
+        # SIGTERM's handler shuts rcl down; between two waits the executor then fails to
+        # build its wait set ("the given context is not valid") instead of raising
+        # ExternalShutdownException: the same clean stop, not an error exit
+        if rclpy.ok():
+            raise
     finally:
         if on_shutdown is not None:
             on_shutdown(node)
