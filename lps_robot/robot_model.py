@@ -20,6 +20,7 @@ import numpy as np
 import yaml
 
 from lps_robot.spec import SpecError
+from lps_robot.spec_draft import draft_camera, draft_spec
 
 OPTICAL = np.array([[1.0, 0, 0], [0, -1.0, 0], [0, 0, -1.0]])  # MuJoCo camera -> optical
 
@@ -120,40 +121,21 @@ def spec_from_model(
         moves = model.body_weldid[body] != model.body_weldid[base]
         frame, frame_name = (body, model.body(body).name) if moves else (base, base_name)
         cameras.append(
-            {
-                "name": cam,
-                "topic": f"/{cam}/image_raw",
-                "width": image_size,
-                "height": image_size,
-                "calibration_id": None,
-                "encoding": "rgb8",
-                "pose": _camera_pose(model, data, c, frame),
-                "base_frame": frame_name,
-            }
+            draft_camera(
+                cam, image_size, image_size, _camera_pose(model, data, c, frame), frame_name
+            )
         )
     n = len(ids)
-    return {
-        "version": 1,
-        "robot": {
-            "name": name or model.names[: model.names.find(b"\0")].decode() or path.stem,
-            "joint_names": jnames,
-            "position_lower": lower,
-            "position_upper": upper,
-            "velocity_limits": [velocity.get(j) for j in jnames],
-            "control_rate_hz": rate_hz,
-        },
-        "cameras": cameras,
-        "obs": {
-            "image_keys": [c["name"] for c in cameras],
-            "image_size": [obs_size, obs_size],
-            "crop": None,
-            "proprio_keys": ["joint_pos", "joint_vel"],
-            "proprio_dims": [n, n],
-        },
-        "action": {"type": "joint_position", "dim": n, "low": lower, "high": upper},
-        "policy": {"chunk_length": 5, "execute_steps": 5},
-        "stats": None,
+    robot = {
+        "name": name or model.names[: model.names.find(b"\0")].decode() or path.stem,
+        "joint_names": jnames,
+        "position_lower": lower,
+        "position_upper": upper,
+        "velocity_limits": [velocity.get(j) for j in jnames],
+        "control_rate_hz": rate_hz,
     }
+    action = {"type": "joint_position", "dim": n, "low": lower, "high": upper}
+    return draft_spec(robot, cameras, obs_size, [("joint_pos", n), ("joint_vel", n)], action)
 
 
 def write_spec(data: dict, out: str | Path, source: str | Path, extra: str = "") -> list[str]:

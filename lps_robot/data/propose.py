@@ -20,6 +20,7 @@ import numpy as np
 from lps_robot.data import schema
 from lps_robot.data.lerobot.layout import read_info
 from lps_robot.data.reader import DataError
+from lps_robot.spec_draft import draft_camera, draft_spec
 
 IMAGE_PREFIX = "observation.images."
 MARGIN = 0.1  # of the observed range, on either side
@@ -54,38 +55,15 @@ def _assemble(
 ) -> dict:
     kind, alow, ahigh = action
     span = np.maximum(ahigh - alow, 1e-6)
-    return {
-        "version": 1,
-        "robot": {"name": name, "joint_names": joints, **limits, "control_rate_hz": rate},
-        "cameras": [
-            {
-                "name": c,
-                "topic": f"/{c}/image_raw",
-                "width": w,
-                "height": h,
-                "calibration_id": None,
-                "encoding": "rgb8",
-                "pose": None,
-                "base_frame": "base_link",
-            }
-            for c, h, w in cameras
-        ],  # fmt: skip
-        "obs": {
-            "image_keys": [c for c, _, _ in cameras],
-            "image_size": [64, 64],
-            "crop": None,
-            "proprio_keys": [k for k, _ in proprio],
-            "proprio_dims": [d for _, d in proprio],
-        },
-        "action": {
-            "type": kind,
-            "dim": len(alow),
-            "low": [round(float(v), 5) for v in alow - MARGIN * span],
-            "high": [round(float(v), 5) for v in ahigh + MARGIN * span],
-        },
-        "policy": {"chunk_length": 5, "execute_steps": 5},
-        "stats": None,
+    robot = {"name": name, "joint_names": joints, **limits, "control_rate_hz": rate}
+    act = {
+        "type": kind,
+        "dim": len(alow),
+        "low": [round(float(v), 5) for v in alow - MARGIN * span],
+        "high": [round(float(v), 5) for v in ahigh + MARGIN * span],
     }
+    cams = [draft_camera(c, w, h) for c, h, w in cameras]
+    return draft_spec(robot, cams, 64, proprio, act)
 
 
 def _joint_key(proprio: list[tuple[str, int]], source: Mapping[str, str]) -> str | None:
