@@ -31,7 +31,7 @@ from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Float64MultiArray, String
 
 from lps_robot.messages import rgb_to_image
-from lps_robot.ros.joint_groups import GroupedJointStates
+from lps_robot.ros.joint_groups import GroupedJointStates, subscribe_commands
 from lps_robot.ros.policy_params import default_spec_path
 from lps_robot.ros.spin import spin_node
 from lps_robot.spec import Spec
@@ -60,11 +60,8 @@ class FakeRobot(Node):
             c.name: self.create_publisher(Image, c.topic, qos_profile_sensor_data)
             for c in self.spec.cameras
         }
-        self.split = r.command_split(self.get_parameter("command_topic").value)
-        for topic, idx in self.split:
-            self.create_subscription(
-                Float64MultiArray, topic, lambda m, i=idx, t=topic: self._on_command(m, i, t), 10
-            )
+        topic = self.get_parameter("command_topic").value
+        self.split = subscribe_commands(self, r, topic, self._on_command)
         # a gripper driver's own joint-state publisher per group, beside the arm's
         self.grouped = GroupedJointStates(self, r, reverse_main=True) if r.command_groups else None
         self.create_subscription(String, "/fake_robot/mode", self._on_mode, 10)

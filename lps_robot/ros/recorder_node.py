@@ -38,6 +38,7 @@ from lps_robot.data.schema import DEFAULT_TASK
 from lps_robot.data.timing import StreamClock
 from lps_robot.data.writer import FLUSH_EVERY, DatasetWriter, EpisodeWriter
 from lps_robot.messages import command_vector, image_to_rgb
+from lps_robot.ros.joint_groups import subscribe_commands
 from lps_robot.ros.logs import LogLimiter
 from lps_robot.ros.policy_params import default_spec_path
 from lps_robot.ros.sim_node import TELEOP_TOPIC
@@ -112,11 +113,8 @@ class RecorderNode(Node):
         action_msg = ACTION_MSGS[p["action_type"]]
         # a command group (a gripper on its own driver) arrives on <action_topic>/<group>
         self.parts: dict[str, tuple[np.ndarray, float]] = {}
-        self.split = self.spec.robot.command_split(p["action_topic"], under_main=True)
-        for topic, idx in self.split:
-            self.create_subscription(
-                action_msg, topic, lambda m, t=topic, i=idx: self._on_action(m, t, i), 10
-            )
+        robot, topic = self.spec.robot, p["action_topic"]
+        self.split = subscribe_commands(self, robot, topic, self._on_action, action_msg, True)
         compressed = p["camera_transport"] == "compressed"
         for cam in self.spec.cameras:  # image_transport's naming: <topic>/compressed
             self.create_subscription(
@@ -172,7 +170,7 @@ class RecorderNode(Node):
         self.latest["joint_pos"] = (pos, recv, t)
         self.latest["joint_vel"] = (np.array([v[1] for v in values], np.float32), recv, t)
 
-    def _on_action(self, msg, topic: str, idx: tuple[int, ...]) -> None:
+    def _on_action(self, msg, idx: list[int], topic: str) -> None:
         now = time.monotonic()
         if len(self.split) == 1 and hasattr(msg, "data"):  # as commanded; checked at the tick
             self.latest["action"] = (np.asarray(msg.data, np.float32), now, 0.0)

@@ -30,7 +30,12 @@ from std_msgs.msg import Float64MultiArray, String
 from std_srvs.srv import Trigger
 
 from lps_robot.messages import rgb_to_image
-from lps_robot.ros.joint_groups import GroupedJointStates
+from lps_robot.ros.joint_groups import (
+    GroupedJointStates,
+    command_publishers,
+    publish_command,
+    subscribe_commands,
+)
 from lps_robot.ros.logs import LogLimiter
 from lps_robot.ros.spin import spin_node
 from lps_robot.runtime.params import ParameterError
@@ -107,10 +112,7 @@ class SimRobotNode(Node):
                 mistake_rate=p["teleop_mistake_rate"],
             )
             self.teleop.reset()
-            self.teleop_pubs = [
-                (self.create_publisher(Float64MultiArray, topic, 10), list(idx))
-                for topic, idx in self.spec.robot.command_split(TELEOP_TOPIC, under_main=True)
-            ]
+            self.teleop_pubs = command_publishers(self, self.spec.robot, TELEOP_TOPIC, True)
             if p["teleop_device"] == "joy":
                 self.joy_mapping = JoyMapping.load(p["teleop_mapping_file"])
                 self.joy_pub = self.create_publisher(Joy, "/joy", 10)
@@ -126,13 +128,7 @@ class SimRobotNode(Node):
                 camera_info_for(self.env, cam.name, cam.width, cam.height, cam.optical_frame),
             )
         self.task_pub = self.create_publisher(String, "/sim/task", 10)
-        for topic, idx in self.spec.robot.command_split(p["command_topic"]):
-            self.create_subscription(
-                Float64MultiArray,
-                topic,
-                lambda m, i=list(idx), t=topic: self._on_command(m, i, t),
-                10,
-            )
+        subscribe_commands(self, self.spec.robot, p["command_topic"], self._on_command)
         self.create_service(Trigger, "~/reset", self._on_reset)
         self.create_timer(self.substeps * self.env.model.opt.timestep, self._on_physics)
         self.create_timer(1.0 / p["camera_rate_hz"], self._on_camera)
@@ -161,8 +157,7 @@ class SimRobotNode(Node):
         action = self.teleop.act() if self.teleop_moving else self.hold
         self.command = np.asarray(action, np.float64)
         self.env.set_command(self.command)
-        for pub, idx in self.teleop_pubs:
-            pub.publish(Float64MultiArray(data=[float(v) for v in action[idx]]))
+        publish_command(self.teleop_pubs, action)
 
     def _on_gamepad(self) -> None:
         """The scripted operator's hands on a virtual gamepad (the deadman up until it starts)."""

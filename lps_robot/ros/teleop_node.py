@@ -18,9 +18,9 @@ import numpy as np
 from geometry_msgs.msg import TwistStamped
 from rclpy.node import Node
 from sensor_msgs.msg import JointState, Joy
-from std_msgs.msg import Float64MultiArray
 
 from lps_robot.dcio import ConfigError
+from lps_robot.ros.joint_groups import command_publishers, publish_command
 from lps_robot.ros.logs import LogLimiter, emit
 from lps_robot.ros.policy_params import declare_all, default_spec_path
 from lps_robot.ros.spin import spin_node
@@ -67,10 +67,7 @@ class TeleopNode(Node):
         self.create_subscription(JointState, p["joint_states_topic"], self._on_joints, 50)
         self._connect_device(p, robot)
         # a command group (a gripper on its own driver) goes to <command_topic>/<group name>
-        self.pubs = [
-            (self.create_publisher(Float64MultiArray, topic, 10), list(idx))
-            for topic, idx in robot.command_split(p["command_topic"], under_main=True)
-        ]
+        self.pubs = command_publishers(self, robot, p["command_topic"], under_main=True)
         self.create_timer(self.period, self._on_tick)
         self.get_logger().info(
             f"teleop from {p['input']} at {robot.control_rate_hz:g} Hz on {p['command_topic']}"
@@ -159,8 +156,7 @@ class TeleopNode(Node):
             emit(self.get_logger(), level, f"teleop: {status}")
             self.status = status
         if command is not None:
-            for pub, idx in self.pubs:
-                pub.publish(Float64MultiArray(data=command[idx].tolist()))
+            publish_command(self.pubs, command)
 
     def destroy_node(self) -> None:
         if self.keys is not None:
