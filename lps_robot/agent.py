@@ -9,6 +9,7 @@ generator, so updates are reproducible.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -83,8 +84,10 @@ class LPSAgent(nn.Module):
             model += [*self.critic_encoder.parameters()]
             actor += [*self.actor_encoder.parameters()]
         self.actor_params = actor
-        self.opt_model = torch.optim.Adam(model, lr=cfg.lr)
-        self.opt_actor = torch.optim.Adam(actor, lr=cfg.lr)
+        # fused: one kernel per step for all parameters (the per-tensor loop is ~10 % of an
+        # update at the reference sizes on a CPU; same arithmetic within float rounding)
+        self.opt_model = torch.optim.Adam(model, lr=cfg.lr, fused=True)
+        self.opt_actor = torch.optim.Adam(actor, lr=cfg.lr, fused=True)
         # called after the gradients are computed, before the optimisers step (data-parallel
         # training averages gradients across ranks here)
         self.grad_hook: Callable[[], None] | None = None
@@ -170,14 +173,14 @@ class LPSAgent(nn.Module):
         next_critic_feat = next_feat if next_critic_feat is None else next_critic_feat
         with torch.no_grad():
             next_a = self.decode(next_feat, self.latent(next_actor_feat))
-            next_q = self.target_critic(next_critic_feat, next_a)
+            next_q = self.target_critic(next_critic_feat, next_a).float()  # fp32 under bf16
             next_q = next_q.mean(0) if cfg.q_agg == "mean" else next_q.min(0).values
             rewards = batch["rewards"]
             discounts = cfg.gamma ** torch.arange(
                 self.h, dtype=rewards.dtype, device=rewards.device
             )
             target = (rewards * discounts).sum(-1) + cfg.gamma**self.h * batch["masks"] * next_q
-        q = self.critic(feat, batch["actions"].reshape(-1, self.d))
+        q = self.critic(feat, batch["actions"].reshape(-1, self.d)).float()
         loss = ((q - target.unsqueeze(0)) ** 2).mean()
         return loss, {
             "critic_loss": loss.detach(),
@@ -203,11 +206,11 @@ class LPSAgent(nn.Module):
         critic_feat = feat if critic_feat is None else critic_feat.detach()
         z = self.latent(actor_feat)
         a = self.decode(feat, z, straight_through=self.config.actor_grad == "straight_through")
-        q = self.critic(critic_feat, a).mean(0)
+        q = self.critic(critic_feat, a).float().mean(0)
         loss = self.config.alpha * -q.mean() / q.abs().mean().detach().clamp_min(1e-6)
         info = {"actor_loss": loss.detach(), "actor_q": q.detach().mean()}
         if self.config.actor_bc_weight > 0 and data_actions is not None:
-            bc = ((a - data_actions) ** 2).mean()
+            bc = ((a.float() - data_actions) ** 2).mean()
             loss = loss + self.config.actor_bc_weight * bc
             info["actor_bc"] = bc.detach()
         return loss, info
@@ -280,6 +283,18 @@ class LPSAgent(nn.Module):
         self._before_step()
         self.opt_model.step()
         return info
+
+
+def precision_context(
+    precision: str, device: str | torch.device
+) -> contextlib.AbstractContextManager:
+    """bf16 autocast on ``device`` for ``precision`` 'bf16' (matrix products in bf16, fp32
+    weights and losses), nothing for 'fp32'."""
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    if precision != "bf16":
+        raise ValueError(f"precision: expected fp32 or bf16, got {precision!r}")
+    return torch.autocast(torch.device(device).type, dtype=torch.bfloat16)
 
 
 def to_torch(batch: Mapping[str, Any], device: str | torch.device = "cpu") -> dict[str, Any]:

@@ -161,6 +161,9 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+PRECISIONS = ("fp32", "bf16")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Offline training run."""
@@ -219,6 +222,13 @@ class TrainConfig:
         default="auto",
         metadata={"help": "auto (CUDA when present) | cpu | cuda | cuda:N"},
     )
+    precision: str = field(
+        default="fp32",
+        metadata={
+            "help": "fp32 | bf16: bf16 autocast for the update's matrix products (CPUs with "
+            "AMX/AVX512-BF16, CUDA GPUs); weights, losses and optimiser state stay fp32"
+        },
+    )
     max_episodes: int = field(default=0, metadata={"help": "use the first N episodes; 0: all"})
     progress: bool = field(default=True, metadata={"help": "show a progress bar"})
     tensorboard: bool = field(
@@ -247,6 +257,8 @@ class TrainConfig:
             )
         if not re.match(r"^(auto|cpu|cuda(:\d+)?)$", self.device):
             raise ValueError(f"device: expected auto | cpu | cuda | cuda:N, got {self.device!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision: expected one of {PRECISIONS}, got {self.precision!r}")
         if self.reward_convention not in ("recorded", "reference"):
             raise ValueError(
                 "reward_convention: expected 'recorded' or 'reference', "

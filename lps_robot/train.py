@@ -22,7 +22,7 @@ import torch
 import yaml
 
 from lps_robot import parallel
-from lps_robot.agent import LPSAgent, to_torch
+from lps_robot.agent import LPSAgent, precision_context, to_torch
 from lps_robot.checkpoint import SUFFIX, load_checkpoint, save_checkpoint
 from lps_robot.configs import TrainConfig
 from lps_robot.dcio import ConfigError, to_plain
@@ -108,6 +108,10 @@ def train(
     rl_keys += ["actor_bc"] if cfg.agent.actor_bc_weight > 0 else []
 
     def step_fn(batch, gen, step: int) -> dict:
+        with precision_context(cfg.precision, device):
+            return _step(batch, gen, step)
+
+    def _step(batch, gen, step: int) -> dict:
         if cfg.algo == "lps" and step >= cfg.prior_warmup_steps:
             return agent.update(batch, gen)
         if cfg.algo == "lps" and cfg.warmup_trains_critic:

@@ -323,3 +323,43 @@ def test_warmup_cosine_schedule():
     assert f(0) == pytest.approx(0.1) and f(9) == pytest.approx(1.0)
     assert f(10) == pytest.approx(1.0) and f(100) == pytest.approx(0.1)
     assert 0.1 < f(55) < 1.0
+
+
+def test_fused_adam_steps_as_the_per_tensor_adam():
+    """The optimisers are fused (one kernel for all parameters): the same arithmetic as
+    torch's per-tensor Adam, within float rounding."""
+    spec = small_spec()
+    torch.manual_seed(0)
+    fused = LPSAgent(spec, SMALL)
+    loop = copy.deepcopy(fused)
+    assert fused.opt_model.defaults["fused"] and fused.opt_actor.defaults["fused"]
+    for name in ("opt_model", "opt_actor"):
+        old = getattr(loop, name)
+        setattr(loop, name, torch.optim.Adam(old.param_groups[0]["params"], lr=SMALL.lr))
+    batch = _batch(spec)
+    for seed in range(3):
+        fused.update(batch, torch.Generator().manual_seed(seed))
+        loop.update(batch, torch.Generator().manual_seed(seed))
+    for p, q in zip(fused.parameters(), loop.parameters(), strict=True):
+        torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5)
+
+
+def test_bf16_autocast_keeps_fp32_weights_and_close_losses():
+    from lps_robot.agent import precision_context
+
+    spec = small_spec()
+    torch.manual_seed(0)
+    a = LPSAgent(spec, SMALL)
+    b = copy.deepcopy(a)
+    batch = _batch(spec, n=32)
+    full = a.update(batch, torch.Generator().manual_seed(1))
+    with precision_context("bf16", "cpu"):
+        half = b.update(batch, torch.Generator().manual_seed(1))
+    assert all(p.dtype == torch.float32 for p in b.parameters())
+    state = [s for s in b.opt_model.state.values()] + [s for s in b.opt_actor.state.values()]
+    assert state and all(s["exp_avg"].dtype == torch.float32 for s in state)
+    for key in ("critic_loss", "mf_loss", "actor_loss"):
+        assert torch.isfinite(half[key])
+        torch.testing.assert_close(half[key], full[key], rtol=0.05, atol=0.02)
+    with pytest.raises(ValueError, match="precision"):
+        precision_context("fp16", "cpu")

@@ -74,3 +74,24 @@ def test_demo_flags_come_from_the_config():
     cfg = from_plain(DemoConfig, values)
     assert cfg.lps_steps == 7 and cfg.progress is False
     assert cfg.bc_steps == DemoConfig().bc_steps
+
+
+@pytest.mark.parametrize("user", [None, "7"])
+def test_the_demo_takes_libgomps_spin_unless_the_user_chose_one(user):
+    """The package sets a short OpenMP spin (training beside another process); the demo
+    runs alone and goes back to libgomp's spin, before torch loads, unless the user set it."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import os, sys, lps_robot; before = os.environ.get('GOMP_SPINCOUNT'); "
+        "changed = lps_robot.lone_job_spin(); import torch; "
+        "print(before, changed, os.environ.get('GOMP_SPINCOUNT'), lps_robot.lone_job_spin())"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
+    if user:
+        env["GOMP_SPINCOUNT"] = user
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    expect = "7 False 7 False" if user else "1000 True None False"
+    assert out.stdout.split() == expect.split(), out.stderr

@@ -215,3 +215,27 @@ def test_the_train_speed_benchmark_runs_on_the_packaged_spec():
 
     for with_image in (False, True):
         assert measure(with_image, batch_size=2, steps=1, size=32) > 0
+
+
+def test_bf16_training_runs_and_leaves_fp32_checkpoints(dataset, tmp_path):
+    import math
+
+    from lps_robot.checkpoint import load_checkpoint
+
+    cfg = make_config(
+        overrides={
+            **TINY,
+            "dataset": str(dataset),
+            "out_dir": str(tmp_path / "h"),
+            "steps": 10,
+            "precision": "bf16",
+        }
+    )
+    agent, rows = train_from_dataset(cfg)
+    for key in ("critic_loss", "mf_loss", "actor_loss"):
+        assert math.isfinite(float(rows[-1][key])), rows[-1]
+    assert all(p.dtype == torch.float32 for p in agent.parameters())
+    restored, _ = load_checkpoint(tmp_path / "h" / "last.safetensors")
+    assert all(p.dtype == torch.float32 for p in restored.parameters())
+    with pytest.raises(ValueError, match="precision: expected one of"):
+        make_config(overrides={"precision": "fp16"})

@@ -1,4 +1,5 @@
-"""Training throughput: LPS update steps/s at batch 256, state and image presets.
+"""Training throughput: LPS update steps/s at batch 256, state and image presets, in fp32
+and with bf16 autocast.
 
 Batches are synthetic tensors of the right shapes (the update cost does not depend on values);
 peak memory is the process's max RSS. The reference state preset is also timed beside a busy
@@ -16,7 +17,7 @@ import time
 
 import torch
 
-from lps_robot.agent import LPSAgent, to_torch
+from lps_robot.agent import LPSAgent, precision_context, to_torch
 from lps_robot.configs import make_config
 from lps_robot.spec import Spec
 
@@ -61,18 +62,20 @@ def measure(
     steps: int = 30,
     size: int = 64,
     device: str = "cpu",
+    precision: str = "fp32",
 ) -> float:
     spec = bench_spec(with_image, size)
     agent = LPSAgent(spec, make_config(overrides={"preset": preset}).agent).to(device)
     batch = to_torch(_batch(spec, batch_size), device)
     gen = torch.Generator(device=device).manual_seed(0)
-    for _ in range(3):
-        agent.update(batch, gen)
-    _sync(device)
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        agent.update(batch, gen)
-    _sync(device)
+    with precision_context(precision, device):
+        for _ in range(3):
+            agent.update(batch, gen)
+        _sync(device)
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            agent.update(batch, gen)
+        _sync(device)
     return steps / (time.perf_counter() - t0)
 
 
@@ -90,6 +93,8 @@ def run(steps: int = 30, busy: bool = True) -> dict:
     }
     out["state_cpu_steps_per_s"] = round(measure(False, "cpu", steps=steps), 2)
     out["state_reference_steps_per_s"] = round(measure(False, "reference", steps=steps), 2)
+    bf16 = measure(False, "reference", steps=steps, precision="bf16")
+    out["state_reference_bf16_steps_per_s"] = round(bf16, 2)
     if busy:  # a second CPU-bound process beside training
         loop = subprocess.Popen([sys.executable, "-c", "while True: pass"])
         try:
@@ -99,6 +104,8 @@ def run(steps: int = 30, busy: bool = True) -> dict:
             loop.wait()
         out["state_reference_beside_busy_loop_steps_per_s"] = round(rate, 2)
     out["image_cpu_steps_per_s"] = round(measure(True, "cpu", steps=max(steps // 3, 5)), 2)
+    bf16 = measure(True, "cpu", steps=max(steps // 3, 5), precision="bf16")
+    out["image_cpu_bf16_steps_per_s"] = round(bf16, 2)
     out["robot_128px_steps_per_s"] = round(measure(True, "robot", steps=3, size=128), 3)
     if torch.cuda.is_available():
         for name, args in {

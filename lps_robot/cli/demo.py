@@ -9,6 +9,9 @@ from lps_robot.cli.common import add_dataclass_flags, options
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from lps_robot import lone_job_spin
+
+    lone_job_spin()  # the demo's steps run one at a time: nothing shares the cores
     from lps_robot.dcio import from_plain
     from lps_robot.demo import DemoConfig, run
     from lps_robot.demo.config import DEMO_PRESETS

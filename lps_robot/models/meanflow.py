@@ -106,7 +106,7 @@ def meanflow_loss(
         return decoder(feat, z_, t_, t_ - r_)
 
     u, u_tgt = meanflow_target(fn, z, t, r, v, tangent)
-    per_sample = ((u - u_tgt) ** 2).mean(dim=-1)
+    per_sample = ((u.float() - u_tgt.float()) ** 2).mean(dim=-1)  # fp32 under bf16 autocast
     weight = (per_sample.detach() + LOSS_ADAPTIVE_EPS).rsqrt()
     loss = (weight * per_sample).mean()
     # detached tensors, not floats: a .item() per loss would sync a GPU every step
