@@ -289,3 +289,30 @@ def test_the_scripted_operator_on_a_virtual_gamepad_does_the_task():
         successes += success
         assert np.mean(gaps) < 0.04  # the tool follows the operator's plan
     assert successes >= 2, successes
+
+
+@pytest.mark.parametrize("direction", [(1, 0, 0), (0, -1, 0), (0, 0, 1), (0, 0, -1)])
+def test_the_teleop_ik_drives_the_ur5e_from_its_menagerie_model(direction):
+    """A robot this project did not write: the IK on MuJoCo Menagerie's UR5e MJCF (as
+    installed with ogbench), its flange site, the spec's UR5e joint names and datasheet
+    velocity limits; the same <= 5 mm per tick at the demo's speed."""
+    from lps_robot.sim.robots import UR5E_2F85
+    from lps_robot.sim.ur5e import descriptions
+
+    ur5e = Spec.load("lps_robot/specs/ur5e_2f85.yaml").robot
+    arm = list(ur5e.joint_names[:6])
+    limits = dict(zip(ur5e.joint_names, ur5e.velocity_limits, strict=True))
+    model = descriptions() / "universal_robots_ur5e" / "ur5e.xml"
+    ik = DiffIK(str(model), arm, "attachment_site", limits, ([-1.0] * 3, [1.0] * 3))
+    q = np.asarray(UR5E_2F85.home[:6], float)
+    v = np.asarray(direction, float) * DEMO_SPEED
+    p, _ = ik.site_pose(q)
+    errors = []
+    for _ in range(6):
+        q_next = ik.step(q, v, np.zeros(3), DT)
+        assert (np.abs(q_next - q) <= np.array([limits[j] for j in arm]) * DT + 1e-9).all()
+        p_next, _ = ik.site_pose(q_next)
+        errors.append(np.linalg.norm((p_next - p) - v * DT))
+        q, p = q_next, p_next
+    print(f"UR5e {direction}: per-tick tracking error max {max(errors) * 1e3:.2f} mm")
+    assert max(errors) <= 0.005
