@@ -133,21 +133,28 @@ def test_ik_refuses_a_model_without_the_site_or_joints():
         DiffIK(default_model_path(), ["wrist_3_joint"], "grip", {"wrist_3_joint": 1.0}, BOX)
 
 
+def _track(ik: DiffIK, q0, direction, limits, ticks: int = 6) -> list[float]:
+    """Per-tick tracking errors (achieved minus commanded tool step) of a constant twist at
+    the demo's speed from ``q0``; every joint step within its velocity bound."""
+    v = np.asarray(direction, float) * DEMO_SPEED
+    q = np.asarray(q0, float).copy()
+    p, _ = ik.site_pose(q)
+    errors = []
+    for _ in range(ticks):
+        q_next = ik.step(q, v, np.zeros(3), DT)
+        assert (np.abs(q_next - q) <= np.asarray(limits) * DT + 1e-9).all()
+        p_next, _ = ik.site_pose(q_next)
+        errors.append(float(np.linalg.norm((p_next - p) - v * DT)))
+        q, p = q_next, p_next
+    return errors
+
+
 @pytest.mark.parametrize(
     "direction", [(1, 0, 0), (-1, 0, 0), (0, 1, 0), (0, -1, 0), (0, 0, 1), (0, 0, -1)]
 )
 def test_ik_tracks_the_twist_within_5_mm_per_tick_at_the_demo_speed(home, direction):
-    ik = make_ik()
-    v = np.asarray(direction, float) * DEMO_SPEED
-    q = home[:5].copy()
-    p, _ = ik.site_pose(q)
-    errors = []
-    for _ in range(6):  # 0.3 s, 10 cm: inside the box from the home pose in every direction
-        q_next = ik.step(q, v, np.zeros(3), DT)
-        assert (np.abs(q_next - q) <= np.array([LIMITS[j] for j in ARM]) * DT + 1e-9).all()
-        p_next, _ = ik.site_pose(q_next)
-        errors.append(np.linalg.norm((p_next - p) - v * DT))
-        q, p = q_next, p_next
+    # 0.3 s, 10 cm: inside the box from the home pose in every direction
+    errors = _track(make_ik(), home[:5], direction, [LIMITS[j] for j in ARM])
     print(f"{direction}: per-tick tracking error max {max(errors) * 1e3:.2f} mm")
     assert max(errors) <= 0.005
 
@@ -304,15 +311,6 @@ def test_the_teleop_ik_drives_the_ur5e_from_its_menagerie_model(direction):
     limits = dict(zip(ur5e.joint_names, ur5e.velocity_limits, strict=True))
     model = descriptions() / "universal_robots_ur5e" / "ur5e.xml"
     ik = DiffIK(str(model), arm, "attachment_site", limits, ([-1.0] * 3, [1.0] * 3))
-    q = np.asarray(UR5E_2F85.home[:6], float)
-    v = np.asarray(direction, float) * DEMO_SPEED
-    p, _ = ik.site_pose(q)
-    errors = []
-    for _ in range(6):
-        q_next = ik.step(q, v, np.zeros(3), DT)
-        assert (np.abs(q_next - q) <= np.array([limits[j] for j in arm]) * DT + 1e-9).all()
-        p_next, _ = ik.site_pose(q_next)
-        errors.append(np.linalg.norm((p_next - p) - v * DT))
-        q, p = q_next, p_next
+    errors = _track(ik, UR5E_2F85.home[:6], direction, [limits[j] for j in arm])
     print(f"UR5e {direction}: per-tick tracking error max {max(errors) * 1e3:.2f} mm")
     assert max(errors) <= 0.005
