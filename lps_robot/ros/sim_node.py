@@ -112,10 +112,11 @@ class SimRobotNode(Node):
                 mistake_rate=p["teleop_mistake_rate"],
             )
             self.teleop.reset()
-            self.teleop_pubs = command_publishers(self, self.spec.robot, TELEOP_TOPIC, True)
-            if p["teleop_device"] == "joy":
+            if p["teleop_device"] == "joy":  # the teleop node publishes the joint targets
                 self.joy_mapping = JoyMapping.load(p["teleop_mapping_file"])
                 self.joy_pub = self.create_publisher(Joy, "/joy", 10)
+            else:
+                self.teleop_pubs = command_publishers(self, self.spec.robot, TELEOP_TOPIC, True)
             self.create_timer(1.0 / self.spec.robot.control_rate_hz, self._on_teleop)
             self.create_service(Trigger, "~/teleop_start", self._on_teleop_start)
         self.joint_states = GroupedJointStates(self, self.spec.robot)
