@@ -230,6 +230,21 @@ class TrainConfig:
         },
     )
     max_episodes: int = field(default=0, metadata={"help": "use the first N episodes; 0: all"})
+    data_memory_mb: float = field(
+        default=0.0,
+        metadata={
+            "help": "cap on the RAM the training data takes (MB); a dataset whose frames do "
+            "not fit under it streams them from disk through worker processes; 0: no cap, "
+            "everything in RAM"
+        },
+    )
+    data_workers: int = field(
+        default=1, metadata={"help": "worker processes reading frames when streaming"}
+    )
+    data_stream: bool = field(
+        default=False,
+        metadata={"help": "stream the frames from disk even when they fit in RAM"},
+    )
     progress: bool = field(default=True, metadata={"help": "show a progress bar"})
     tensorboard: bool = field(
         default=True, metadata={"help": "also log scalars for TensorBoard to out_dir/tb"}
@@ -237,6 +252,12 @@ class TrainConfig:
     agent: LPSConfig = field(default_factory=LPSConfig)
 
     def __post_init__(self) -> None:
+        if self.data_memory_mb < 0:
+            raise ValueError(
+                f"data_memory_mb: expected >= 0 (0: no cap), got {self.data_memory_mb}"
+            )
+        if self.data_workers < 1:
+            raise ValueError(f"data_workers: expected >= 1, got {self.data_workers}")
         if self.algo not in ("lps", "bc"):
             raise ValueError(f"algo: expected 'lps' or 'bc', got {self.algo!r}")
         if not 0 <= self.prior_warmup_steps < max(self.steps, 1):

@@ -188,6 +188,9 @@ def train(
     finally:
         if log is not None:
             log.close()
+        close = getattr(sample, "close", None)
+        if close is not None:  # a streaming sampler's worker processes
+            close()
     if world.size > 1:  # every replica's weights, for anyone to compare
         digest = parallel.weights_digest(agent)
         (out / f"rank{world.rank}.weights.sha256").write_text(digest + "\n")
@@ -215,14 +218,19 @@ def load_chunks(cfg: TrainConfig):
             execute_steps=min(spec.policy.execute_steps, cfg.chunk_length),
         )
         spec = spec.replace(policy=policy)
-    return ChunkDataset(
+    data = ChunkDataset(
         cfg.dataset,
         spec=spec,
         max_episodes=cfg.max_episodes or None,
         rewards=cfg.reward_convention,
         keep_failures=cfg.keep_failures,
         failure_penalty=cfg.failure_penalty,
+        images="disk" if cfg.data_memory_mb or cfg.data_stream else "ram",
     )
+    need = data.ram_bytes() + data.image_ram_bytes()
+    if data.frames is not None and not cfg.data_stream and need <= cfg.data_memory_mb * (1 << 20):
+        data.load_images()  # it fits under the cap: in RAM, as without one
+    return data
 
 
 def train_from_dataset(
@@ -237,7 +245,13 @@ def train_from_dataset(
     spec = data.spec
     sample = data.sample
     device = parallel.resolve_device(cfg.device, int(os.environ.get("LOCAL_RANK", "0")))
-    if device.type == "cuda":  # batches built on the GPU from tensors moved there once
+    if data.frames is not None:  # frames read from disk by worker processes
+        from lps_robot.data.stream import StreamSampler, plan
+
+        sample = StreamSampler(
+            data, plan(data, cfg.batch_size, cfg.data_memory_mb, cfg.data_workers)
+        )
+    elif device.type == "cuda":  # batches built on the GPU from tensors moved there once
         from lps_robot.data.resident import ResidentSampler
 
         sample = ResidentSampler(data, device)

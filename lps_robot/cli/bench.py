@@ -76,6 +76,16 @@ def _bench_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_stream(args: argparse.Namespace) -> int:
+    from lps_robot.bench.stream import run
+
+    result = run(
+        args.out_dir, args.cap_mb, args.base_episodes, args.copies, args.steps, args.workers
+    )
+    print(json.dumps(result))
+    return 0
+
+
 def add(sub: argparse._SubParsersAction) -> None:
     """The ``bench`` command group."""
     bench = sub.add_parser("bench", help="benchmarks; each prints one JSON object last")
@@ -103,6 +113,21 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, default=30, help="timed updates per preset")
     p.add_argument("--json", action="store_true", help=ALWAYS_JSON)
     p.set_defaults(func=_bench_train)
+    _add_stream(bsub)
+
+
+def _add_stream(bsub: argparse._SubParsersAction) -> None:
+    p = bsub.add_parser(
+        "stream", help="training on data bigger than a memory cap: in RAM vs streamed"
+    )
+    p.add_argument("--out_dir", default="runs/bench_stream", help="datasets and runs go here")
+    p.add_argument("--cap_mb", type=float, default=1024, help="the big run's data_memory_mb")
+    p.add_argument("--base_episodes", type=int, default=590, help="sim episodes recorded")
+    p.add_argument("--copies", type=int, default=16, help="file copies in the big dataset")
+    p.add_argument("--steps", type=int, default=1500, help="training steps per run")
+    p.add_argument("--workers", type=int, default=1, help="reader worker processes")
+    p.add_argument("--json", action="store_true", help=ALWAYS_JSON)
+    p.set_defaults(func=_bench_stream)
 
 
 def _add_ogbench(bsub: argparse._SubParsersAction) -> None:

@@ -25,8 +25,10 @@ from pathlib import Path
 import numpy as np
 
 from lps_robot.data import stats as stats_mod
+from lps_robot.data.frames import DiskFrames
 from lps_robot.data.reader import (
     DataError,
+    EpisodeRef,
     dataset_files,
     list_episodes,
     load_episode,
@@ -36,6 +38,7 @@ from lps_robot.preprocess import ACTION_CLIP, Preprocessor, normalize_action
 from lps_robot.spec import Spec
 
 REWARD_CONVENTIONS = ("recorded", "reference")
+IMAGE_PLACES = ("ram", "disk")
 
 
 def reference_rewards(
@@ -71,7 +74,9 @@ def valid_starts(lengths: np.ndarray, terminal_last: np.ndarray, h: int) -> np.n
 
 
 class ChunkDataset:
-    """All episodes in RAM (images already preprocessed), sampled as chunks."""
+    """Episodes sampled as chunks. Everything but the camera frames is held in RAM; the
+    frames are too (preprocessed) with ``images="ram"``, or read from the episode files per
+    batch with ``images="disk"`` (`DiskFrames`; `load_images` moves them into RAM later)."""
 
     def __init__(
         self,
@@ -83,9 +88,13 @@ class ChunkDataset:
         rewards: str = "recorded",
         keep_failures: bool = False,
         failure_penalty: float = -100.0,
+        images: str = "ram",
+        max_open_files: int = 64,
     ) -> None:
         if rewards not in REWARD_CONVENTIONS:
             raise ValueError(f"rewards: expected one of {REWARD_CONVENTIONS}, got {rewards!r}")
+        if images not in IMAGE_PLACES:
+            raise ValueError(f"images: expected one of {IMAGE_PLACES}, got {images!r}")
         self.path = Path(path)
         self.convention = rewards
         stored = read_spec(path)
@@ -94,10 +103,12 @@ class ChunkDataset:
         refs = list_episodes(path)[:max_episodes]
         if not refs:
             raise ValueError(f"{path}: no episodes to train on")
-        pre = preprocessor or Preprocessor(stored)
-        obs_keys = (*spec.obs.image_keys, *spec.obs.proprio_keys)
+        self._pre = pre = preprocessor or Preprocessor(stored)
+        in_ram = spec.obs.image_keys if images == "ram" else ()
+        obs_keys = (*in_ram, *spec.obs.proprio_keys)
         obs: dict[str, list[np.ndarray]] = {k: [] for k in obs_keys}
         actions, rew, terminals, masks, lengths, success = [], [], [], [], [], []
+        self.refs: list[EpisodeRef] = []  # the episodes kept, in order
         for ref in refs:
             try:
                 ep = load_episode(ref, keys=obs_keys)
@@ -118,7 +129,7 @@ class ChunkDataset:
                 r = ep["rewards"].astype(np.float32)
                 term = ep["terminals"].astype(bool)
                 m = np.ones(n, np.float32)
-            for k in spec.obs.image_keys:
+            for k in in_ram:
                 obs[k].append(pre.batch_images(k, ep[f"obs/{k}"]))
             for k in spec.obs.proprio_keys:
                 obs[k].append(ep[f"obs/{k}"].astype(np.float32))
@@ -128,6 +139,7 @@ class ChunkDataset:
             masks.append(m)
             lengths.append(n)
             success.append(ok)
+            self.refs.append(ref)
         if not lengths:
             raise ValueError(f"{path}: no successful episode to train on (rewards=reference)")
         self.obs = {k: np.concatenate(v) for k, v in obs.items()}
@@ -136,6 +148,12 @@ class ChunkDataset:
         self.terminals = np.concatenate(terminals)
         self.step_masks = np.concatenate(masks)
         self.lengths = np.asarray(lengths)
+        self.frames: DiskFrames | None = None
+        if images == "disk" and spec.obs.image_keys:
+            self.frames = DiskFrames(
+                self.refs, self.lengths, spec.obs.image_keys, pre, spec.obs.image_size,
+                max_open_files,
+            )  # fmt: skip
         self.episode_success = np.asarray(success)
         self.ends = np.cumsum(self.lengths)  # exclusive end index of each episode
         self.episode_of = np.repeat(np.arange(len(lengths)), self.lengths)
@@ -173,8 +191,38 @@ class ChunkDataset:
     def __len__(self) -> int:
         return len(self.starts)
 
+    def image_ram_bytes(self) -> int:
+        """What the camera frames take (or would take) in RAM, preprocessed."""
+        h, w = self.spec.obs.image_size
+        return int(self.lengths.sum()) * h * w * 3 * len(self.spec.obs.image_keys)
+
+    def ram_bytes(self) -> int:
+        """What this dataset holds in RAM now (arrays only)."""
+        arrays = [*self.obs.values(), self.raw_actions, self.rewards, self.terminals]
+        arrays += [self.step_masks, self.starts, self.episode_of, self.ends]
+        return sum(a.nbytes for a in arrays)
+
+    def load_images(self) -> None:
+        """Read every frame into RAM (preprocessed); sampling no longer touches the files."""
+        if self.frames is None:
+            return
+        for k in self.spec.obs.image_keys:
+            parts = []
+            for ref in self.refs:
+                try:
+                    frames = load_episode(ref, keys=(k,))[f"obs/{k}"]
+                except (OSError, KeyError, ValueError) as e:
+                    raise DataError(f"{ref}: cannot read obs/{k} ({e})") from e
+                parts.append(self._pre.batch_images(k, frames))
+            self.obs[k] = np.concatenate(parts)
+        self.frames.close()
+        self.frames = None
+
     def _obs_at(self, idx: np.ndarray) -> dict[str, np.ndarray]:
-        return {k: v[idx] for k, v in self.obs.items()}
+        out = {k: v[idx] for k, v in self.obs.items()}
+        if self.frames is not None:
+            out |= {k: self.frames.read(k, idx) for k in self.frames.keys}
+        return out
 
     def _raw_chunks(self, starts: np.ndarray) -> np.ndarray:
         """(B, h, A) actions in raw units; relative to joint_pos at the start for joint_delta."""
