@@ -178,3 +178,26 @@ def test_a_hung_loop_is_reported_and_enable_says_so():
         release.set()
         node.destroy_node()
         rclpy.shutdown()
+
+
+def test_inference_ahead_over_dds(setup):
+    """``inference: ahead``: chunks computed on the worker thread drive the arm within its
+    bounds, a swap hands over to the new policy, and /diagnostics says where inference runs."""
+    tmp, spec, hashes = setup
+    robot, node, probe = start_watching(
+        tmp, "lps.onnx", warmup_latency_fraction=1.0, inference="ahead", autostart="activate"
+    )
+    try:
+        probe.wait_for(lambda: probe.diag.get("policy_hash") == hashes["lps"], 60, "lps loaded")
+        probe.wait_for(lambda: len(probe.commands) > 50, 20, "commands")
+        assert probe.diag["inference"] == "ahead" and probe.diag["inference_lead_ticks"] >= 1
+        assert probe.diag["execution_provider"] == "CPUExecutionProvider"
+        assert probe.swap(str(tmp / "bc.onnx")) == (True, "")
+        probe.wait_for(lambda: probe.diag.get("policy_hash") == hashes["bc"], 10, "bc active")
+        probe.spin(1.0)
+        assert probe.diag["last_status"] in ("ok", "clamped") and probe.diag["rollbacks"] == 0
+        assert_commands_safe(spec, probe.commands)
+    finally:
+        probe.close()
+        stop(node)
+        stop(robot)

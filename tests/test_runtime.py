@@ -190,3 +190,18 @@ def test_log_limiter_logs_once_per_key_and_period():
     log("warning", "c", "c0", 0.0)
     log("warning", "c", "c1", 0.0)
     assert out.lines == ["a0", "b0", "c0", "c1"]
+
+
+def test_the_execution_provider_is_chosen_from_what_onnxruntime_has():
+    from lps_robot.runtime.manifest import PolicyRejected
+    from lps_robot.runtime.policy import providers_for
+
+    cpu_only = ["CPUExecutionProvider"]
+    assert providers_for("auto", cpu_only) == ("CPUExecutionProvider",)
+    gpu = ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
+    assert providers_for("auto", gpu)[0] == "CUDAExecutionProvider"
+    assert providers_for("tensorrt", gpu)[0] == "TensorrtExecutionProvider"
+    with pytest.raises(PolicyRejected, match="execution_provider 'cuda': this onnxruntime has"):
+        providers_for("cuda", cpu_only)
+    with pytest.raises(ValueError, match="execution_provider: expected one of"):
+        providers_for("gpu", gpu)

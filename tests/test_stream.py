@@ -11,7 +11,7 @@ from lps_robot.configs import make_config
 from lps_robot.data import stream
 from lps_robot.data.dataset import ChunkDataset
 from lps_robot.data.stream import StreamSampler, plan
-from lps_robot.train import load_chunks, load_checkpoint, train_from_dataset
+from lps_robot.train import load_checkpoint, load_chunks, train_from_dataset
 from tests.conftest import small_spec, write_episodes
 from tests.test_train import TINY
 

@@ -76,17 +76,15 @@ class PolicyNode(LifecycleNode):
         self.diagnostics.stats_path = self.p["stats_path"]
         self.sensors = SensorInputs(self, self._log)
         self.swaps = PolicySwapper(self, self.p)
-        self.lifecycle = "unconfigured"
+        self.lifecycle = self.last_status = "unconfigured"
         self.robot: Spec | None = None
         self.health: policy_health.LoopStats | None = None
         self.period: float | None = None
-        self._pub_since = 0.0
+        self._pub_since = self._conflict_named = 0.0
         self.config_error = self.activate_error = ""
         self.holds = self.tick_errors = 0
-        self.last_status = "unconfigured"
         self.last_hold = self.last_hold_detail = ""
         self._conflict_cleared: float | None = None
-        self._conflict_named = 0.0
         self._seen_rollbacks = 0
         self.create_service(SetBool, "~/enable", self._on_enable)
         self.add_on_set_parameters_callback(self._on_params)
@@ -197,6 +195,7 @@ class PolicyNode(LifecycleNode):
             rate_hz=t.rate,
             probation_ticks=p["probation_ticks"],
             probation_max_misses=p["probation_max_misses"],
+            inference=p["inference"],
         )
         self.health = policy_health.LoopStats(t.period)
         self.diagnostics.period, self.diagnostics.hardware_id = t.period, robot.robot.name
@@ -225,6 +224,8 @@ class PolicyNode(LifecycleNode):
             timer.cancel()
             self.destroy_timer(timer)
         self._owned.clear()
+        if self.loop is not None:
+            self.loop.close()  # its inference worker
         self.loop = None
         self.conflict = ""
 
@@ -361,11 +362,9 @@ class PolicyNode(LifecycleNode):
             "active_policy": str(policy.path) if policy else "",
             "policy_hash": policy.content_hash if policy else "",
             "loading": swaps.loading,
-            "swaps": loop.swaps if loop else 0,
             "rejected_swaps": swaps.rejected,
             "last_reject_reason": swaps.last_reject,
-            "rollbacks": loop.rollbacks if loop else 0,
-            "last_rollback_reason": loop.last_rollback if loop else "",
+            **policy_health.loop_facts(loop),
             "holds": self.holds,
             "last_status": self.last_status,
             "last_hold_reason": self.last_hold,

@@ -13,10 +13,14 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from typing import TYPE_CHECKING
 
 from diagnostic_msgs.msg import DiagnosticStatus
 
 from lps_robot.runtime.histogram import Histogram
+
+if TYPE_CHECKING:
+    from lps_robot.runtime.controller import ControlLoop
 
 RUNNING = ("ok", "clamped")  # tick statuses that command the policy's action
 STALE_PREFIXES = ("stale_", "missing_joint")
@@ -93,6 +97,21 @@ class LoopStats:
             "inference_p99_ms": pct(infer_ms, 99),
             "obs_age_p99_ms": pct(obs_age_ms, 99),
         }
+
+
+def loop_facts(loop: ControlLoop | None) -> dict:
+    """Swaps, rollbacks, where inference runs and how far ahead."""
+    ahead = loop.ahead if loop else None
+    policy = loop.policy if loop else None
+    return {
+        "swaps": loop.swaps if loop else 0,
+        "rollbacks": loop.rollbacks if loop else 0,
+        "last_rollback_reason": loop.last_rollback if loop else "",
+        "inference": loop.inference if loop else "",
+        "inference_lead_ticks": ahead.lead() if ahead else 0,
+        "inference_stalls": ahead.stalls if ahead else 0,
+        "execution_provider": getattr(policy, "provider", ""),
+    }
 
 
 def level(s: dict, period: float | None) -> tuple[bytes, str]:

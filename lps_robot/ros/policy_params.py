@@ -20,9 +20,11 @@ from rcl_interfaces.msg import (
 from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.node import Node
 
+from lps_robot.runtime.ahead import INFERENCE_MODES
 from lps_robot.runtime.executor import MODES
 from lps_robot.runtime.loader import DEFAULT_MAX_BYTES
 from lps_robot.runtime.params import Param, ParameterError
+from lps_robot.runtime.policy import EXECUTION_PROVIDERS
 from lps_robot.spec import Spec
 
 MAX_AGE_PERIODS = 5  # max_obs_age_s may not exceed this many control periods
@@ -99,6 +101,21 @@ PARAMETERS: tuple[Param, ...] = (  # config/policy.yaml sets them on a robot
         high=10.0,
     ),
     Param("execution", "open_loop", "chunk execution", choices=MODES),
+    Param(
+        "inference",
+        "tick",
+        "tick: a chunk is computed on the tick that needs it; ahead: on a worker thread, "
+        "started early enough from the freshest observation that no tick waits for it "
+        "(open_loop only; the warm-up budget then spans chunk_length - 1 periods)",
+        choices=INFERENCE_MODES,
+    ),
+    Param(
+        "execution_provider",
+        "auto",
+        "onnxruntime execution provider: auto (CUDA when this onnxruntime has it, else the "
+        "CPU) | cpu | cuda | tensorrt; the one running shows on /diagnostics",
+        choices=EXECUTION_PROVIDERS,
+    ),
     Param("ensemble_decay", 0.1, "temporal ensembling weight decay", low=0.0, high=10.0),
     Param("watch_path", "", "policy file or link to watch for hot-swaps"),
     Param("watch_period_s", 0.5, "file watch period", low=0.05, high=60.0),

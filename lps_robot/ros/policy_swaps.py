@@ -93,6 +93,8 @@ class PolicySwapper:
             max_bytes=self.p["max_policy_bytes"],
             isolate_s=self.p["load_timeout_s"],
             stager=self.stager,
+            provider=self.p["execution_provider"],
+            ahead=self.p["inference"] == "ahead",
         )
         trained = policy.spec.robot.control_rate_hz
         if abs(trained - self.rate) > 1e-9:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from lps_robot.runtime.ahead import INFERENCE_MODES, AheadInference
 from lps_robot.runtime.executor import ChunkExecutor
 from lps_robot.runtime.policy import OnnxPolicy, out_of_range
 from lps_robot.runtime.safety import SafetyFilter
@@ -62,7 +63,14 @@ class ControlLoop:
         rate_hz: float | None = None,
         probation_ticks: int = 50,
         probation_max_misses: int = 1,
+        inference: str = "tick",
     ) -> None:
+        if inference not in INFERENCE_MODES:
+            raise ValueError(f"inference: expected one of {INFERENCE_MODES}, got {inference!r}")
+        if inference == "ahead" and execution != "open_loop":
+            raise ValueError(
+                "inference: 'ahead' needs execution 'open_loop' (an ensemble queries every tick)"
+            )
         for key in robot.obs.proprio_keys:
             if key not in PROPRIO_SOURCES:
                 raise ValueError(
@@ -88,6 +96,9 @@ class ControlLoop:
         self._probation = 0  # commanded ticks left in the new policy's probation
         self._misses = 0
         self._joint_times: np.ndarray | None = None  # at the last commanded step
+        self.inference = inference
+        self.ahead: AheadInference | None = None  # made per policy (its chunk length)
+        self._ticks = 0  # commanded ticks, the clock of chunks computed ahead
 
     def offer(self, policy: OnnxPolicy) -> None:
         """Queue a validated, warmed-up policy; it takes over at the start of the next tick."""
@@ -114,10 +125,27 @@ class ControlLoop:
         self.executor = ChunkExecutor(
             p.chunk_length, p.execute_steps, self.execution, self.ensemble_decay
         )
+        if self.inference == "ahead" and p.chunk_length > 1:
+            if self.ahead is None or self.ahead.h != p.chunk_length:
+                if self.ahead is not None:
+                    self.ahead.close()
+                self.ahead = AheadInference(self.deadline_ms / 1e3, p.chunk_length)
+            self.ahead.cancel()
+
+    def close(self) -> None:
+        """Stops the inference worker (``inference="ahead"``)."""
+        if self.ahead is not None:
+            self.ahead.close()
+
+    def _drop_queue(self) -> None:
+        if self.executor:
+            self.executor.reset()
+        if self.ahead is not None:
+            self.ahead.cancel()
 
     def _fail(self, sensors: Sensors, status: str, reason: str, ms: float) -> TickResult:
         """A policy failure: drop its queued actions; roll back during probation, else hold."""
-        self.executor.reset()
+        self._drop_queue()
         self.last_policy_error = reason
         if self._probation > 0:
             self.rollbacks += 1
@@ -131,14 +159,12 @@ class ControlLoop:
 
     def reset(self) -> None:
         """Forget the queued chunk and the last command (e.g. after being disabled)."""
-        if self.executor:
-            self.executor.reset()
+        self._drop_queue()
         self.safety.reset()
         self._joint_times = None
 
     def _hold(self, sensors: Sensors, reason: str) -> TickResult:
-        if self.executor:
-            self.executor.reset()
+        self._drop_queue()
         return TickResult(self.safety.hold(sensors.joint_pos), reason)
 
     def tick(self, sensors: Sensors, now: float | None = None) -> TickResult:
@@ -159,13 +185,55 @@ class ControlLoop:
         if self.policy is None or self.executor is None:
             return self._hold(sensors, "no_policy")
         inferred, ms = False, 0.0
+        obs: dict[str, np.ndarray] = {k: sensors.images[k][0] for k in self.robot.obs.image_keys}
+        obs["joint_pos"] = pos
+        if "joint_vel" in self.robot.obs.proprio_keys:
+            obs["joint_vel"] = vel if vel is not None else np.zeros_like(pos)
         if self.executor.needs_query():
-            obs: dict[str, np.ndarray] = {
-                k: sensors.images[k][0] for k in self.robot.obs.image_keys
-            }
-            obs["joint_pos"] = pos
-            if "joint_vel" in self.robot.obs.proprio_keys:
-                obs["joint_vel"] = vel if vel is not None else np.zeros_like(pos)
+            failed = self._query(sensors, obs, pos)
+            if isinstance(failed, TickResult):
+                return failed
+            inferred, ms = True, failed
+        fresh = None
+        if sensors.joint_times is not None:
+            fresh = None
+        if sensors.joint_times is not None:
+            prev, self._joint_times = self._joint_times, sensors.joint_times
+            if prev is not None and prev.shape == sensors.joint_times.shape:
+                fresh = sensors.joint_times > prev
+        cmd, status = self.safety(self.executor.next_action(), pos, fresh)
+        self._ticks += 1
+        ahead = self.ahead
+        if (
+            ahead is not None
+            and not ahead.pending(self.policy)
+            and self.executor.remaining() < ahead.lead()
+        ):  # the chunk that follows this one, started from this tick's observation
+            ahead.launch(self.policy, obs, pos, self._ticks - 1)
+        if self._probation > 0:
+            self._probation -= 1
+            if self._probation == 0:
+                self.previous = None  # passed: release the old policy
+        return TickResult(cmd, status, inferred, ms)
+
+    def _query(self, sensors: Sensors, obs: dict, pos: np.ndarray) -> TickResult | float:
+        """Queue the next chunk: computed ahead when one is pending, else now. Returns the
+        time this tick spent on it (ms) or the failure's result."""
+        offset, late = 0, False
+        if self.ahead is not None and self.ahead.pending(self.policy):
+            got = self.ahead.take(self._ticks)
+            if got.offset >= self.executor.h:  # planned only ticks already past
+                got = None
+        else:
+            got = None
+        if got is not None:
+            ms, offset, pos = got.waited_ms, got.offset, got.pos
+            late = got.stalled
+            if got.error is not None:
+                e = got.error
+                return self._fail(sensors, "policy_error", f"{type(e).__name__}: {e}", ms)
+            chunk = got.chunk
+        else:
             t0 = time.perf_counter()
             try:
                 chunk = self.policy(obs)
@@ -173,33 +241,23 @@ class ControlLoop:
                 ms = (time.perf_counter() - t0) * 1e3
                 return self._fail(sensors, "policy_error", f"{type(e).__name__}: {e}", ms)
             ms = (time.perf_counter() - t0) * 1e3
-            inferred = True
-            if not np.isfinite(chunk).all():
-                return self._fail(sensors, "invalid_action", "non-finite action chunk", ms)
-            outside = out_of_range(chunk, self.policy.spec)
-            if outside:
-                return self._fail(sensors, "action_out_of_range", outside, ms)
-            if self._probation > 0 and ms > self.deadline_ms:
-                self._misses += 1
-                if self._misses > self.probation_max_misses:
-                    return self._fail(
-                        sensors,
-                        "deadline_miss",
-                        f"inference took {ms:.1f} ms > the {self.deadline_ms:.1f} ms period "
-                        f"{self._misses} times",
-                        ms,
-                    )
-            if self.policy.spec.action.type == "joint_delta":
-                chunk = chunk + pos[None, :]  # relative to this chunk's first observation
-            self.executor.push(chunk)
-        fresh = None
-        if sensors.joint_times is not None:
-            prev, self._joint_times = self._joint_times, sensors.joint_times
-            if prev is not None and prev.shape == sensors.joint_times.shape:
-                fresh = sensors.joint_times > prev
-        cmd, status = self.safety(self.executor.next_action(), pos, fresh)
-        if self._probation > 0:
-            self._probation -= 1
-            if self._probation == 0:
-                self.previous = None  # passed: release the old policy
-        return TickResult(cmd, status, inferred, ms)
+            late = ms > self.deadline_ms
+        if not np.isfinite(chunk).all():
+            return self._fail(sensors, "invalid_action", "non-finite action chunk", ms)
+        outside = out_of_range(chunk, self.policy.spec)
+        if outside:
+            return self._fail(sensors, "action_out_of_range", outside, ms)
+        if self._probation > 0 and late:
+            self._misses += 1
+            if self._misses > self.probation_max_misses:
+                return self._fail(
+                    sensors,
+                    "deadline_miss",
+                    f"inference missed its {self.deadline_ms:.1f} ms deadline "
+                    f"{self._misses} times (last: {ms:.1f} ms on the tick)",
+                    ms,
+                )
+        if self.policy.spec.action.type == "joint_delta":
+            chunk = chunk + pos[None, :]  # relative to this chunk's first observation
+        self.executor.push(chunk, offset)
+        return ms

@@ -34,10 +34,14 @@ class ChunkExecutor:
     def needs_query(self) -> bool:
         return self.mode == "temporal_ensemble" or not self._queue
 
-    def push(self, chunk: np.ndarray) -> None:
-        """A chunk predicted at the current tick."""
+    def remaining(self) -> int:
+        """Queued actions left (open loop)."""
+        return len(self._queue)
+
+    def push(self, chunk: np.ndarray, offset: int = 0) -> None:
+        """A chunk predicted ``offset`` ticks ago (open loop: its actions from ``offset`` on)."""
         if self.mode == "open_loop":
-            self._queue.extend(chunk[: self.k])
+            self._queue.extend(chunk[offset : offset + self.k])
         else:
             self._chunks.append((self._tick, chunk))
             while self._chunks and self._chunks[0][0] + self.h <= self._tick:

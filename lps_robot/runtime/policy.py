@@ -48,6 +48,30 @@ def out_of_range(chunk: np.ndarray, spec: Spec) -> str:
     )
 
 
+PROVIDERS = {  # execution_provider -> onnxruntime providers, in order of preference
+    "cpu": ("CPUExecutionProvider",),
+    "cuda": ("CUDAExecutionProvider", "CPUExecutionProvider"),
+    "tensorrt": ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"),
+}
+EXECUTION_PROVIDERS = ("auto", *PROVIDERS)
+
+
+def providers_for(name: str, available: list[str]) -> tuple[str, ...]:
+    """The onnxruntime providers for ``execution_provider`` ``name``: ``auto`` takes CUDA when
+    this onnxruntime has it, else the CPU; a named one must be available."""
+    if name not in EXECUTION_PROVIDERS:
+        raise ValueError(
+            f"execution_provider: expected one of {EXECUTION_PROVIDERS}, got {name!r}"
+        )
+    if name == "auto":
+        name = "cuda" if PROVIDERS["cuda"][0] in available else "cpu"
+    if PROVIDERS[name][0] not in available:
+        raise PolicyRejected(
+            f"execution_provider {name!r}: this onnxruntime has only {', '.join(available)}"
+        )
+    return PROVIDERS[name]
+
+
 class OnnxPolicy:
     """One exported policy, validated against the robot and warmed up."""
 
@@ -64,10 +88,14 @@ class OnnxPolicy:
         max_bytes: int = DEFAULT_MAX_BYTES,
         isolate_s: float | None = None,
         stager: Stager | None = None,
+        provider: str = "cpu",
+        ahead: bool = False,
     ) -> None:
-        """``isolate_s``: parse and hash the file in a child process (``stager``'s, else a
-        one-off `stage`), waiting at most that long, so that loading never holds up the
-        caller's other threads."""
+        """``provider``: an `EXECUTION_PROVIDERS` name; ``ahead``: inference runs off the
+        tick, so the latency budget is that share of chunk_length - 1 periods. ``isolate_s``:
+        parse and hash the file in a child process (``stager``'s, else a one-off `stage`),
+        waiting at most that long, so that loading never holds up the caller's other
+        threads."""
         self.path = Path(path)
         staged = None
         if isolate_s is not None:
@@ -79,7 +107,7 @@ class OnnxPolicy:
         else:
             source = read_model_file(self.path, max_bytes)
         try:
-            self._load(source, robot, threads, seed, staged)
+            self._load(source, robot, threads, seed, staged, provider)
             self.warmup_ms = self._warmup(warmup_iters, robot, warmup_obs)
         except PolicyRejected:
             raise
@@ -91,6 +119,8 @@ class OnnxPolicy:
         timed = self.warmup_ms[1:] or self.warmup_ms  # the first run also initialises
         p99 = float(np.percentile(timed, 99)) if timed else 0.0
         self.warmup_p99_ms = p99
+        if max_warmup_p99_ms is not None and ahead:
+            max_warmup_p99_ms *= max(1, self.spec.policy.chunk_length - 1)
         if max_warmup_p99_ms is not None and p99 > max_warmup_p99_ms:
             raise PolicyRejected(
                 f"{self.path}: warm-up p99 latency {p99:.2f} ms exceeds the budget of "
@@ -98,10 +128,17 @@ class OnnxPolicy:
             )
 
     def _load(
-        self, source: bytes | Path, robot: Spec, threads: int, seed: int, staged: Staged | None
+        self,
+        source: bytes | Path,
+        robot: Spec,
+        threads: int,
+        seed: int,
+        staged: Staged | None,
+        provider: str,
     ) -> None:
         import onnxruntime as ort
 
+        providers = providers_for(provider, ort.get_available_providers())
         if staged is not None:
             self.file_hash, content = staged.file_hash, staged.graph_hash
         else:
@@ -112,11 +149,16 @@ class OnnxPolicy:
         opts.log_severity_level = 4  # errors reach the caller as PolicyRejected, not stderr
         try:
             model = str(source) if isinstance(source, Path) else source
-            self.session = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+            self.session = ort.InferenceSession(model, opts, providers=list(providers))
         except Exception as e:  # onnxruntime raises several unrelated types for bad files
             raise PolicyRejected(
                 f"{self.path}: not a loadable ONNX model ({type(e).__name__})"
             ) from e
+        self.provider = self.session.get_providers()[0]  # the one that runs it
+        if provider != "auto" and self.provider != providers[0]:
+            raise PolicyRejected(
+                f"{self.path}: {providers[0]} did not start ({self.provider} did)"
+            )
         self.manifest = manifest_from_metadata(
             self.session.get_modelmeta().custom_metadata_map, str(self.path)
         )
