@@ -1,6 +1,8 @@
 """Control loop over real DDS: fake robot + controller node at 50 Hz, hot-swaps during the run.
 
-The controller runs the image preset (one 64x64 camera from a 128x128 stream + 6 joints);
+The controller runs the image preset (one 64x64 camera from a 128x128 stream + 6 joints), or
+with ``preset="robot"`` the `robot` preset on two 224x224 cameras (its inference takes about
+a period on this CPU: run it with ``inference="ahead"``);
 the probe swaps between two exported policies ``swaps`` times, evenly spread, and tries one
 bad model (it must be rejected while the loop keeps running). Figures come from the node's
 own statistics: period jitter |period - 1/rate|, tick-to-publish latency, observation age.
@@ -48,6 +50,15 @@ def pad_policy(path: Path, n_bytes: int) -> None:
     onnx.save(model, str(path))
 
 
+def robot_spec(size: int = 224):
+    """The sim arm with a second camera, both ``size`` px, observed at full size."""
+    base = bench_spec(True)
+    front = dataclasses.replace(base.cameras[0], width=size, height=size)
+    wrist = dataclasses.replace(front, name="wrist", topic="/wrist_camera/color/image_raw")
+    obs = dataclasses.replace(base.obs, image_keys=("front", "wrist"), image_size=(size, size))
+    return base.replace(cameras=(front, wrist), obs=obs)
+
+
 def run(
     seconds: float = 60.0,
     rate_hz: float = 50.0,
@@ -55,10 +66,14 @@ def run(
     gil_switch_ms: float = 0.5,
     pad_mb: float = 0.0,
     thread_priority: int = 0,
+    preset: str = "cpu",
+    inference: str = "tick",
 ) -> dict:
     from std_srvs.srv import SetBool
 
-    base = bench_spec(True)
+    if preset not in ("cpu", "robot"):
+        raise ValueError(f"preset: expected cpu or robot, got {preset!r}")
+    base = robot_spec() if preset == "robot" else bench_spec(True)
     spec = base.replace(robot=dataclasses.replace(base.robot, control_rate_hz=rate_hz))
     domain = random.randint(100, 200)
     with tempfile.TemporaryDirectory() as tmp_s:
@@ -66,7 +81,7 @@ def run(
         spec.save(tmp / "robot.yaml")
         torch.manual_seed(0)
         for name in ("a", "b"):
-            agent = LPSAgent(spec, make_config(overrides={"preset": "cpu"}).agent)
+            agent = LPSAgent(spec, make_config(overrides={"preset": preset}).agent)
             export(agent.eval(), tmp / f"{name}.onnx")
             if pad_mb > 0:
                 pad_policy(tmp / f"{name}.onnx", int(pad_mb * 2**20))
@@ -81,6 +96,7 @@ def run(
                 "gil_switch_interval_ms": gil_switch_ms,
                 "thread_priority": thread_priority,
                 "load_timeout_s": 60.0,
+                "inference": inference,
             },
         )
         probe = Probe(domain)
@@ -121,6 +137,10 @@ def run(
         stats = json.loads((tmp / "stats.json").read_text())
     holds = after["holds"] - before.get("holds", 0)
     return {
+        "preset": preset,
+        "inference": inference,
+        "inference_lead_ticks": after.get("inference_lead_ticks"),
+        "inference_stalls": after.get("inference_stalls", 0) - before.get("inference_stalls", 0),
         "seconds": seconds,
         "gil_switch_ms": gil_switch_ms,
         "thread_priority": thread_priority,

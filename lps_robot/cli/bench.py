@@ -63,7 +63,14 @@ def _bench_loop(args: argparse.Namespace) -> int:
     from lps_robot.bench.loop import run
 
     result = run(
-        args.seconds, args.rate, args.swaps, args.gil_switch_ms, args.pad_mb, args.thread_priority
+        args.seconds,
+        args.rate,
+        args.swaps,
+        args.gil_switch_ms,
+        args.pad_mb,
+        args.thread_priority,
+        args.preset,
+        args.inference,
     )
     print(json.dumps(result))
     return 0
@@ -83,6 +90,13 @@ def _bench_stream(args: argparse.Namespace) -> int:
         args.out_dir, args.cap_mb, args.base_episodes, args.copies, args.steps, args.workers
     )
     print(json.dumps(result))
+    return 0
+
+
+def _bench_closed_loop(args: argparse.Namespace) -> int:
+    from lps_robot.bench.closed_loop import run
+
+    print(json.dumps(run(args.run_dir, args.episodes, tuple(args.inference), args.seed)))
     return 0
 
 
@@ -128,6 +142,18 @@ def _add_stream(bsub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, default=1, help="reader worker processes")
     p.add_argument("--json", action="store_true", help=ALWAYS_JSON)
     p.set_defaults(func=_bench_stream)
+    p = bsub.add_parser(
+        "closed-loop", help="the demo's ROS closed loop rerun on its policies per inference mode"
+    )
+    p.add_argument("--run_dir", default="runs/demo", help="a finished `lps demo` directory")
+    p.add_argument("--episodes", type=int, default=40, help="ROS episodes per mode")
+    p.add_argument(
+        "--inference", nargs="+", choices=("tick", "ahead"), default=["tick", "ahead"],
+        help="the controller's inference modes, run in this order",
+    )  # fmt: skip
+    p.add_argument("--seed", type=int, default=7, help="the sim's seed (the same starts)")
+    p.add_argument("--json", action="store_true", help=ALWAYS_JSON)
+    p.set_defaults(func=_bench_closed_loop)
 
 
 def _add_ogbench(bsub: argparse._SubParsersAction) -> None:
@@ -178,6 +204,15 @@ def _add_loop(bsub: argparse._SubParsersAction) -> None:
         type=int,
         default=0,
         help="the node's thread_priority (SCHED_FIFO of the control thread; 0: normal)",
+    )
+    p.add_argument(
+        "--preset",
+        choices=("cpu", "robot"),
+        default="cpu",
+        help="the policy: cpu (one 64 px camera) or robot (two 224 px cameras)",
+    )
+    p.add_argument(
+        "--inference", choices=("tick", "ahead"), default="tick", help="the node's inference"
     )
     p.add_argument("--json", action="store_true", help=ALWAYS_JSON)
     p.set_defaults(func=_bench_loop)

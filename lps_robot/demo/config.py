@@ -130,12 +130,18 @@ class DemoConfig:
     )
     best_of_n: int = field(default=32, metadata={"help": "N of the best-of-N check"})
     max_episode_s: float = field(default=10.0, metadata={"help": "evaluation episode timeout"})
+    inference: str = field(
+        default="tick",
+        metadata={"help": "the controller's inference over ROS: tick | ahead (a worker thread)"},
+    )
     seed: int = field(default=0, metadata={"help": "seed for recording, training, evaluation"})
     progress: bool = field(default=True, metadata={"help": "show progress bars"})
 
     def __post_init__(self) -> None:
         if self.robot not in DEMO_ROBOTS:
             raise ValueError(f"robot: expected one of {sorted(DEMO_ROBOTS)}, got {self.robot!r}")
+        if self.inference not in ("tick", "ahead"):
+            raise ValueError(f"inference: expected tick or ahead, got {self.inference!r}")
 
     @property
     def robot_spec(self) -> str:

@@ -17,8 +17,10 @@ def ros_closed_loop(
     seed: int,
     max_episode_s: float = 10.0,
     robot_spec: str = "",
+    inference: str = "tick",
 ) -> dict:
-    """Sim node + controller node over DDS; swap policies between blocks of episodes."""
+    """Sim node + controller node over DDS; swap policies between blocks of episodes.
+    ``inference``: the controller's (tick | ahead)."""
     from std_msgs.msg import String
     from std_srvs.srv import SetBool
 
@@ -40,6 +42,7 @@ def ros_closed_loop(
             "autostart": "configure",
             "robot_spec": robot_spec,
             "stats_path": str(out / "controller_stats.json"),
+            "inference": inference,
         },
         domain,
         out / "controller_node.log",

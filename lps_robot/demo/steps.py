@@ -124,7 +124,13 @@ def evaluate(cfg: DemoConfig, policies: dict[str, Path], out: Path) -> tuple[dic
     ros = None
     if cfg.ros_eval_episodes:
         ros = ros_closed_loop(
-            policies, cfg.ros_eval_episodes, out, cfg.seed + 7, cfg.max_episode_s, cfg.robot_spec
+            policies,
+            cfg.ros_eval_episodes,
+            out,
+            cfg.seed + 7,
+            cfg.max_episode_s,
+            cfg.robot_spec,
+            cfg.inference,
         )
     log(f"    and {cfg.eval_episodes} episodes per policy through the same deploy path, stepped")
     stepped = {
