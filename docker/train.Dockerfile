@@ -7,7 +7,7 @@
 FROM pytorch/pytorch:2.7.1-cuda12.6-cudnn9-runtime
 
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libegl1 libgl1-mesa-dri libusb-1.0-0 \
+    && apt-get install -y --no-install-recommends libegl1 libgl1-mesa-dri libusb-1.0-0 g++ \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /opt/lps_robot

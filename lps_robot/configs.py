@@ -229,6 +229,13 @@ class TrainConfig:
             "AMX/AVX512-BF16, CUDA GPUs); weights, losses and optimiser state stay fp32"
         },
     )
+    compile: bool = field(
+        default=False,
+        metadata={
+            "help": "torch.compile the update (critic, MeanFlow loss, actor, optimiser steps); "
+            "the first steps pay the compile time"
+        },
+    )
     max_episodes: int = field(default=0, metadata={"help": "use the first N episodes; 0: all"})
     data_memory_mb: float = field(
         default=0.0,

@@ -111,13 +111,17 @@ def train(
         with precision_context(cfg.precision, device):
             return _step(batch, gen, step)
 
+    update, update_bc = agent.update, agent.update_bc
+    if cfg.compile:  # compiled lazily, on the first call of each
+        update, update_bc = torch.compile(update), torch.compile(update_bc)
+
     def _step(batch, gen, step: int) -> dict:
         if cfg.algo == "lps" and step >= cfg.prior_warmup_steps:
-            return agent.update(batch, gen)
+            return update(batch, gen)
         if cfg.algo == "lps" and cfg.warmup_trains_critic:
-            info = agent.update(batch, gen, train_actor=False)
+            info = update(batch, gen, train_actor=False)
         else:
-            info = agent.update_bc(batch, gen)
+            info = update_bc(batch, gen)
         if cfg.algo == "lps":  # the prior's warm-up: the same log columns, not yet measured
             info = {k: info.get(k, float("nan")) for k in rl_keys} | info
         return info

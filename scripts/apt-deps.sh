@@ -3,8 +3,9 @@
 #   libegl1 libegl-mesa0 libgl1-mesa-dri  offscreen OpenGL (EGL, Mesa llvmpipe) for MuJoCo rendering
 #   libgles2                              GLES loader some EGL stacks ask for
 #   libusb-1.0-0                          loaded by pyrealsense2 at import
+#   g++ python3-dev                       torch.compile's C++ kernels (lps train --compile true)
 set -euo pipefail
-pkgs=(libegl1 libegl-mesa0 libgl1-mesa-dri libgles2 libusb-1.0-0)
+pkgs=(libegl1 libegl-mesa0 libgl1-mesa-dri libgles2 libusb-1.0-0 g++ python3-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

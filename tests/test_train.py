@@ -239,3 +239,22 @@ def test_bf16_training_runs_and_leaves_fp32_checkpoints(dataset, tmp_path):
     assert all(p.dtype == torch.float32 for p in restored.parameters())
     with pytest.raises(ValueError, match="precision: expected one of"):
         make_config(overrides={"precision": "fp16"})
+
+
+def test_a_compiled_update_trains_as_the_eager_one(dataset, tmp_path):
+    """``compile: true`` (torch.compile of the update, both phases: the prior's warm-up with the
+    critic, then the full update) gives the eager weights within float tolerance."""
+    from torch._dynamo.utils import counters
+
+    counters.clear()
+    weights = {}
+    for compiled in (False, True):
+        over = {**TINY, "dataset": str(dataset), "out_dir": str(tmp_path / str(compiled))}
+        over |= {"steps": 4, "threads": 1, "compile": compiled, "prior_warmup_steps": 2}
+        agent, _ = train_from_dataset(
+            make_config(overrides={**over, "warmup_trains_critic": True})
+        )
+        weights[compiled] = agent.state_dict()
+    for k, v in weights[False].items():
+        torch.testing.assert_close(weights[True][k], v, rtol=1e-4, atol=2e-5, msg=k)
+    assert counters["stats"]["unique_graphs"] > 0  # dynamo did compile graphs
