@@ -63,18 +63,20 @@ def measure(
     size: int = 64,
     device: str = "cpu",
     precision: str = "fp32",
+    compiled: bool = False,
 ) -> float:
     spec = bench_spec(with_image, size)
     agent = LPSAgent(spec, make_config(overrides={"preset": preset}).agent).to(device)
     batch = to_torch(_batch(spec, batch_size), device)
     gen = torch.Generator(device=device).manual_seed(0)
+    update = torch.compile(agent.update) if compiled else agent.update
     with precision_context(precision, device):
-        for _ in range(3):
-            agent.update(batch, gen)
+        for _ in range(3):  # compiles, when compiled
+            update(batch, gen)
         _sync(device)
         t0 = time.perf_counter()
         for _ in range(steps):
-            agent.update(batch, gen)
+            update(batch, gen)
         _sync(device)
     return steps / (time.perf_counter() - t0)
 
@@ -84,7 +86,9 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def run(steps: int = 30, busy: bool = True) -> dict:
+def run(steps: int = 30, busy: bool = True, compiled: bool = True) -> dict:
+    """``compiled``: also the torch.compile'd update (state reference, image cpu; on a GPU the
+    robot preset too); each costs its compile time (about a minute here) first."""
     out = {
         "threads": torch.get_num_threads(),
         "batch_size": 256,
@@ -95,6 +99,9 @@ def run(steps: int = 30, busy: bool = True) -> dict:
     out["state_reference_steps_per_s"] = round(measure(False, "reference", steps=steps), 2)
     bf16 = measure(False, "reference", steps=steps, precision="bf16")
     out["state_reference_bf16_steps_per_s"] = round(bf16, 2)
+    if compiled:
+        rate = measure(False, "reference", steps=steps, compiled=True)
+        out["state_reference_compiled_steps_per_s"] = round(rate, 2)
     if busy:  # a second CPU-bound process beside training
         loop = subprocess.Popen([sys.executable, "-c", "while True: pass"])
         try:
@@ -106,12 +113,19 @@ def run(steps: int = 30, busy: bool = True) -> dict:
     out["image_cpu_steps_per_s"] = round(measure(True, "cpu", steps=max(steps // 3, 5)), 2)
     bf16 = measure(True, "cpu", steps=max(steps // 3, 5), precision="bf16")
     out["image_cpu_bf16_steps_per_s"] = round(bf16, 2)
+    if compiled:
+        rate = measure(True, "cpu", steps=max(steps // 3, 5), compiled=True)
+        out["image_cpu_compiled_steps_per_s"] = round(rate, 2)
     out["robot_128px_steps_per_s"] = round(measure(True, "robot", steps=3, size=128), 3)
     if torch.cuda.is_available():
         for name, args in {
             "gpu_state_reference": (False, "reference", 256, 200, 64),
             "gpu_robot_128px": (True, "robot", 256, 50, 128),
+            "gpu_robot_224px": (True, "robot", 256, 30, 224),
         }.items():
             out[f"{name}_steps_per_s"] = round(measure(*args, device="cuda"), 2)
+            if compiled:
+                rate = measure(*args, device="cuda", compiled=True)
+                out[f"{name}_compiled_steps_per_s"] = round(rate, 2)
     out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     return out

@@ -79,7 +79,7 @@ def _bench_loop(args: argparse.Namespace) -> int:
 def _bench_train(args: argparse.Namespace) -> int:
     from lps_robot.bench.train_speed import run
 
-    print(json.dumps(run(args.steps)))
+    print(json.dumps(run(args.steps, compiled=not args.no_compile)))
     return 0
 
 
@@ -125,6 +125,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     _add_loop(bsub)
     p = bsub.add_parser("train", help="LPS update steps/s at batch 256 (state, image) + memory")
     p.add_argument("--steps", type=int, default=30, help="timed updates per preset")
+    p.add_argument("--no-compile", action="store_true", help="skip the compiled rows")
     p.add_argument("--json", action="store_true", help=ALWAYS_JSON)
     p.set_defaults(func=_bench_train)
     _add_stream(bsub)
