@@ -107,9 +107,10 @@ def test_a_memory_cap_streams_only_what_does_not_fit(dataset):
     assert data.frames is not None
     with pytest.raises(ValueError, match=r"data_memory_mb: .* cannot stream this dataset"):
         plan(data, 16, need / 2, workers=1)  # too small for one batch and four open files
-    p = plan(data, 16, 64, workers=2)
+    p = plan(data, 16, 300, workers=2)
     assert p.prefetch >= 1 and p.open_files >= stream.MIN_OPEN_FILES
-    assert 2 * (2 * p.prefetch * p.batch_mb + p.open_files * 1.0) + p.index_mb <= 64
+    per_worker = stream.WORKER_MB + 2 * p.prefetch * p.batch_mb + p.open_files * 1.0
+    assert 2 * per_worker + p.index_mb <= 300
     with pytest.raises(ValueError, match="data_workers"):
         make_config(overrides={**base, "data_workers": 0})
     with pytest.raises(ValueError, match="data_memory_mb"):

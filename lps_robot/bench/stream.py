@@ -1,13 +1,15 @@
 """Training on a dataset bigger than a memory cap: steps/s and peak memory, in RAM vs streamed.
 
 The data is the sim task's (the demo's camera and recipe): ``base_episodes`` scripted episodes,
-and a big dataset of ``copies`` file copies of them (distinct files; this VM's page cache
-holds them all, so the reads cost decompression and HDF5 calls, not disk seeks). Three
-`lps train` runs, one at a time, each in its own process: the base dataset in RAM, the
-same base dataset streamed, and the big dataset under ``cap_mb`` (it streams). Memory is the
-training process tree (the trainer and its reader workers), sampled from /proc every 0.2 s:
-the sum of RSS (pages shared by the forked workers counted in each) and of PSS (shared
-pages split between them).
+one file each as the recorder writes them, and a big dataset of ``copies`` shards, each the
+base merged into one file (`lps data merge`) and copied (distinct files; this VM's page
+cache holds them all, so the reads cost decompression and HDF5 calls, not disk seeks).
+Three `lps train` runs, one at a time, each in its own process: the base dataset in RAM,
+the same base dataset streamed (one file per episode: a file opened per sample, as random
+chunks miss any cache of open files), and the big dataset under ``cap_mb`` (it streams).
+Memory is the training process tree (the trainer and its reader workers), sampled from /proc
+every 0.2 s: the sum of RSS (pages shared by the forked workers counted in each) and of PSS
+(shared pages split between them).
 """
 
 from __future__ import annotations
@@ -97,6 +99,7 @@ def run(
     seed: int = 0,
 ) -> dict[str, Any]:
     from lps_robot.data.dataset import ChunkDataset
+    from lps_robot.data.robomimic import merge
     from lps_robot.demo.config import demo_train_config
     from lps_robot.sim.generate import generate
 
@@ -106,10 +109,10 @@ def run(
         generate(base, base_episodes, seed=seed + 1, mistake_rate=0.5, progress=False)
     if not big.exists():
         (big / "tmp").mkdir(parents=True)
-        files = sorted(base.glob("*.h5"))
+        shard = merge(base, big / "tmp" / "shard.h5")
         for c in range(copies):
-            for f in files:
-                shutil.copyfile(f, big / "tmp" / f"copy{c:02d}_{f.name}")
+            shutil.copyfile(shard, big / "tmp" / f"shard_{c:03d}.h5")
+        shard.unlink()
         for f in (big / "tmp").iterdir():
             f.rename(big / f.name)
         (big / "tmp").rmdir()
@@ -120,6 +123,7 @@ def run(
             "episodes": len(data.refs),
             "steps": int(data.lengths.sum()),
             "in_ram_mb": round((data.ram_bytes() + data.image_ram_bytes()) / MB),
+            "files": len(list(path.glob("*.h5"))),
             "on_disk_mb": round(sum(f.stat().st_size for f in path.glob("*.h5")) / MB),
         }
     common = {"log_every": max(1, steps // 10), "ckpt_every": steps}

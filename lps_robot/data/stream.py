@@ -23,7 +23,8 @@ from lps_robot.data.frames import OPEN_FILE_MB
 
 MB = 1 << 20
 MIN_OPEN_FILES = 4
-MAX_OPEN_FILES = 1024
+MAX_OPEN_FILES = 256  # random chunks of a many-file dataset miss any LRU; shards fit in it
+WORKER_MB = 128.0  # a forked reader's own memory (its share of pages, measured ~100 MB)
 
 
 @dataclass(frozen=True)
@@ -44,22 +45,24 @@ def batch_bytes(data: ChunkDataset, batch_size: int) -> int:
 
 
 def plan(data: ChunkDataset, batch_size: int, cap_mb: float, workers: int) -> StreamPlan:
-    """Prefetch depth and open files per worker that keep the data under ``cap_mb``: the
-    in-RAM index, every worker's batches in flight (each also held once by the loader) and
-    its open files. Refuses a cap that cannot hold the index and one batch per worker;
-    ``cap_mb`` 0: no cap (the deepest prefetch and the most open files)."""
+    """Prefetch depth and open files per worker that keep the data path under ``cap_mb``:
+    the in-RAM index, every worker's own memory, its batches in flight (each also held once
+    by the loader) and its open files (what training takes without data is not counted).
+    Refuses a cap that cannot hold the index and one batch per worker; ``cap_mb`` 0: no cap
+    (the deepest prefetch and the most open files)."""
     cap_mb = cap_mb or math.inf
     if workers < 1:
         raise ValueError(f"data_workers: streaming needs >= 1 worker process, got {workers}")
     index_mb = data.ram_bytes() / MB
     b_mb = batch_bytes(data, batch_size) / MB
-    left = cap_mb - index_mb - workers * (2 * b_mb + MIN_OPEN_FILES * OPEN_FILE_MB)
+    least = WORKER_MB + 2 * b_mb + MIN_OPEN_FILES * OPEN_FILE_MB
+    left = cap_mb - index_mb - workers * least
     if left < 0:
         raise ValueError(
             f"data_memory_mb: {cap_mb:g} MB cannot stream this dataset: its index takes "
-            f"{index_mb:.0f} MB in RAM and each of {workers} worker(s) needs "
-            f"{2 * b_mb + MIN_OPEN_FILES * OPEN_FILE_MB:.0f} MB (one batch of {batch_size} "
-            f"in flight, {MIN_OPEN_FILES} open files); raise the cap or lower batch_size"
+            f"{index_mb:.0f} MB in RAM and each of {workers} worker(s) needs {least:.0f} MB "
+            f"(itself, one batch of {batch_size} in flight, {MIN_OPEN_FILES} open files); "
+            "raise the cap or lower batch_size"
         )
     per_worker = left / workers
     prefetch = 1 + int(min(3, per_worker / 2 // (2 * b_mb)))  # half the rest, <= 4
