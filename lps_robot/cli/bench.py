@@ -96,7 +96,14 @@ def _bench_stream(args: argparse.Namespace) -> int:
 def _bench_closed_loop(args: argparse.Namespace) -> int:
     from lps_robot.bench.closed_loop import run
 
-    print(json.dumps(run(args.run_dir, args.episodes, tuple(args.inference), args.seed)))
+    result = run(
+        args.run_dir,
+        args.episodes,
+        tuple(args.inference),
+        args.seed,
+        stepped_episodes=args.stepped_episodes,
+    )
+    print(json.dumps(result))
     return 0
 
 
@@ -138,7 +145,9 @@ def _add_stream(bsub: argparse._SubParsersAction) -> None:
     p.add_argument("--out_dir", default="runs/bench_stream", help="datasets and runs go here")
     p.add_argument("--cap_mb", type=float, default=1024, help="the big run's data_memory_mb")
     p.add_argument("--base_episodes", type=int, default=590, help="sim episodes recorded")
-    p.add_argument("--copies", type=int, default=16, help="file copies in the big dataset")
+    p.add_argument(
+        "--copies", type=int, default=16, help="shards in the big dataset (the base merged)"
+    )
     p.add_argument("--steps", type=int, default=1500, help="training steps per run")
     p.add_argument("--workers", type=int, default=1, help="reader worker processes")
     p.add_argument("--json", action="store_true", help=ALWAYS_JSON)
@@ -153,6 +162,9 @@ def _add_stream(bsub: argparse._SubParsersAction) -> None:
         help="the controller's inference modes, run in this order",
     )  # fmt: skip
     p.add_argument("--seed", type=int, default=7, help="the sim's seed (the same starts)")
+    p.add_argument(
+        "--stepped_episodes", type=int, default=200, help="stepped episodes per policy and mode"
+    )
     p.add_argument("--json", action="store_true", help=ALWAYS_JSON)
     p.set_defaults(func=_bench_closed_loop)
 

@@ -83,7 +83,13 @@ def _eval(args: argparse.Namespace) -> int:
 
     try:
         result = evaluate_policy(
-            args.policy, args.episodes, args.seed, args.max_steps, args.execution, args.video
+            args.policy,
+            args.episodes,
+            args.seed,
+            args.max_steps,
+            args.execution,
+            args.video,
+            args.inference,
         )
     except PolicyRejected as e:
         print(f"lps eval: {e}", file=sys.stderr)
@@ -135,5 +141,12 @@ def add_eval(sub: argparse._SubParsersAction) -> None:
         "the chunks that cover it",
     )
     p.add_argument("--video", default=None, help="write the first episode's camera as MP4")
+    p.add_argument(
+        "--inference",
+        default="tick",
+        choices=("tick", "ahead"),
+        help="chunks computed on the tick that needs them, or ahead on a worker thread (the "
+        "controller's inference parameter)",
+    )
     p.add_argument("--json", action="store_true", help="(always JSON; accepted for symmetry)")
     p.set_defaults(func=_eval)

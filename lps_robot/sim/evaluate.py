@@ -53,10 +53,13 @@ def evaluate_policy(
     max_steps: int = 200,
     execution: str = "open_loop",
     video: str | Path | None = None,
+    inference: str = "tick",
 ) -> dict:
     """Success rate through the deploy path; ``video``: the first episode's camera frames
     (what the policy saw, before preprocessing) as an MP4. ``policy_path`` may also be a
-    loaded policy (anything with OnnxPolicy's call, ``spec`` and ``manifest``)."""
+    loaded policy (anything with OnnxPolicy's call, ``spec`` and ``manifest``).
+    ``inference="ahead"``: chunks computed off the tick as the node does (a chunk started at
+    tick q is taken at tick q + lead, whatever the wall clock says: stepping stays exact)."""
     env = SimArmEnv(_robot_spec(policy_path), render=True, max_steps=max_steps)
     spec = env.spec
     policy = (
@@ -65,7 +68,7 @@ def evaluate_policy(
         else policy_path
     )
     pre = Preprocessor(spec)
-    loop = ControlLoop(spec, execution=execution, max_obs_age_s=1.0)
+    loop = ControlLoop(spec, execution=execution, max_obs_age_s=1.0, inference=inference)
     loop.offer(policy)
     dt = 1.0 / spec.robot.control_rate_hz
     successes, lengths, outcomes, infer_ms, holds = [], [], [], [], 0
@@ -99,6 +102,7 @@ def evaluate_policy(
         lengths.append(t + 1)
         outcomes.append(classify(success, max_z, env))
     env.close()
+    loop.close()
     if video and frames:
         from lps_robot.data.video import write_video
 
@@ -113,5 +117,6 @@ def evaluate_policy(
         "outcomes": {k: outcomes.count(k) for k in OUTCOMES if k in outcomes},
         "inference_p50_ms": float(np.percentile(infer_ms, 50)) if infer_ms else None,
         "holds": int(holds),
+        "inference": inference,
         "wall_s": round(time.perf_counter() - t0, 1),
     }
