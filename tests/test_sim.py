@@ -130,3 +130,25 @@ def test_cli_eval_writes_a_rollout_video(tmp_path, capsys):
         frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
     cam = spec.camera(spec.obs.image_keys[0])
     assert len(frames) == 6 and frames[0].shape == (cam.height, cam.width, 3)
+
+
+def test_cli_eval_steps_inference_ahead(tmp_path, capsys):
+    """Stepped evaluation with chunks computed off the tick, as the node's ``inference: ahead``:
+    every tick of both episodes commands (no hold) and the result names the mode."""
+    import json
+
+    import torch
+
+    from lps_robot.agent import LPSAgent
+    from lps_robot.cli import main as lps
+    from lps_robot.export import export
+    from tests.test_agent import SMALL
+
+    spec = SimArmEnv(render=False).spec
+    torch.manual_seed(0)
+    export(LPSAgent(spec, SMALL).eval(), tmp_path / "p.onnx")
+    argv = ["eval", str(tmp_path / "p.onnx"), "--episodes", "2", "--max-steps", "12"]
+    assert lps([*argv, "--inference", "ahead"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["inference"] == "ahead" and result["holds"] == 0
+    assert result["mean_length"] == 12
