@@ -134,7 +134,8 @@ def test_cli_eval_writes_a_rollout_video(tmp_path, capsys):
 
 def test_cli_eval_steps_inference_ahead(tmp_path, capsys):
     """Stepped evaluation with chunks computed off the tick, as the node's ``inference: ahead``:
-    every tick of both episodes commands (no hold) and the result names the mode."""
+    each episode holds one tick while its first chunk is computed, then every tick commands
+    (late chunks are waited for in stepped time), and the result names the mode."""
     import json
 
     import torch
@@ -150,5 +151,5 @@ def test_cli_eval_steps_inference_ahead(tmp_path, capsys):
     argv = ["eval", str(tmp_path / "p.onnx"), "--episodes", "2", "--max-steps", "12"]
     assert lps([*argv, "--inference", "ahead"]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert result["inference"] == "ahead" and result["holds"] == 0
+    assert result["inference"] == "ahead" and result["holds"] == 2
     assert result["mean_length"] == 12

@@ -271,6 +271,7 @@ class PolicyNode(LifecycleNode):
             result.inference_ms if result.inferred else None,
             (time.monotonic() - start) * 1e3 if result.command is not None else None,
             age,
+            result.late,
         )
 
     def _note_hold(self, status: str, detail: str) -> None:

@@ -54,13 +54,19 @@ class LoopStats:
         self.ticks += 1
 
     def add(
-        self, inference_ms: float | None, compute_ms: float | None, obs_age_ms: float | None
+        self,
+        inference_ms: float | None,
+        compute_ms: float | None,
+        obs_age_ms: float | None,
+        late: bool = False,
     ) -> None:
+        """``late``: the tick's inference ran past the period, or a chunk computed ahead
+        came late."""
         with self.lock:
             if inference_ms is not None:
                 self.infer_ms.add(inference_ms)
-                if inference_ms > self.period * 1e3:
-                    self._late.append((time.monotonic(), inference_ms))
+            if late:
+                self._late.append((time.monotonic(), inference_ms or 0.0))
             if compute_ms is not None:
                 self.compute_ms.add(compute_ms)
             if obs_age_ms is not None:
@@ -110,6 +116,7 @@ def loop_facts(loop: ControlLoop | None) -> dict:
         "inference": loop.inference if loop else "",
         "inference_lead_ticks": ahead.lead() if ahead else 0,
         "inference_stalls": ahead.stalls if ahead else 0,
+        "late_chunks": ahead.late_chunks if ahead else 0,
         "execution_provider": getattr(policy, "provider", ""),
     }
 

@@ -6,8 +6,9 @@ is executed from its action t - q on, so every action still runs at the tick it 
 for; the price is that the observation behind the first action executed is t - q ticks old
 (one period when inference fits in one), where inference on the tick costs that tick its
 inference time. ``lead`` (ticks between starting an inference and needing it) follows the
-slowest of the recent inferences; a tick that needs a chunk still being computed waits for it
-and is counted as stalled.
+slowest of the recent inferences (first: the policy's warm-up p99). No tick ever waits: the
+loop holds the arm while the first chunk is computed (at the start, after a hold or a swap)
+and while a chunk is late; late ticks are counted (``stalls``).
 """
 
 from __future__ import annotations
@@ -29,15 +30,15 @@ MARGIN = 1.25  # lead covers the slowest recent inference times this
 @dataclass
 class Ahead:
     """A chunk taken from the worker: what the policy returned (or raised), its inference time,
-    the offset of the current tick in it, and the joint positions it was predicted from."""
+    the offset of the current tick in it, the joint positions it was predicted from, and
+    whether it came late (ticks held for it)."""
 
     chunk: np.ndarray | None
     error: BaseException | None
-    inference_ms: float
+    ms: float
     offset: int
     pos: np.ndarray
-    waited_ms: float
-    stalled: bool  # it was still being computed when the tick needed it
+    late: bool
 
 
 class AheadInference:
@@ -46,13 +47,21 @@ class AheadInference:
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="lps-inference")
         self._job: tuple[Future, int, np.ndarray, object] | None = None
         self._recent: deque[float] = deque(maxlen=RECENT)
-        self.stalls = 0  # ticks that waited for a chunk still being computed
+        self.startup = False  # the pending chunk was started with nothing left to execute
+        self._late = False  # the pending chunk is late
+        self.stalls = 0  # ticks held for a late chunk
+        self.late_chunks = 0
         self.launched = 0
 
     def lead(self) -> int:
         """Ticks between starting an inference and needing its chunk (1 .. h - 1)."""
         slowest = max(self._recent, default=0.0) * MARGIN
         return max(1, min(self.h - 1, math.ceil(slowest / self.period_ms)))
+
+    def expect(self, ms: float | None) -> None:
+        """Seed the lead with a latency measured elsewhere (a policy's warm-up p99)."""
+        if ms is not None and ms > 0:
+            self._recent.append(float(ms))
 
     def pending(self, owner: object) -> bool:
         """A chunk is being computed (or waits) for ``owner`` (the policy in charge)."""
@@ -64,24 +73,38 @@ class AheadInference:
         obs: Mapping[str, np.ndarray],
         pos: np.ndarray,
         tick: int,
+        startup: bool,
     ) -> None:
-        """Start computing a chunk from ``obs`` (copied) of tick ``tick``."""
+        """Start computing a chunk from ``obs`` (copied) of tick ``tick``; ``startup``: no
+        actions are left to run meanwhile (the loop holds until it is ready)."""
         snapshot = {k: np.array(v, copy=True) for k, v in obs.items()}
         future = self._pool.submit(_timed, policy, snapshot)
         self._job = (future, tick, np.array(pos, copy=True), policy)
+        self.startup, self._late = startup, False
         self.launched += 1
 
+    def ready(self) -> bool:
+        return self._job is not None and self._job[0].done()
+
+    def wait(self) -> None:
+        """Block until the pending chunk is ready (stepped simulation only)."""
+        if self._job is not None:
+            self._job[0].result()
+
+    def mark_late(self) -> bool:
+        """A tick needed the pending chunk before it was ready; True for its first such tick."""
+        self.stalls += 1
+        first, self._late = not self._late, True
+        self.late_chunks += first
+        return first
+
     def take(self, tick: int) -> Ahead:
-        """The pending chunk for tick ``tick``, waiting for it if it is still being computed."""
+        """The pending chunk (ready) for tick ``tick``."""
         assert self._job is not None
         (future, launched, pos, _), self._job = self._job, None
-        t0 = time.perf_counter()
-        stalled = not future.done()
-        self.stalls += stalled
         chunk, error, ms = future.result()
         self._recent.append(ms)
-        waited = (time.perf_counter() - t0) * 1e3
-        return Ahead(chunk, error, ms, tick - launched, pos, waited, stalled)
+        return Ahead(chunk, error, ms, tick - launched, pos, self._late)
 
     def cancel(self) -> None:
         """Forget the pending chunk (a hold, a swap, a reset); a running inference finishes

@@ -11,7 +11,11 @@ first ``probation_ticks`` commanded ticks, the loop rolls back to the previous o
 A chunk outside the policy's own action bounds (`out_of_range`) is
 a failure too: an exported policy decodes into those bounds, so such values mean a broken
 model, never a target to clamp and chase. Inference slower than the period after probation is
-counted (``late_queries``, ``last_late_ms``) for the node's diagnostics.
+reported per tick (``TickResult.late``) for the node's diagnostics.
+
+``inference="ahead"`` computes chunks off the tick (`AheadInference`): the arm holds while
+the first chunk is computed (``computing_chunk``) and while one is late (``late_chunk``, a
+probation miss), so no tick waits for inference.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ class TickResult:
     status: str  # ok | clamped | a hold reason
     inferred: bool = False
     inference_ms: float = 0.0
+    late: bool = False  # inference ran past its deadline (tick) or a chunk came late (ahead)
 
 
 class ControlLoop:
@@ -64,7 +69,11 @@ class ControlLoop:
         probation_ticks: int = 50,
         probation_max_misses: int = 1,
         inference: str = "tick",
+        wait_for_chunks: bool = False,
     ) -> None:
+        """``wait_for_chunks`` (stepped simulation, ``inference="ahead"``): a tick waits for
+        a chunk still being computed instead of holding, as if its inference had taken less
+        than the lead (the simulated clock stops meanwhile), so stepping stays exact."""
         if inference not in INFERENCE_MODES:
             raise ValueError(f"inference: expected one of {INFERENCE_MODES}, got {inference!r}")
         if inference == "ahead" and execution != "open_loop":
@@ -96,7 +105,7 @@ class ControlLoop:
         self._probation = 0  # commanded ticks left in the new policy's probation
         self._misses = 0
         self._joint_times: np.ndarray | None = None  # at the last commanded step
-        self.inference = inference
+        self.inference, self.wait_for_chunks = inference, wait_for_chunks
         self.ahead: AheadInference | None = None  # made per policy (its chunk length)
         self._ticks = 0  # commanded ticks, the clock of chunks computed ahead
 
@@ -131,6 +140,7 @@ class ControlLoop:
                     self.ahead.close()
                 self.ahead = AheadInference(self.deadline_ms / 1e3, p.chunk_length)
             self.ahead.cancel()
+            self.ahead.expect(getattr(policy, "warmup_p99_ms", None))
 
     def close(self) -> None:
         """Stops the inference worker (``inference="ahead"``)."""
@@ -184,80 +194,104 @@ class ControlLoop:
                 return self._hold(sensors, f"stale_camera:{key}")
         if self.policy is None or self.executor is None:
             return self._hold(sensors, "no_policy")
-        inferred, ms = False, 0.0
         obs: dict[str, np.ndarray] = {k: sensors.images[k][0] for k in self.robot.obs.image_keys}
         obs["joint_pos"] = pos
         if "joint_vel" in self.robot.obs.proprio_keys:
             obs["joint_vel"] = vel if vel is not None else np.zeros_like(pos)
+        tick, self._ticks = self._ticks, self._ticks + 1  # the clock of chunks computed ahead
+        inferred, ms, late = False, 0.0, False
         if self.executor.needs_query():
-            failed = self._query(sensors, obs, pos)
-            if isinstance(failed, TickResult):
+            if self.ahead is None:
+                got = self._query(sensors, obs)
+            else:
+                got = self._take(sensors, obs, tick)
+            if isinstance(got, TickResult):
+                return got
+            chunk, offset, ms, late, chunk_pos = got
+            inferred = True
+            failed = self._check(sensors, chunk, ms, late)
+            if failed is not None:
                 return failed
-            inferred, ms = True, failed
+            if self.policy.spec.action.type == "joint_delta":
+                chunk = chunk + chunk_pos[None, :]  # relative to the chunk's first observation
+            self.executor.push(chunk, offset)
         fresh = None
-        if sensors.joint_times is not None:
-            fresh = None
         if sensors.joint_times is not None:
             prev, self._joint_times = self._joint_times, sensors.joint_times
             if prev is not None and prev.shape == sensors.joint_times.shape:
                 fresh = sensors.joint_times > prev
         cmd, status = self.safety(self.executor.next_action(), pos, fresh)
-        self._ticks += 1
         ahead = self.ahead
         if (
             ahead is not None
             and not ahead.pending(self.policy)
             and self.executor.remaining() < ahead.lead()
-        ):  # the chunk that follows this one, started from this tick's observation
-            ahead.launch(self.policy, obs, pos, self._ticks - 1)
+        ):  # the next chunk, from this tick's observation
+            ahead.launch(self.policy, obs, pos, tick, startup=False)
         if self._probation > 0:
             self._probation -= 1
             if self._probation == 0:
                 self.previous = None  # passed: release the old policy
-        return TickResult(cmd, status, inferred, ms)
+        return TickResult(cmd, status, inferred, ms, late)
 
-    def _query(self, sensors: Sensors, obs: dict, pos: np.ndarray) -> TickResult | float:
-        """Queue the next chunk: computed ahead when one is pending, else now. Returns the
-        time this tick spent on it (ms) or the failure's result."""
-        offset, late = 0, False
-        if self.ahead is not None and self.ahead.pending(self.policy):
-            got = self.ahead.take(self._ticks)
-            if got.offset >= self.executor.h:  # planned only ticks already past
-                got = None
-        else:
-            got = None
-        if got is not None:
-            ms, offset, pos = got.waited_ms, got.offset, got.pos
-            late = got.stalled
-            if got.error is not None:
-                e = got.error
-                return self._fail(sensors, "policy_error", f"{type(e).__name__}: {e}", ms)
-            chunk = got.chunk
-        else:
-            t0 = time.perf_counter()
-            try:
-                chunk = self.policy(obs)
-            except Exception as e:  # noqa: BLE001 - a policy may raise anything
-                ms = (time.perf_counter() - t0) * 1e3
-                return self._fail(sensors, "policy_error", f"{type(e).__name__}: {e}", ms)
+    def _query(self, sensors: Sensors, obs: dict) -> TickResult | tuple:
+        """The next chunk, computed on this tick: (chunk, offset 0, ms, late, its joint_pos)."""
+        t0 = time.perf_counter()
+        try:
+            chunk = self.policy(obs)
+        except Exception as e:  # noqa: BLE001 - a policy may raise anything
             ms = (time.perf_counter() - t0) * 1e3
-            late = ms > self.deadline_ms
+            return self._fail(sensors, "policy_error", f"{type(e).__name__}: {e}", ms)
+        ms = (time.perf_counter() - t0) * 1e3
+        return chunk, 0, ms, ms > self.deadline_ms, sensors.joint_pos
+
+    def _take(self, sensors: Sensors, obs: dict, tick: int) -> TickResult | tuple:
+        """The chunk computed ahead, when it is ready: (chunk, the offset of this tick in it,
+        its inference ms, whether it came late, the joint_pos it was computed from). Until
+        then the arm holds: at the start (``computing_chunk``: nothing was computing) or
+        because the chunk is late (``late_chunk``, counted; a probation miss)."""
+        ahead, pos = self.ahead, sensors.joint_pos
+        if not ahead.pending(self.policy):  # nothing computing: start from this tick's obs
+            ahead.launch(self.policy, obs, pos, tick, startup=True)
+            return TickResult(self.safety.hold(pos), "computing_chunk")
+        if not ahead.ready() and not ahead.startup and self.wait_for_chunks:
+            ahead.wait()
+        if not ahead.ready():
+            if ahead.startup:
+                return TickResult(self.safety.hold(pos), "computing_chunk")
+            first = ahead.mark_late()
+            if first and self._probation > 0:
+                self._misses += 1
+                if self._misses > self.probation_max_misses:
+                    return self._fail(
+                        sensors, "deadline_miss",
+                        f"chunks computed ahead came late {self._misses} times "
+                        f"(lead {ahead.lead()} ticks)", 0.0,
+                    )  # fmt: skip
+            return TickResult(self.safety.hold(pos), "late_chunk", late=True)
+        got = ahead.take(tick)
+        if got.error is not None:
+            e = got.error
+            return self._fail(sensors, "policy_error", f"{type(e).__name__}: {e}", got.ms)
+        if got.offset >= self.executor.h:  # it planned only ticks already past: start again
+            return self._take(sensors, obs, tick)
+        return got.chunk, got.offset, got.ms, got.late, got.pos
+
+    def _check(self, sensors: Sensors, chunk, ms: float, late: bool) -> TickResult | None:
+        """A chunk that may not be executed fails the policy (see `_fail`)."""
         if not np.isfinite(chunk).all():
             return self._fail(sensors, "invalid_action", "non-finite action chunk", ms)
         outside = out_of_range(chunk, self.policy.spec)
         if outside:
             return self._fail(sensors, "action_out_of_range", outside, ms)
-        if self._probation > 0 and late:
+        if self._probation > 0 and late and self.ahead is None:
             self._misses += 1
             if self._misses > self.probation_max_misses:
                 return self._fail(
                     sensors,
                     "deadline_miss",
-                    f"inference missed its {self.deadline_ms:.1f} ms deadline "
-                    f"{self._misses} times (last: {ms:.1f} ms on the tick)",
+                    f"inference took {ms:.1f} ms > the {self.deadline_ms:.1f} ms period "
+                    f"{self._misses} times",
                     ms,
                 )
-        if self.policy.spec.action.type == "joint_delta":
-            chunk = chunk + pos[None, :]  # relative to this chunk's first observation
-        self.executor.push(chunk, offset)
-        return ms
+        return None

@@ -58,8 +58,9 @@ def evaluate_policy(
     """Success rate through the deploy path; ``video``: the first episode's camera frames
     (what the policy saw, before preprocessing) as an MP4. ``policy_path`` may also be a
     loaded policy (anything with OnnxPolicy's call, ``spec`` and ``manifest``).
-    ``inference="ahead"``: chunks computed off the tick as the node does (a chunk started at
-    tick q is taken at tick q + lead, whatever the wall clock says: stepping stays exact)."""
+    ``inference="ahead"``: chunks computed off the tick as the node does (the first of an
+    episode while the arm holds for a tick; later ones started at tick q are taken at tick q +
+    lead, whatever the wall clock says: stepping stays exact)."""
     env = SimArmEnv(_robot_spec(policy_path), render=True, max_steps=max_steps)
     spec = env.spec
     policy = (
@@ -68,7 +69,9 @@ def evaluate_policy(
         else policy_path
     )
     pre = Preprocessor(spec)
-    loop = ControlLoop(spec, execution=execution, max_obs_age_s=1.0, inference=inference)
+    loop = ControlLoop(
+        spec, execution=execution, max_obs_age_s=1.0, inference=inference, wait_for_chunks=True
+    )
     loop.offer(policy)
     dt = 1.0 / spec.robot.control_rate_hz
     successes, lengths, outcomes, infer_ms, holds = [], [], [], [], 0
