@@ -252,6 +252,14 @@ class TrainConfig:
         default=False,
         metadata={"help": "stream the frames from disk even when they fit in RAM"},
     )
+    frame_cache: str = field(
+        default="",
+        metadata={
+            "help": "streaming: directory of the preprocessed frames, written once per dataset "
+            "and reused (resumes, later runs); '': out_dir/frame_cache; none: read the "
+            "episode files directly (decompress and resize every frame of every batch)"
+        },
+    )
     progress: bool = field(default=True, metadata={"help": "show a progress bar"})
     tensorboard: bool = field(
         default=True, metadata={"help": "also log scalars for TensorBoard to out_dir/tb"}

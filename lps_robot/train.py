@@ -231,9 +231,13 @@ def load_chunks(cfg: TrainConfig):
         failure_penalty=cfg.failure_penalty,
         images="disk" if cfg.data_memory_mb or cfg.data_stream else "ram",
     )
+    if data.frames is None:
+        return data
     need = data.ram_bytes() + data.image_ram_bytes()
-    if data.frames is not None and not cfg.data_stream and need <= cfg.data_memory_mb * (1 << 20):
+    if not cfg.data_stream and need <= cfg.data_memory_mb * (1 << 20):
         data.load_images()  # it fits under the cap: in RAM, as without one
+    elif cfg.frame_cache != "none":
+        data.cache_frames(cfg.frame_cache or Path(cfg.out_dir) / "frame_cache", cfg.progress)
     return data
 
 

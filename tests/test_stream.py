@@ -40,9 +40,23 @@ def test_frames_from_disk_equal_frames_in_ram(dataset):
     starts = np.random.default_rng(1).permutation(ram.starts)
     _equal(disk.chunks(starts), ram.chunks(starts))
     assert len(disk.frames._files) == 2
+    disk.cache_frames(dataset.parent / "cache")  # preprocessed once into raw files
+    (built,) = (dataset.parent / "cache").iterdir()
+    assert (built / "complete.json").is_file() and (built / "front.u8").stat().st_size == (
+        disk.image_ram_bytes()
+    )
+    _equal(disk.chunks(starts), ram.chunks(starts))
+    again = ChunkDataset(dataset, images="disk")
+    again.cache_frames(dataset.parent / "cache")  # the same dataset: the same cache, reused
+    assert again.frames.cache.dir == built and len(list(built.parent.iterdir())) == 1
     disk.load_images()  # the same frames moved into RAM
     assert disk.frames is None
     _equal(disk.chunks(starts), ram.chunks(starts))
+    write_episodes(dataset, small_spec(), [8], [True], seed=9)  # the dataset changed
+    grown = ChunkDataset(dataset, images="disk")
+    grown.cache_frames(dataset.parent / "cache")
+    assert grown.frames.cache.dir != built  # a new cache, the old one never read for it
+    _equal(grown.chunks(grown.starts), ChunkDataset(dataset).chunks(grown.starts))
 
 
 def test_streamed_batches_are_the_in_ram_batches_drawn_uniformly(dataset):

@@ -9,7 +9,9 @@ the same base dataset streamed (one file per episode: a file opened per sample, 
 chunks miss any cache of open files), and the big dataset under ``cap_mb`` (it streams).
 Memory is the training process tree (the trainer and its reader workers), sampled from /proc
 every 0.2 s: the sum of RSS (pages shared by the forked workers counted in each) and of PSS
-(shared pages split between them).
+(shared pages split between them). Streamed runs build their frame cache first (the
+preprocessed frames, `lps_robot.data.frame_cache`); ``frame_cache="none"`` reads the episode
+files directly instead.
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ def _train(cfg: Any, out: Path) -> dict[str, float]:
     out.mkdir(parents=True, exist_ok=True)
     (out / "train.yaml").write_text(yaml.safe_dump(to_plain(cfg)))
     cmd = [sys.executable, "-m", "lps_robot.cli", "train", "--config", str(out / "train.yaml")]
+    t0 = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
     peak = [0.0, 0.0]
 
@@ -77,6 +80,7 @@ def _train(cfg: Any, out: Path) -> dict[str, float]:
     if proc.wait() != 0:
         raise RuntimeError(f"lps train failed ({proc.returncode}); see {out}")
     watcher.join()
+    wall = time.monotonic() - t0
     rows = list(csv.DictReader((Path(cfg.out_dir) / "metrics.csv").open()))
     first, last = rows[0], rows[-1]
     rate = (int(last["step"]) - int(first["step"])) / (
@@ -86,6 +90,7 @@ def _train(cfg: Any, out: Path) -> dict[str, float]:
         "steps_per_s": round(rate, 2),
         "peak_rss_mb": round(peak[0]),
         "peak_pss_mb": round(peak[1]),
+        "before_training_s": round(wall - float(last["wall_s"]), 1),  # loading, frame cache
     }
 
 
@@ -97,6 +102,7 @@ def run(
     steps: int = 1500,
     workers: int = 1,
     seed: int = 0,
+    frame_cache: str = "",
 ) -> dict[str, Any]:
     from lps_robot.data.dataset import ChunkDataset
     from lps_robot.data.robomimic import merge
@@ -128,12 +134,14 @@ def run(
         }
     common = {"log_every": max(1, steps // 10), "ckpt_every": steps}
     common |= {"progress": False, "tensorboard": False, "data_workers": workers}
+    common |= {"frame_cache": frame_cache}
     runs = {
         "in_ram": (base, {}),
         "streamed": (base, {"data_stream": True}),
         "big_under_cap": (big, {"data_memory_mb": cap_mb}),
     }
     result: dict[str, Any] = {"cap_mb": cap_mb, "datasets": sizes, "workers": workers}
+    result["frame_cache"] = frame_cache or "out_dir/frame_cache"
     for name, (path, extra) in runs.items():
         cfg = demo_train_config(path, out / "runs" / name, "lps", steps, **common, **extra)
         result[name] = _train(cfg, out / "runs" / name)

@@ -87,7 +87,13 @@ def _bench_stream(args: argparse.Namespace) -> int:
     from lps_robot.bench.stream import run
 
     result = run(
-        args.out_dir, args.cap_mb, args.base_episodes, args.copies, args.steps, args.workers
+        args.out_dir,
+        args.cap_mb,
+        args.base_episodes,
+        args.copies,
+        args.steps,
+        args.workers,
+        frame_cache=args.frame_cache,
     )
     print(json.dumps(result))
     return 0
@@ -150,6 +156,9 @@ def _add_stream(bsub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--steps", type=int, default=1500, help="training steps per run")
     p.add_argument("--workers", type=int, default=1, help="reader worker processes")
+    p.add_argument(
+        "--frame_cache", default="", help="the runs' frame_cache ('none': read episode files)"
+    )
     p.add_argument("--json", action="store_true", help=ALWAYS_JSON)
     p.set_defaults(func=_bench_stream)
     p = bsub.add_parser(

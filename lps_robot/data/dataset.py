@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from lps_robot.data import stats as stats_mod
+from lps_robot.data.frame_cache import FrameCache, cache_key
 from lps_robot.data.frames import DiskFrames
 from lps_robot.data.reader import (
     DataError,
@@ -75,8 +76,9 @@ def valid_starts(lengths: np.ndarray, terminal_last: np.ndarray, h: int) -> np.n
 
 class ChunkDataset:
     """Episodes sampled as chunks. Everything but the camera frames is held in RAM; the
-    frames are too (preprocessed) with ``images="ram"``, or read from the episode files per
-    batch with ``images="disk"`` (`DiskFrames`; `load_images` moves them into RAM later)."""
+    frames are too (preprocessed) with ``images="ram"``, or read per batch with
+    ``images="disk"`` (`DiskFrames`: from the episode files, or from a `FrameCache` once
+    `cache_frames` made one; `load_images` moves them into RAM instead)."""
 
     def __init__(
         self,
@@ -217,6 +219,16 @@ class ChunkDataset:
             self.obs[k] = np.concatenate(parts)
         self.frames.close()
         self.frames = None
+
+    def cache_frames(self, root: str | Path, progress: bool = False) -> None:
+        """Read the frames from a `FrameCache` under ``root`` (written first if missing)."""
+        if self.frames is None:
+            return
+        keys, size = self.spec.obs.image_keys, self.spec.obs.image_size
+        key = cache_key(dataset_files(self.path), self.refs, keys, size)
+        self.frames.cache = FrameCache.open_or_build(
+            Path(root), key, self.refs, keys, self._pre, size, progress
+        )
 
     def _obs_at(self, idx: np.ndarray) -> dict[str, np.ndarray]:
         out = {k: v[idx] for k, v in self.obs.items()}

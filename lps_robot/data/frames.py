@@ -1,10 +1,10 @@
 """Camera frames read from the episode files on demand (training on data bigger than RAM).
 
 `DiskFrames` maps a dataset-wide step index to (episode, local index) and reads the frames
-of a batch straight from the HDF5 files, grouped by file, through the training
-`Preprocessor`. Open files are kept in a small LRU (each costs about 0.7 MB of HDF5
-metadata and cache); handles are never shared across a fork: a process that did not open
-them opens its own.
+of a batch from a `FrameCache` of preprocessed frames when it has one, else straight from the
+HDF5 files, grouped by file, through the training `Preprocessor`. Open files are kept in a
+small LRU (each costs about 0.7 MB of HDF5 metadata and cache); handles are never shared
+across a fork: a process that did not open them opens its own.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import h5py
 import numpy as np
 
 from lps_robot.data import schema
+from lps_robot.data.frame_cache import FrameCache
 from lps_robot.data.reader import DataError, EpisodeRef
 from lps_robot.preprocess import Preprocessor
 
@@ -42,6 +43,7 @@ class DiskFrames:
         self.max_open = max_open
         self._files: OrderedDict[Path, h5py.File] = OrderedDict()
         self._pid = os.getpid()
+        self.cache: FrameCache | None = None  # when set, frames come from it
 
     @property
     def frame_bytes(self) -> int:
@@ -66,6 +68,8 @@ class DiskFrames:
 
     def read(self, key: str, idx: np.ndarray) -> np.ndarray:
         """(B, h, w, 3) preprocessed frames of camera ``key`` at dataset indices ``idx``."""
+        if self.cache is not None:
+            return self.cache.read(key, idx)
         idx = np.asarray(idx)
         out = np.empty((len(idx), *self.size, 3), np.uint8)
         ep = self.episode_of[idx]
@@ -83,6 +87,8 @@ class DiskFrames:
         return out
 
     def close(self) -> None:
+        if self.cache is not None:
+            self.cache.close()
         if self._pid == os.getpid():
             for f in self._files.values():
                 f.close()
