@@ -246,7 +246,8 @@ class TrainConfig:
         },
     )
     data_workers: int = field(
-        default=1, metadata={"help": "worker processes reading frames when streaming"}
+        default=1,
+        metadata={"help": "worker processes reading frames when streaming (0: this process)"},
     )
     data_stream: bool = field(
         default=False,
@@ -271,8 +272,8 @@ class TrainConfig:
             raise ValueError(
                 f"data_memory_mb: expected >= 0 (0: no cap), got {self.data_memory_mb}"
             )
-        if self.data_workers < 1:
-            raise ValueError(f"data_workers: expected >= 1, got {self.data_workers}")
+        if self.data_workers < 0:
+            raise ValueError(f"data_workers: expected >= 0, got {self.data_workers}")
         if self.algo not in ("lps", "bc"):
             raise ValueError(f"algo: expected 'lps' or 'bc', got {self.algo!r}")
         if not 0 <= self.prior_warmup_steps < max(self.steps, 1):

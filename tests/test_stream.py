@@ -96,12 +96,16 @@ def test_streamed_training_equals_in_ram_training_across_a_resume(dataset, tmp_p
         return tmp_path / name / "final.safetensors"
 
     halfway = {}
-    for name, extra in (("ram", {}), ("stream", {"data_stream": True, "data_workers": 2})):
+    runs = [("ram", {}), ("stream", {"data_stream": True, "data_workers": 2})]
+    runs += [("stream0", {"data_stream": True, "data_workers": 0, "frame_cache": "none"})]
+    for name, extra in runs:
         halfway[name] = _weights(run(name, 4, **extra))
         run(name, 8, resume=True, **extra)
     _same(halfway["stream"], halfway["ram"])
+    _same(halfway["stream0"], halfway["ram"])  # read by the training process, no cache
     final = _weights(tmp_path / "stream" / "final.safetensors")
     _same(final, _weights(tmp_path / "ram" / "final.safetensors"))
+    _same(_weights(tmp_path / "stream0" / "final.safetensors"), final)
     assert any(not torch.equal(final[k], halfway["stream"][k]) for k in final)  # it trained on
 
 
@@ -126,6 +130,6 @@ def test_a_memory_cap_streams_only_what_does_not_fit(dataset):
     per_worker = stream.WORKER_MB + 2 * p.prefetch * p.batch_mb + p.open_files * 1.0
     assert 2 * per_worker + p.index_mb <= 300
     with pytest.raises(ValueError, match="data_workers"):
-        make_config(overrides={**base, "data_workers": 0})
+        make_config(overrides={**base, "data_workers": -1})
     with pytest.raises(ValueError, match="data_memory_mb"):
         make_config(overrides={**base, "data_memory_mb": -1})

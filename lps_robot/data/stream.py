@@ -3,8 +3,9 @@
 The chunk starts of every batch are drawn in the training process from the training loop's
 own generator, exactly as the in-RAM sampler draws them (uniform over valid chunks, the same
 stream for the same seed and step, so a resumed run continues its stream); the workers only
-read and preprocess the frames of the starts they are handed. `plan` sizes the loader to a
-memory cap.
+read the frames of the starts they are handed (0 workers: the training process reads them,
+which a frame cache makes cheap: on 2 cores a reader process costs training more than it
+saves). `plan` sizes the loader to a memory cap.
 """
 
 from __future__ import annotations
@@ -51,12 +52,13 @@ def plan(data: ChunkDataset, batch_size: int, cap_mb: float, workers: int) -> St
     Refuses a cap that cannot hold the index and one batch per worker; ``cap_mb`` 0: no cap
     (the deepest prefetch and the most open files)."""
     cap_mb = cap_mb or math.inf
-    if workers < 1:
-        raise ValueError(f"data_workers: streaming needs >= 1 worker process, got {workers}")
+    if workers < 0:
+        raise ValueError(f"data_workers: expected >= 0, got {workers}")
     index_mb = data.ram_bytes() / MB
     b_mb = batch_bytes(data, batch_size) / MB
-    least = WORKER_MB + 2 * b_mb + MIN_OPEN_FILES * OPEN_FILE_MB
-    left = cap_mb - index_mb - workers * least
+    readers = max(workers, 1)  # 0 workers: the training process reads
+    least = (WORKER_MB if workers else 0.0) + 2 * b_mb + MIN_OPEN_FILES * OPEN_FILE_MB
+    left = cap_mb - index_mb - readers * least
     if left < 0:
         raise ValueError(
             f"data_memory_mb: {cap_mb:g} MB cannot stream this dataset: its index takes "
@@ -64,7 +66,7 @@ def plan(data: ChunkDataset, batch_size: int, cap_mb: float, workers: int) -> St
             f"(itself, one batch of {batch_size} in flight, {MIN_OPEN_FILES} open files); "
             "raise the cap or lower batch_size"
         )
-    per_worker = left / workers
+    per_worker = left / readers
     prefetch = 1 + int(min(3, per_worker / 2 // (2 * b_mb)))  # half the rest, <= 4
     files_mb = per_worker - (prefetch - 1) * 2 * b_mb
     open_files = MIN_OPEN_FILES + int(min(MAX_OPEN_FILES, files_mb // OPEN_FILE_MB))
@@ -111,14 +113,15 @@ class StreamSampler:
 
     def __call__(self, n: int, rng: np.random.Generator) -> dict[str, Any]:
         if self._it is None:
+            workers = self.plan.workers
             loader = DataLoader(
                 _Chunks(self.data),
                 sampler=_Draws(self.data.starts, n, rng),
                 batch_size=None,
-                num_workers=self.plan.workers,
-                prefetch_factor=self.plan.prefetch,
-                persistent_workers=True,
-                worker_init_fn=_one_thread,
+                num_workers=workers,
+                prefetch_factor=self.plan.prefetch if workers else None,
+                persistent_workers=workers > 0,
+                worker_init_fn=_one_thread if workers else None,
             )
             self._it, self._bound = iter(loader), (n, rng)
         elif self._bound != (n, rng):
