@@ -246,8 +246,12 @@ class TrainConfig:
         },
     )
     data_workers: int = field(
-        default=1,
-        metadata={"help": "worker processes reading frames when streaming (0: this process)"},
+        default=0,
+        metadata={
+            "help": "worker processes reading frames when streaming; 0: the training process "
+            "reads them (from the frame cache: 0.4 ms per batch; on 2 cores a worker cost "
+            "more than it saved)"
+        },
     )
     data_stream: bool = field(
         default=False,

@@ -100,7 +100,7 @@ def run(
     base_episodes: int = 590,
     copies: int = 16,
     steps: int = 1500,
-    workers: int = 1,
+    workers: int = 0,
     seed: int = 0,
     frame_cache: str = "",
 ) -> dict[str, Any]:

@@ -155,7 +155,7 @@ def _add_stream(bsub: argparse._SubParsersAction) -> None:
         "--copies", type=int, default=16, help="shards in the big dataset (the base merged)"
     )
     p.add_argument("--steps", type=int, default=1500, help="training steps per run")
-    p.add_argument("--workers", type=int, default=1, help="reader worker processes")
+    p.add_argument("--workers", type=int, default=0, help="reader worker processes")
     p.add_argument(
         "--frame_cache", default="", help="the runs' frame_cache ('none': read episode files)"
     )
