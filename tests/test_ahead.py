@@ -151,3 +151,14 @@ def test_ahead_needs_open_loop_execution():
         ControlLoop(small_spec(), execution="temporal_ensemble", inference="ahead")
     with pytest.raises(ValueError, match="inference: expected one of"):
         ControlLoop(small_spec(), inference="early")
+
+
+def test_a_late_chunk_raises_the_lead_for_good():
+    ahead = AheadInference(0.02, chunk_length=5)
+    ahead.launch(lambda obs: time.sleep(0.05) or np.zeros((5, 3)), {}, np.zeros(3), 0, False)
+    assert ahead.lead() == 1 and ahead.mark_late() and not ahead.mark_late()
+    assert ahead.lead() == 2 and ahead.stalls == 2 and ahead.late_chunks == 1
+    ahead.wait()
+    ahead.take(3)  # 50 ms * 1.25 -> 4 ticks, h - 1 at most
+    assert ahead.lead() == 4
+    ahead.close()

@@ -6,7 +6,8 @@ is executed from its action t - q on, so every action still runs at the tick it 
 for; the price is that the observation behind the first action executed is t - q ticks old
 (one period when inference fits in one), where inference on the tick costs that tick its
 inference time. ``lead`` (ticks between starting an inference and needing it) follows the
-slowest of the recent inferences (first: the policy's warm-up p99). No tick ever waits: the
+slowest of the recent inferences (first: the policy's warm-up p99), and each late chunk
+raises it by a tick for good (a slow tail the recent window missed). No tick ever waits: the
 loop holds the arm while the first chunk is computed (at the start, after a hold or a swap)
 and while a chunk is late; late ticks are counted (``stalls``).
 """
@@ -50,13 +51,16 @@ class AheadInference:
         self.startup = False  # the pending chunk was started with nothing left to execute
         self._late = False  # the pending chunk is late
         self.stalls = 0  # ticks held for a late chunk
+        self._floor = 1  # raised by late chunks
         self.late_chunks = 0
         self.launched = 0
 
     def lead(self) -> int:
-        """Ticks between starting an inference and needing its chunk (1 .. h - 1)."""
+        """Ticks between starting an inference and needing its chunk (1 .. h - 1): the
+        slowest recent inference with a margin, and at least one more than the lead under
+        which a chunk last came late."""
         slowest = max(self._recent, default=0.0) * MARGIN
-        return max(1, min(self.h - 1, math.ceil(slowest / self.period_ms)))
+        return max(1, self._floor, min(self.h - 1, math.ceil(slowest / self.period_ms)))
 
     def expect(self, ms: float | None) -> None:
         """Seed the lead with a latency measured elsewhere (a policy's warm-up p99)."""
@@ -95,7 +99,9 @@ class AheadInference:
         """A tick needed the pending chunk before it was ready; True for its first such tick."""
         self.stalls += 1
         first, self._late = not self._late, True
-        self.late_chunks += first
+        if first:
+            self.late_chunks += 1
+            self._floor = min(self.h - 1, self.lead() + 1)
         return first
 
     def take(self, tick: int) -> Ahead:
