@@ -13,7 +13,7 @@ from lps_robot.data.dataset import ChunkDataset
 from lps_robot.data.stream import StreamSampler, plan
 from lps_robot.train import load_checkpoint, load_chunks, train_from_dataset
 from tests.conftest import small_spec, write_episodes
-from tests.test_train import TINY
+from tests.test_train import tiny
 
 
 @pytest.fixture
@@ -90,9 +90,8 @@ def _weights(path) -> dict[str, torch.Tensor]:
 
 def test_streamed_training_equals_in_ram_training_across_a_resume(dataset, tmp_path):
     def run(name: str, steps: int, **extra):
-        over = {**TINY, "dataset": str(dataset), "out_dir": str(tmp_path / name)}
-        over |= {"steps": steps, "ckpt_every": 4, "threads": 1, **extra}
-        train_from_dataset(make_config(overrides=over))
+        cfg = tiny(dataset, tmp_path / name, steps=steps, ckpt_every=4, threads=1, **extra)
+        train_from_dataset(cfg)
         return tmp_path / name / "final.safetensors"
 
     halfway = {}

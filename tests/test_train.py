@@ -25,6 +25,13 @@ TINY = {
 }
 
 
+def tiny(dataset, out, **overrides):
+    """The TINY config on ``dataset``, writing to ``out``, with ``overrides``."""
+    return make_config(
+        overrides={**TINY, "dataset": str(dataset), "out_dir": str(out), **overrides}
+    )
+
+
 @pytest.fixture
 def dataset(tmp_path):
     write_episodes(tmp_path / "ds", small_spec(), [12, 10, 15, 9], [True, False, True, False])
@@ -64,10 +71,7 @@ def test_cli_smoke_run_writes_logs_and_checkpoints(dataset, tmp_path, capsys):
 
 
 def test_checkpoint_rebuilds_the_same_policy(dataset, tmp_path):
-    cfg = make_config(
-        overrides={**TINY, "dataset": str(dataset), "out_dir": str(tmp_path / "r"), "steps": 5}
-    )
-    agent, _ = train_from_dataset(cfg)
+    agent, _ = train_from_dataset(tiny(dataset, tmp_path / "r", steps=5))
     loaded, _ = load_checkpoint(tmp_path / "r" / "final.safetensors")
     obs = {
         "front": torch.randint(0, 256, (2, 16, 16, 3), dtype=torch.uint8),
@@ -86,16 +90,7 @@ def test_resume_continues_from_the_last_checkpoint(dataset, tmp_path):
 
 
 def test_bc_baseline_trains_only_the_prior(dataset, tmp_path):
-    cfg = make_config(
-        overrides={
-            **TINY,
-            "dataset": str(dataset),
-            "out_dir": str(tmp_path / "b"),
-            "steps": 5,
-            "algo": "bc",
-        }
-    )
-    agent, rows = train_from_dataset(cfg)
+    agent, rows = train_from_dataset(tiny(dataset, tmp_path / "b", steps=5, algo="bc"))
     assert "mf_loss" in rows[-1] and "actor_loss" not in rows[-1]
 
 
@@ -222,16 +217,7 @@ def test_bf16_training_runs_and_leaves_fp32_checkpoints(dataset, tmp_path):
 
     from lps_robot.checkpoint import load_checkpoint
 
-    cfg = make_config(
-        overrides={
-            **TINY,
-            "dataset": str(dataset),
-            "out_dir": str(tmp_path / "h"),
-            "steps": 10,
-            "precision": "bf16",
-        }
-    )
-    agent, rows = train_from_dataset(cfg)
+    agent, rows = train_from_dataset(tiny(dataset, tmp_path / "h", steps=10, precision="bf16"))
     for key in ("critic_loss", "mf_loss", "actor_loss"):
         assert math.isfinite(float(rows[-1][key])), rows[-1]
     assert all(p.dtype == torch.float32 for p in agent.parameters())
@@ -249,11 +235,9 @@ def test_a_compiled_update_trains_as_the_eager_one(dataset, tmp_path):
     counters.clear()
     weights = {}
     for compiled in (False, True):
-        over = {**TINY, "dataset": str(dataset), "out_dir": str(tmp_path / str(compiled))}
-        over |= {"steps": 4, "threads": 1, "compile": compiled, "prior_warmup_steps": 2}
-        agent, _ = train_from_dataset(
-            make_config(overrides={**over, "warmup_trains_critic": True})
-        )
+        over = {"steps": 4, "threads": 1, "compile": compiled, "prior_warmup_steps": 2}
+        cfg = tiny(dataset, tmp_path / str(compiled), warmup_trains_critic=True, **over)
+        agent, _ = train_from_dataset(cfg)
         weights[compiled] = agent.state_dict()
     for k, v in weights[False].items():
         torch.testing.assert_close(weights[True][k], v, rtol=1e-4, atol=2e-5, msg=k)

@@ -12,15 +12,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from lps_robot.ros.policy_params import PARAMS_BY_NAME
-
-MODES = PARAMS_BY_NAME["inference"].choices
+from lps_robot.runtime.ahead import INFERENCE_MODES
 
 
 def run(
     run_dir: str | Path,
     episodes: int = 40,
-    modes: tuple[str, ...] = MODES,
+    modes: tuple[str, ...] = INFERENCE_MODES,
     seed: int = 7,
     robot_spec: str = "",
     stepped_episodes: int = 200,

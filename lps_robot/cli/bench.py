@@ -6,6 +6,7 @@ import argparse
 import json
 
 from lps_robot.cli.common import print_table
+from lps_robot.runtime.ahead import INFERENCE_MODES
 
 ALWAYS_JSON = "(always JSON; accepted for symmetry)"
 
@@ -167,7 +168,7 @@ def _add_stream(bsub: argparse._SubParsersAction) -> None:
     p.add_argument("--run_dir", default="runs/demo", help="a finished `lps demo` directory")
     p.add_argument("--episodes", type=int, default=40, help="ROS episodes per mode")
     p.add_argument(
-        "--inference", nargs="+", choices=("tick", "ahead"), default=["tick", "ahead"],
+        "--inference", nargs="+", choices=INFERENCE_MODES, default=list(INFERENCE_MODES),
         help="the controller's inference modes, run in this order",
     )  # fmt: skip
     p.add_argument("--seed", type=int, default=7, help="the sim's seed (the same starts)")
@@ -234,7 +235,7 @@ def _add_loop(bsub: argparse._SubParsersAction) -> None:
         help="the policy: cpu (one 64 px camera) or robot (two 224 px cameras)",
     )
     p.add_argument(
-        "--inference", choices=("tick", "ahead"), default="tick", help="the node's inference"
+        "--inference", choices=INFERENCE_MODES, default="tick", help="the node's inference"
     )
     p.add_argument("--json", action="store_true", help=ALWAYS_JSON)
     p.set_defaults(func=_bench_loop)

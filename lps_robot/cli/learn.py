@@ -7,6 +7,7 @@ import json
 import sys
 
 from lps_robot.cli.common import add_dataclass_flags, options
+from lps_robot.runtime.ahead import INFERENCE_MODES
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -144,7 +145,7 @@ def add_eval(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--inference",
         default="tick",
-        choices=("tick", "ahead"),
+        choices=INFERENCE_MODES,
         help="chunks computed on the tick that needs them, or ahead on a worker thread (the "
         "controller's inference parameter)",
     )

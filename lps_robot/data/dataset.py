@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from lps_robot.data import stats as stats_mod
-from lps_robot.data.frame_cache import FrameCache, cache_key
+from lps_robot.data.frame_cache import FrameCache, cache_key, preprocessed_frames
 from lps_robot.data.frames import DiskFrames
 from lps_robot.data.reader import (
     DataError,
@@ -208,15 +208,9 @@ class ChunkDataset:
         """Read every frame into RAM (preprocessed); sampling no longer touches the files."""
         if self.frames is None:
             return
-        for k in self.spec.obs.image_keys:
-            parts = []
-            for ref in self.refs:
-                try:
-                    frames = load_episode(ref, keys=(k,))[f"obs/{k}"]
-                except (OSError, KeyError, ValueError) as e:
-                    raise DataError(f"{ref}: cannot read obs/{k} ({e})") from e
-                parts.append(self._pre.batch_images(k, frames))
-            self.obs[k] = np.concatenate(parts)
+        keys = self.spec.obs.image_keys
+        episodes = list(preprocessed_frames(self.refs, keys, self._pre))
+        self.obs |= {k: np.concatenate([ep[k] for ep in episodes]) for k in keys}
         self.frames.close()
         self.frames = None
 

@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,19 @@ from lps_robot.data.stats import fingerprint
 from lps_robot.preprocess import Preprocessor
 
 COMPLETE = "complete.json"
+
+
+def preprocessed_frames(
+    refs: list[EpisodeRef], keys: tuple[str, ...], pre: Preprocessor
+) -> Iterator[dict[str, np.ndarray]]:
+    """Each episode's frames of cameras ``keys``, preprocessed, one episode file read at a
+    time (shared by the frame cache and by moving a streamed dataset's frames into RAM)."""
+    for ref in refs:
+        try:
+            ep = load_episode(ref, keys=keys, steps=False)
+        except (OSError, KeyError, ValueError) as e:
+            raise DataError(f"{ref}: cannot read its frames ({e})") from e
+        yield {k: pre.batch_images(k, ep[f"obs/{k}"]) for k in keys}
 
 
 def cache_key(
@@ -100,14 +114,11 @@ def _build(
     frames = 0
     outs = {k: (tmp / f"{k}.u8").open("wb") for k in keys}
     try:
-        for ref in tqdm(refs, desc="frame cache", disable=not progress):
-            try:
-                ep = load_episode(ref, keys=keys)
-            except (OSError, KeyError, ValueError) as e:
-                raise DataError(f"{ref}: cannot read its frames for the cache ({e})") from e
+        episodes = preprocessed_frames(refs, keys, pre)
+        for ep in tqdm(episodes, total=len(refs), desc="frame cache", disable=not progress):
             for k in keys:
-                outs[k].write(np.ascontiguousarray(pre.batch_images(k, ep[f"obs/{k}"])).data)
-            frames += len(ep["actions"])
+                outs[k].write(np.ascontiguousarray(ep[k]).data)
+            frames += len(ep[keys[0]])
     finally:
         for f in outs.values():
             f.close()

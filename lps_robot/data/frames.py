@@ -45,10 +45,6 @@ class DiskFrames:
         self._pid = os.getpid()
         self.cache: FrameCache | None = None  # when set, frames come from it
 
-    @property
-    def frame_bytes(self) -> int:
-        return self.size[0] * self.size[1] * 3
-
     def _file(self, path: Path) -> h5py.File:
         if self._pid != os.getpid():  # a forked worker: the parent's handles are not ours
             self._files = OrderedDict()

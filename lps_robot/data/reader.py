@@ -96,12 +96,15 @@ def list_episodes(path: str | Path) -> list[EpisodeRef]:
     return refs
 
 
-def load_episode(ref: EpisodeRef, keys: tuple[str, ...] | None = None) -> dict[str, Any]:
-    """All arrays of one demo (``obs/<key>`` flattened as ``obs/<key>``) plus ``attrs``."""
+def load_episode(
+    ref: EpisodeRef, keys: tuple[str, ...] | None = None, steps: bool = True
+) -> dict[str, Any]:
+    """All arrays of one demo (``obs/<key>`` flattened as ``obs/<key>``) plus ``attrs``;
+    ``keys``: only these observations; ``steps=False``: without the per-step arrays."""
     with _open(ref.file) as f:
         g = f[schema.DATA_GROUP][ref.name]
         out: dict[str, Any] = {"attrs": {k: _plain(v) for k, v in g.attrs.items()}}
-        for key in schema.STEP_KEYS:
+        for key in schema.STEP_KEYS if steps else ():
             out[key] = g[key][()]
         for key, ds in g["obs"].items():
             if keys is None or key in keys:

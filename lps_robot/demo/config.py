@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from lps_robot.configs import TrainConfig, make_config
+from lps_robot.runtime.ahead import INFERENCE_MODES
 
 # The demo's recipe for camera + proprio on a 2-core CPU (docs/benchmarks.md has the runs that
 # chose it): the reference's fidelity settings (min target aggregation, its MLP block and init,
@@ -140,8 +141,10 @@ class DemoConfig:
     def __post_init__(self) -> None:
         if self.robot not in DEMO_ROBOTS:
             raise ValueError(f"robot: expected one of {sorted(DEMO_ROBOTS)}, got {self.robot!r}")
-        if self.inference not in ("tick", "ahead"):
-            raise ValueError(f"inference: expected tick or ahead, got {self.inference!r}")
+        if self.inference not in INFERENCE_MODES:
+            raise ValueError(
+                f"inference: expected one of {INFERENCE_MODES}, got {self.inference!r}"
+            )
 
     @property
     def robot_spec(self) -> str:

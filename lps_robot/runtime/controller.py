@@ -194,22 +194,15 @@ class ControlLoop:
                 return self._hold(sensors, f"stale_camera:{key}")
         if self.policy is None or self.executor is None:
             return self._hold(sensors, "no_policy")
-        obs: dict[str, np.ndarray] = {k: sensors.images[k][0] for k in self.robot.obs.image_keys}
-        obs["joint_pos"] = pos
-        if "joint_vel" in self.robot.obs.proprio_keys:
-            obs["joint_vel"] = vel if vel is not None else np.zeros_like(pos)
         tick, self._ticks = self._ticks, self._ticks + 1  # the clock of chunks computed ahead
         inferred, ms, late = False, 0.0, False
         if self.executor.needs_query():
-            if self.ahead is None:
-                got = self._query(sensors, obs)
-            else:
-                got = self._take(sensors, obs, tick)
+            got = self._query(sensors) if self.ahead is None else self._take(sensors, tick)
             if isinstance(got, TickResult):
                 return got
             chunk, offset, ms, late, chunk_pos = got
             inferred = True
-            failed = self._check(sensors, chunk, ms, late)
+            failed = self._check(sensors, chunk, ms)
             if failed is not None:
                 return failed
             if self.policy.spec.action.type == "joint_delta":
@@ -227,71 +220,78 @@ class ControlLoop:
             and not ahead.pending(self.policy)
             and self.executor.remaining() < ahead.lead()
         ):  # the next chunk, from this tick's observation
-            ahead.launch(self.policy, obs, pos, tick, startup=False)
+            ahead.launch(self.policy, self._observation(sensors), pos, tick, startup=False)
         if self._probation > 0:
             self._probation -= 1
             if self._probation == 0:
                 self.previous = None  # passed: release the old policy
         return TickResult(cmd, status, inferred, ms, late)
 
-    def _query(self, sensors: Sensors, obs: dict) -> TickResult | tuple:
+    def _observation(self, sensors: Sensors) -> dict[str, np.ndarray]:
+        """The policy's input from a snapshot whose data passed the tick's checks."""
+        obs = {k: sensors.images[k][0] for k in self.robot.obs.image_keys}
+        obs["joint_pos"] = sensors.joint_pos
+        if "joint_vel" in self.robot.obs.proprio_keys:
+            vel = sensors.joint_vel
+            obs["joint_vel"] = vel if vel is not None else np.zeros_like(sensors.joint_pos)
+        return obs
+
+    def _miss(self, sensors: Sensors, what: str, ms: float) -> TickResult | None:
+        """A missed deadline; in probation, more than ``probation_max_misses`` fail the policy."""
+        if self._probation <= 0:
+            return None
+        self._misses += 1
+        if self._misses <= self.probation_max_misses:
+            return None
+        return self._fail(sensors, "deadline_miss", f"{what} {self._misses} times", ms)
+
+    def _query(self, sensors: Sensors) -> TickResult | tuple:
         """The next chunk, computed on this tick: (chunk, offset 0, ms, late, its joint_pos)."""
         t0 = time.perf_counter()
         try:
-            chunk = self.policy(obs)
+            chunk = self.policy(self._observation(sensors))
         except Exception as e:  # noqa: BLE001 - a policy may raise anything
             ms = (time.perf_counter() - t0) * 1e3
             return self._fail(sensors, "policy_error", f"{type(e).__name__}: {e}", ms)
         ms = (time.perf_counter() - t0) * 1e3
-        return chunk, 0, ms, ms > self.deadline_ms, sensors.joint_pos
+        late = ms > self.deadline_ms
+        what = f"inference took {ms:.1f} ms > the {self.deadline_ms:.1f} ms period"
+        missed = self._miss(sensors, what, ms) if late else None
+        return missed or (chunk, 0, ms, late, sensors.joint_pos)
 
-    def _take(self, sensors: Sensors, obs: dict, tick: int) -> TickResult | tuple:
+    def _take(self, sensors: Sensors, tick: int) -> TickResult | tuple:
         """The chunk computed ahead, when it is ready: (chunk, the offset of this tick in it,
         its inference ms, whether it came late, the joint_pos it was computed from). Until
         then the arm holds: at the start (``computing_chunk``: nothing was computing) or
         because the chunk is late (``late_chunk``, counted; a probation miss)."""
         ahead, pos = self.ahead, sensors.joint_pos
         if not ahead.pending(self.policy):  # nothing computing: start from this tick's obs
-            ahead.launch(self.policy, obs, pos, tick, startup=True)
+            ahead.launch(self.policy, self._observation(sensors), pos, tick, startup=True)
             return TickResult(self.safety.hold(pos), "computing_chunk")
         if not ahead.ready() and not ahead.startup and self.wait_for_chunks:
             ahead.wait()
         if not ahead.ready():
             if ahead.startup:
                 return TickResult(self.safety.hold(pos), "computing_chunk")
-            first = ahead.mark_late()
-            if first and self._probation > 0:
-                self._misses += 1
-                if self._misses > self.probation_max_misses:
-                    return self._fail(
-                        sensors, "deadline_miss",
-                        f"chunks computed ahead came late {self._misses} times "
-                        f"(lead {ahead.lead()} ticks)", 0.0,
-                    )  # fmt: skip
+            if ahead.mark_late():  # a chunk's first late tick is a miss
+                what = f"chunks computed ahead came late (lead {ahead.lead()} ticks)"
+                missed = self._miss(sensors, what, 0.0)
+                if missed is not None:
+                    return missed
             return TickResult(self.safety.hold(pos), "late_chunk", late=True)
         got = ahead.take(tick)
         if got.error is not None:
             e = got.error
             return self._fail(sensors, "policy_error", f"{type(e).__name__}: {e}", got.ms)
         if got.offset >= self.executor.h:  # it planned only ticks already past: start again
-            return self._take(sensors, obs, tick)
+            return self._take(sensors, tick)
         return got.chunk, got.offset, got.ms, got.late, got.pos
 
-    def _check(self, sensors: Sensors, chunk, ms: float, late: bool) -> TickResult | None:
+    def _check(self, sensors: Sensors, chunk: np.ndarray, ms: float) -> TickResult | None:
         """A chunk that may not be executed fails the policy (see `_fail`)."""
         if not np.isfinite(chunk).all():
             return self._fail(sensors, "invalid_action", "non-finite action chunk", ms)
         outside = out_of_range(chunk, self.policy.spec)
         if outside:
             return self._fail(sensors, "action_out_of_range", outside, ms)
-        if self._probation > 0 and late and self.ahead is None:
-            self._misses += 1
-            if self._misses > self.probation_max_misses:
-                return self._fail(
-                    sensors,
-                    "deadline_miss",
-                    f"inference took {ms:.1f} ms > the {self.deadline_ms:.1f} ms period "
-                    f"{self._misses} times",
-                    ms,
-                )
         return None
