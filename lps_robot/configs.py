@@ -168,7 +168,21 @@ PRECISIONS = ("fp32", "bf16")
 class TrainConfig:
     """Offline training run."""
 
-    dataset: str = field(default="", metadata={"help": "HDF5 dataset: .h5 file or episode dir"})
+    dataset: str = field(
+        default="",
+        metadata={
+            "help": "HDF5 dataset (.h5 file or episode dir), or a LeRobot v3 dataset directory "
+            "(read in place; needs --spec)"
+        },
+    )
+    spec: str = field(
+        default="",
+        metadata={"help": "spec YAML of a LeRobot dataset (ours carry their own): '' for ours"},
+    )
+    assume_success: bool = field(
+        default=False,
+        metadata={"help": "LeRobot dataset without a success column: every episode succeeded"},
+    )
     out_dir: str = field(default="runs/train", metadata={"help": "checkpoints and logs go here"})
     algo: str = field(default="lps", metadata={"help": "lps | bc (MeanFlow prior alone)"})
     preset: str = field(

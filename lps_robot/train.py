@@ -205,14 +205,40 @@ def train(
     return agent, rows
 
 
+def training_episodes(cfg: TrainConfig):
+    """The episodes ``cfg.dataset`` names: ours, or a LeRobot v3 dataset read in place under
+    the spec ``cfg.spec``."""
+    from lps_robot.data.episodes import hdf5_episodes
+    from lps_robot.data.lerobot.source import is_lerobot, lerobot_episodes
+    from lps_robot.spec import Spec
+
+    if not cfg.dataset:
+        raise ConfigError("dataset: required (an .h5 file, an episode directory or LeRobot v3)")
+    if is_lerobot(cfg.dataset):
+        if not cfg.spec:
+            raise ConfigError(
+                f"spec: {cfg.dataset} is a LeRobot dataset and carries no lps_robot spec; give "
+                "one (--spec robot.yaml; `lps spec init --from-dataset` proposes it)"
+            )
+        return lerobot_episodes(cfg.dataset, Spec.load(cfg.spec), cfg.assume_success)
+    if cfg.spec:
+        raise ConfigError(
+            f"spec: {cfg.dataset} carries its own spec; --spec is for a LeRobot dataset only"
+        )
+    return hdf5_episodes(cfg.dataset)
+
+
 def load_chunks(cfg: TrainConfig):
     """The training run's `ChunkDataset` (spec, action type, chunk length, rewards)."""
     from lps_robot.data.dataset import ChunkDataset
-    from lps_robot.data.reader import read_spec
 
-    if not cfg.dataset:
-        raise ConfigError("dataset: required (an .h5 file or an episode directory)")
-    spec = read_spec(cfg.dataset)
+    episodes = training_episodes(cfg)
+    if cfg.frame_cache == "none" and not episodes.frame_by_frame:
+        raise ConfigError(
+            f"frame_cache: 'none' reads single frames from HDF5 files; {cfg.dataset} holds "
+            "video, which streams through a frame cache ('' or a directory)"
+        )
+    spec = episodes.spec
     if cfg.action_type:
         spec = spec.replace(action=dataclasses.replace(spec.action, type=cfg.action_type))
     if cfg.chunk_length:
@@ -223,7 +249,7 @@ def load_chunks(cfg: TrainConfig):
         )
         spec = spec.replace(policy=policy)
     data = ChunkDataset(
-        cfg.dataset,
+        episodes,
         spec=spec,
         max_episodes=cfg.max_episodes or None,
         rewards=cfg.reward_convention,
@@ -246,7 +272,6 @@ def train_from_dataset(
 ) -> tuple[LPSAgent, list]:
     """Train on an HDF5 dataset (the `lps train` path); ``data``: its `load_chunks(cfg)`
     when the caller already holds it (e.g. for diagnostics after training)."""
-    from lps_robot.data.reader import dataset_files
     from lps_robot.data.stats import fingerprint
 
     data = load_chunks(cfg) if data is None else data
@@ -263,4 +288,4 @@ def train_from_dataset(
         from lps_robot.data.resident import ResidentSampler
 
         sample = ResidentSampler(data, device)
-    return train(cfg, spec, sample, evaluate, fingerprint(dataset_files(cfg.dataset)))
+    return train(cfg, spec, sample, evaluate, fingerprint(data.episodes.files()))

@@ -132,3 +132,47 @@ def test_a_memory_cap_streams_only_what_does_not_fit(dataset):
         make_config(overrides={**base, "data_workers": -1})
     with pytest.raises(ValueError, match="data_memory_mb"):
         make_config(overrides={**base, "data_memory_mb": -1})
+
+
+def test_a_lerobot_dataset_trains_in_place_as_its_import_does(tmp_path):
+    """A LeRobot v3 dataset trains straight from its parquet and video files: its chunks are
+    those of the same dataset imported (frames decoded by the same decoder), in RAM and
+    streamed through the frame cache (each video decoded once), and training gives the
+    imported dataset's weights bit for bit; no episode file is written."""
+    from lps_robot.data.lerobot import export_lerobot, import_lerobot
+    from lps_robot.data.lerobot.source import lerobot_episodes
+    from lps_robot.data.reader import DataError
+    from lps_robot.spec import Spec
+
+    spec = small_spec()
+    write_episodes(tmp_path / "ds", spec, [12, 10, 15, 9], [True, False, True, False])
+    export_lerobot(tmp_path / "ds", tmp_path / "lr")
+    spec.save(tmp_path / "robot.yaml")
+    import_lerobot(tmp_path / "lr", spec, tmp_path / "imported")
+    lerobot = lerobot_episodes(tmp_path / "lr", Spec.load(tmp_path / "robot.yaml"))
+    assert not lerobot.frame_by_frame and len(lerobot.refs) == 4
+    imported = ChunkDataset(tmp_path / "imported")
+    starts = np.random.default_rng(2).permutation(imported.starts)
+    _equal(ChunkDataset(lerobot).chunks(starts), imported.chunks(starts))
+    disk = ChunkDataset(lerobot, images="disk")
+    with pytest.raises(DataError, match="frame cache"):
+        disk.chunks(starts[:2])
+    disk.cache_frames(tmp_path / "cache")
+    _equal(disk.chunks(starts), imported.chunks(starts))
+
+    def run(name: str, **extra):
+        cfg = tiny(tmp_path / name, tmp_path / f"run_{name}", steps=4, threads=1, **extra)
+        train_from_dataset(cfg)
+        return _weights(tmp_path / f"run_{name}" / "final.safetensors")
+
+    spec_file = str(tmp_path / "robot.yaml")
+    streamed = run("lr", spec=spec_file, data_stream=True)
+    _same(streamed, run("imported"))
+    assert list((tmp_path / "run_lr" / "frame_cache").iterdir())
+    assert not list(tmp_path.glob("lr/**/*.h5")) and not list(tmp_path.glob("run_lr/**/*.h5"))
+    with pytest.raises(ValueError, match="spec: .* carries no lps_robot spec"):
+        run("lr")
+    with pytest.raises(ValueError, match="frame_cache: 'none'"):
+        run("lr", spec=spec_file, frame_cache="none")
+    with pytest.raises(ValueError, match="--spec is for a LeRobot dataset only"):
+        run("imported", spec=spec_file)

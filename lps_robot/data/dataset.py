@@ -25,16 +25,10 @@ from pathlib import Path
 import numpy as np
 
 from lps_robot.data import stats as stats_mod
+from lps_robot.data.episodes import Episodes, hdf5_episodes
 from lps_robot.data.frame_cache import FrameCache, cache_key, preprocessed_frames
 from lps_robot.data.frames import DiskFrames
-from lps_robot.data.reader import (
-    DataError,
-    EpisodeRef,
-    dataset_files,
-    list_episodes,
-    load_episode,
-    read_spec,
-)
+from lps_robot.data.reader import DataError
 from lps_robot.preprocess import ACTION_CLIP, Preprocessor, normalize_action
 from lps_robot.spec import Spec
 
@@ -78,11 +72,12 @@ class ChunkDataset:
     """Episodes sampled as chunks. Everything but the camera frames is held in RAM; the
     frames are too (preprocessed) with ``images="ram"``, or read per batch with
     ``images="disk"`` (`DiskFrames`: from the episode files, or from a `FrameCache` once
-    `cache_frames` made one; `load_images` moves them into RAM instead)."""
+    `cache_frames` made one; `load_images` moves them into RAM instead). ``path``: a
+    dataset of ours, or `Episodes` opened already (a LeRobot dataset with its spec)."""
 
     def __init__(
         self,
-        path: str | Path,
+        path: str | Path | Episodes,
         chunk_length: int | None = None,
         spec: Spec | None = None,
         max_episodes: int | None = None,
@@ -97,12 +92,13 @@ class ChunkDataset:
             raise ValueError(f"rewards: expected one of {REWARD_CONVENTIONS}, got {rewards!r}")
         if images not in IMAGE_PLACES:
             raise ValueError(f"images: expected one of {IMAGE_PLACES}, got {images!r}")
-        self.path = Path(path)
+        self.episodes = episodes = path if isinstance(path, Episodes) else hdf5_episodes(path)
+        self.path = path = episodes.path
         self.convention = rewards
-        stored = read_spec(path)
+        stored = episodes.spec
         spec = spec or stored
         self.h = chunk_length or spec.policy.chunk_length
-        refs = list_episodes(path)[:max_episodes]
+        refs = episodes.refs[:max_episodes]
         if not refs:
             raise ValueError(f"{path}: no episodes to train on")
         self._pre = pre = preprocessor or Preprocessor(stored)
@@ -110,10 +106,10 @@ class ChunkDataset:
         obs_keys = (*in_ram, *spec.obs.proprio_keys)
         obs: dict[str, list[np.ndarray]] = {k: [] for k in obs_keys}
         actions, rew, terminals, masks, lengths, success = [], [], [], [], [], []
-        self.refs: list[EpisodeRef] = []  # the episodes kept, in order
+        self.refs: list = []  # the episodes kept, in order
         for ref in refs:
             try:
-                ep = load_episode(ref, keys=obs_keys)
+                ep = ref.load(keys=obs_keys)
             except (OSError, KeyError, ValueError) as e:
                 raise DataError(
                     f"{ref}: cannot read the episode "
@@ -172,13 +168,8 @@ class ChunkDataset:
 
     def _fit(self, spec: Spec) -> Spec:
         """Stats are computed once per dataset and cached in a sidecar JSON beside it."""
-        files = dataset_files(self.path)
-        fp = f"{stats_mod.fingerprint(files)}-{spec.action.type}-h{self.h}"
-        sidecar = (
-            self.path / "stats.json"
-            if self.path.is_dir()
-            else self.path.with_name(self.path.name + ".stats.json")
-        )
+        fp = f"{stats_mod.fingerprint(self.episodes.files())}-{spec.action.type}-h{self.h}"
+        sidecar = self.episodes.stats_sidecar
         cached = stats_mod.load_cached(sidecar, fp)
         if cached is not None and cached.replace(stats=None, action=spec.action) == spec:
             return cached
@@ -219,7 +210,7 @@ class ChunkDataset:
         if self.frames is None:
             return
         keys, size = self.spec.obs.image_keys, self.spec.obs.image_size
-        key = cache_key(dataset_files(self.path), self.refs, keys, size)
+        key = cache_key(self.episodes.files(), self.refs, keys, size)
         self.frames.cache = FrameCache.open_or_build(
             Path(root), key, self.refs, keys, self._pre, size, progress
         )

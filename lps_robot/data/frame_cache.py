@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lps_robot.data.reader import DataError, EpisodeRef, load_episode
+from lps_robot.data.reader import DataError
 from lps_robot.data.stats import fingerprint
 from lps_robot.preprocess import Preprocessor
 
@@ -30,21 +30,19 @@ COMPLETE = "complete.json"
 
 
 def preprocessed_frames(
-    refs: list[EpisodeRef], keys: tuple[str, ...], pre: Preprocessor
+    refs: list, keys: tuple[str, ...], pre: Preprocessor
 ) -> Iterator[dict[str, np.ndarray]]:
     """Each episode's frames of cameras ``keys``, preprocessed, one episode file read at a
     time (shared by the frame cache and by moving a streamed dataset's frames into RAM)."""
     for ref in refs:
         try:
-            ep = load_episode(ref, keys=keys, steps=False)
+            ep = ref.load(keys=keys, steps=False)
         except (OSError, KeyError, ValueError) as e:
             raise DataError(f"{ref}: cannot read its frames ({e})") from e
         yield {k: pre.batch_images(k, ep[f"obs/{k}"]) for k in keys}
 
 
-def cache_key(
-    files: list[Path], refs: list[EpisodeRef], keys: tuple[str, ...], size: tuple[int, int]
-) -> str:
+def cache_key(files: list[Path], refs: list, keys: tuple[str, ...], size: tuple[int, int]) -> str:
     h = hashlib.sha256(fingerprint(files).encode())
     h.update(json.dumps([[str(r) for r in refs], list(keys), list(size)]).encode())
     return h.hexdigest()[:16]
@@ -62,7 +60,7 @@ class FrameCache:
         cls,
         root: Path,
         key: str,
-        refs: list[EpisodeRef],
+        refs: list,
         keys: tuple[str, ...],
         pre: Preprocessor,
         size: tuple[int, int],
@@ -101,7 +99,7 @@ class FrameCache:
 
 def _build(
     directory: Path,
-    refs: list[EpisodeRef],
+    refs: list,
     keys: tuple[str, ...],
     pre: Preprocessor,
     progress: bool,

@@ -66,6 +66,10 @@ class DiskFrames:
         """(B, h, w, 3) preprocessed frames of camera ``key`` at dataset indices ``idx``."""
         if self.cache is not None:
             return self.cache.read(key, idx)
+        if not all(isinstance(r, EpisodeRef) for r in self.refs[:1]):
+            raise DataError(
+                f"{self.refs[0]}: video frames are read through a frame cache, not one by one"
+            )
         idx = np.asarray(idx)
         out = np.empty((len(idx), *self.size, 3), np.uint8)
         ep = self.episode_of[idx]

@@ -29,6 +29,9 @@ class EpisodeRef:
     def __str__(self) -> str:
         return f"{self.file}:/{schema.DATA_GROUP}/{self.name}"
 
+    def load(self, keys: tuple[str, ...] | None = None, steps: bool = True) -> dict[str, Any]:
+        return load_episode(self, keys, steps)
+
 
 def dataset_files(path: str | Path) -> list[Path]:
     """The finished episode files of a dataset: the file itself, or a directory's ``*.h5``."""
