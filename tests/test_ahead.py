@@ -94,6 +94,25 @@ def test_a_slow_policy_gets_a_longer_lead_and_no_tick_waits_for_it():
     assert loop.ahead.late_chunks < loop.ahead.launched / 2
 
 
+def test_a_chunk_replaces_the_running_one_on_the_first_tick_it_is_ready():
+    """A lead longer than the inference starts chunks early; each replaces what is left of the
+    running chunk on the first tick it is ready (its actions still at their planned ticks), so
+    the actions follow an observation one tick old, not ``lead`` ticks old."""
+    spec = small_spec(chunk_length=5)
+    loop = ControlLoop(spec, max_obs_age_s=1.0, rate_hz=50.0, inference="ahead")
+    policy = ClockPolicy(spec)  # about instant
+    policy.warmup_p99_ms = 70.0  # as after a slow warm-up: lead 4 ticks
+    loop.offer(policy)
+    results = _drive(loop, 16, period=0.02)
+    assert loop.ahead.lead() == 4  # the 70 ms still among the last 20 inferences
+    loop.close()
+    ran = [t for t, r in enumerate(results) if r.status in RUNNING]
+    assert len(ran) == 15 and loop.ahead.stalls == 0
+    np.testing.assert_allclose([results[t].command[0] for t in ran], STEP * np.array(ran))
+    # a chunk taken every tick (taken only when the queue ran out: about one in 2.5)
+    assert sum(r.inferred for r in results) >= 13
+
+
 def test_the_lead_follows_the_slowest_recent_inference():
     ahead = AheadInference(0.02, chunk_length=5)
     assert ahead.lead() == 1

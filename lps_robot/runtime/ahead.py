@@ -7,9 +7,13 @@ for; the price is that the observation behind the first action executed is t - q
 (one period when inference fits in one), where inference on the tick costs that tick its
 inference time. ``lead`` (ticks between starting an inference and needing it) follows the
 slowest of the recent inferences (first: the policy's warm-up p99), and each late chunk
-raises it by a tick for good (a slow tail the recent window missed). No tick ever waits: the
-loop holds the arm while the first chunk is computed (at the start, after a hold or a swap)
-and while a chunk is late; late ticks are counted (``stalls``).
+raises it by a tick for good (a slow tail the recent window missed). The loop takes a chunk
+on the first tick it is ready, in place of what is left of the running one: a chunk taken
+only when the queue ran out would leave the next inference the chunk's length minus the
+lead (with 5-action chunks, windows of 2 and 3 ticks in turn), where taking it when ready
+leaves it the chunk's length minus the inference time. No tick ever waits: the loop holds
+the arm while the first chunk is computed (at the start, after a hold or a swap) and while a
+chunk is late; late ticks are counted (``stalls``).
 """
 
 from __future__ import annotations

@@ -196,8 +196,12 @@ class ControlLoop:
             return self._hold(sensors, "no_policy")
         tick, self._ticks = self._ticks, self._ticks + 1  # the clock of chunks computed ahead
         inferred, ms, late = False, 0.0, False
-        if self.executor.needs_query():
-            got = self._query(sensors) if self.ahead is None else self._take(sensors, tick)
+        got = None
+        if self.ahead is not None:  # a chunk computed ahead is taken as soon as it is ready
+            got = self._take(sensors, tick)
+        elif self.executor.needs_query():
+            got = self._query(sensors)
+        if got is not None:
             if isinstance(got, TickResult):
                 return got
             chunk, offset, ms, late, chunk_pos = got
@@ -259,18 +263,26 @@ class ControlLoop:
         missed = self._miss(sensors, what, ms) if late else None
         return missed or (chunk, 0, ms, late, sensors.joint_pos)
 
-    def _take(self, sensors: Sensors, tick: int) -> TickResult | tuple:
-        """The chunk computed ahead, when it is ready: (chunk, the offset of this tick in it,
-        its inference ms, whether it came late, the joint_pos it was computed from). Until
-        then the arm holds: at the start (``computing_chunk``: nothing was computing) or
-        because the chunk is late (``late_chunk``, counted; a probation miss)."""
+    def _take(self, sensors: Sensors, tick: int) -> TickResult | tuple | None:
+        """The chunk computed ahead, as soon as it is ready: (chunk, the offset of this tick
+        in it, its inference ms, whether it came late, the joint_pos it was computed from); it
+        replaces what is left of the running chunk (planned from an older observation). None:
+        nothing new, the queued actions run on. With nothing queued the arm holds: at the
+        start (``computing_chunk``: nothing was computing) or because the chunk is late
+        (``late_chunk``, counted; a probation miss). Stepped (``wait_for_chunks``), a chunk is
+        waited for on the tick after its launch, as a policy faster than the period runs."""
         ahead, pos = self.ahead, sensors.joint_pos
+        queued = self.executor.remaining() > 0
         if not ahead.pending(self.policy):  # nothing computing: start from this tick's obs
+            if queued:
+                return None
             ahead.launch(self.policy, self._observation(sensors), pos, tick, startup=True)
             return TickResult(self.safety.hold(pos), "computing_chunk")
         if not ahead.ready() and not ahead.startup and self.wait_for_chunks:
             ahead.wait()
         if not ahead.ready():
+            if queued:
+                return None
             if ahead.startup:
                 return TickResult(self.safety.hold(pos), "computing_chunk")
             if ahead.mark_late():  # a chunk's first late tick is a miss
@@ -284,7 +296,7 @@ class ControlLoop:
             e = got.error
             return self._fail(sensors, "policy_error", f"{type(e).__name__}: {e}", got.ms)
         if got.offset >= self.executor.h:  # it planned only ticks already past: start again
-            return self._take(sensors, tick)
+            return None if queued else self._take(sensors, tick)
         return got.chunk, got.offset, got.ms, got.late, got.pos
 
     def _check(self, sensors: Sensors, chunk: np.ndarray, ms: float) -> TickResult | None:

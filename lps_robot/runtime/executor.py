@@ -39,8 +39,10 @@ class ChunkExecutor:
         return len(self._queue)
 
     def push(self, chunk: np.ndarray, offset: int = 0) -> None:
-        """A chunk predicted ``offset`` ticks ago (open loop: its actions from ``offset`` on)."""
+        """A chunk predicted ``offset`` ticks ago (open loop: its actions from ``offset`` on,
+        in place of any still queued)."""
         if self.mode == "open_loop":
+            self._queue.clear()
             self._queue.extend(chunk[offset : offset + self.k])
         else:
             self._chunks.append((self._tick, chunk))
