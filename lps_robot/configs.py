@@ -162,6 +162,10 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 
 PRECISIONS = ("fp32", "bf16")
+# `compile` auto: a run this long with cameras repays its compile time (measured at the demo's
+# sizes on 2 cores: 1.3-1.7x the eager steps/s after 40-65 s of compiling; the state presets
+# gain nothing on a quiet machine, docs/benchmarks.md)
+COMPILE_MIN_STEPS = 2000
 
 
 @dataclass(frozen=True)
@@ -243,11 +247,13 @@ class TrainConfig:
             "AMX/AVX512-BF16, CUDA GPUs); weights, losses and optimiser state stay fp32"
         },
     )
-    compile: bool = field(
-        default=False,
+    compile: bool | None = field(
+        default=None,
         metadata={
-            "help": "torch.compile the update (critic, MeanFlow loss, actor, optimiser steps); "
-            "the first steps pay the compile time"
+            "help": "torch.compile the update (critic, MeanFlow loss, actor, optimiser steps): "
+            "true | false | auto (compiled where it pays: a policy with cameras, at least "
+            f"{COMPILE_MIN_STEPS} steps, a C++ compiler present); the first steps pay the "
+            "compile time"
         },
     )
     max_episodes: int = field(default=0, metadata={"help": "use the first N episodes; 0: all"})

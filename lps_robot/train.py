@@ -12,6 +12,7 @@ import json
 import math
 import os
 import random
+import shutil
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -24,7 +25,7 @@ import yaml
 from lps_robot import parallel
 from lps_robot.agent import LPSAgent, precision_context, to_torch
 from lps_robot.checkpoint import SUFFIX, load_checkpoint, save_checkpoint
-from lps_robot.configs import TrainConfig
+from lps_robot.configs import COMPILE_MIN_STEPS, TrainConfig
 from lps_robot.dcio import ConfigError, to_plain
 from lps_robot.logs import TrainLog
 from lps_robot.spec import Spec
@@ -112,7 +113,7 @@ def train(
             return _step(batch, gen, step)
 
     update, update_bc = agent.update, agent.update_bc
-    if cfg.compile:  # compiled lazily, on the first call of each
+    if compiles(cfg, spec):  # compiled lazily, on the first call of each
         update, update_bc = torch.compile(update), torch.compile(update_bc)
 
     def _step(batch, gen, step: int) -> dict:
@@ -203,6 +204,16 @@ def train(
         (out / "summary.json").write_text(json.dumps(rows[-1] if rows else {}, indent=1))
     parallel.finish_world(world)
     return agent, rows
+
+
+def compiles(cfg: TrainConfig, spec: Spec) -> bool:
+    """Whether the update is compiled: ``cfg.compile``, or where it pays when None (auto):
+    a policy with cameras trained at least `COMPILE_MIN_STEPS` steps, with a C++ compiler
+    for torch's CPU code generator."""
+    if cfg.compile is not None:
+        return cfg.compile
+    compiler = shutil.which(os.environ.get("CXX", "g++")) is not None
+    return bool(spec.obs.image_keys) and cfg.steps >= COMPILE_MIN_STEPS and compiler
 
 
 def training_episodes(cfg: TrainConfig):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 
 import pytest
 import torch
@@ -242,3 +243,26 @@ def test_a_compiled_update_trains_as_the_eager_one(dataset, tmp_path):
     for k, v in weights[False].items():
         torch.testing.assert_close(weights[True][k], v, rtol=1e-4, atol=2e-5, msg=k)
     assert counters["stats"]["unique_graphs"] > 0  # dynamo did compile graphs
+
+
+def test_compile_auto_compiles_where_it_pays(monkeypatch):
+    """``compile`` unset (auto): compiled for a camera policy trained long enough to repay the
+    compile time, with a C++ compiler; never for a state policy or a short run; true/false
+    win; the flag takes true, false and auto."""
+    from lps_robot.cli import build_parser
+    from lps_robot.configs import COMPILE_MIN_STEPS
+    from lps_robot.train import compiles
+
+    camera = small_spec()
+    state = camera.replace(cameras=(), obs=dataclasses.replace(camera.obs, image_keys=()))
+    long, short = make_config(overrides={"steps": COMPILE_MIN_STEPS}), make_config()
+    assert long.compile is None and compiles(long, camera)
+    assert not compiles(long, state) and not compiles(make_config(overrides={"steps": 10}), camera)
+    assert compiles(make_config(overrides={"steps": 10, "compile": True}), state)
+    assert not compiles(make_config(overrides={"steps": 10**5, "compile": False}), camera)
+    assert short.steps >= COMPILE_MIN_STEPS and compiles(short, camera)
+    monkeypatch.setenv("CXX", "no-such-compiler")
+    assert not compiles(long, camera)  # torch's CPU code generator could not build
+    parser = build_parser()
+    for flag, want in (("auto", None), ("false", False), ("true", True)):
+        assert parser.parse_args(["train", "--compile", flag]).compile is want

@@ -68,6 +68,8 @@ def run(
     thread_priority: int = 0,
     preset: str = "cpu",
     inference: str = "tick",
+    threads: int = 1,
+    warmup_fraction: float = 0.5,
 ) -> dict:
     from std_srvs.srv import SetBool
 
@@ -97,6 +99,8 @@ def run(
                 "thread_priority": thread_priority,
                 "load_timeout_s": 60.0,
                 "inference": inference,
+                "threads": threads,
+                "warmup_latency_fraction": warmup_fraction,
             },
         )
         probe = Probe(domain)
@@ -143,6 +147,8 @@ def run(
         "inference_stalls": after.get("inference_stalls", 0) - before.get("inference_stalls", 0),
         "seconds": seconds,
         "gil_switch_ms": gil_switch_ms,
+        "threads": threads,
+        "warmup_latency_fraction": warmup_fraction,
         "thread_priority": thread_priority,
         "scheduling": stats.get("loop_scheduling"),
         "model_mb": round(model_mb, 1),

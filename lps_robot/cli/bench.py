@@ -72,6 +72,8 @@ def _bench_loop(args: argparse.Namespace) -> int:
         args.thread_priority,
         args.preset,
         args.inference,
+        args.threads,
+        args.warmup_latency_fraction,
     )
     print(json.dumps(result))
     return 0
@@ -236,6 +238,14 @@ def _add_loop(bsub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--inference", choices=INFERENCE_MODES, default="tick", help="the node's inference"
+    )
+    p.add_argument("--threads", type=int, default=1, help="the node's onnxruntime threads")
+    p.add_argument(
+        "--warmup-latency-fraction",
+        type=float,
+        default=0.5,
+        help="the node's warmup_latency_fraction (its default: 0.5 of the period; ahead: of "
+        "chunk_length - 1 periods)",
     )
     p.add_argument("--json", action="store_true", help=ALWAYS_JSON)
     p.set_defaults(func=_bench_loop)

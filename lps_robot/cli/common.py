@@ -23,13 +23,14 @@ def add_dataclass_flags(parser: argparse.ArgumentParser, cls: type, prefix: str 
             add_dataclass_flags(parser, tp, f"{name}.")
             continue
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        auto = tp == bool | None  # an optional bool: None is "auto"
         parser.add_argument(
             f"--{name}",
             dest=name,
             type=flag_parser(tp),
             default=argparse.SUPPRESS,
-            metavar=type(default).__name__.upper(),
-            help=f"{f.metadata.get('help', '')} (default: {default})",
+            metavar="BOOL|AUTO" if auto else type(default).__name__.upper(),
+            help=f"{f.metadata.get('help', '')} (default: {'auto' if auto else default})",
         )
 
 
@@ -47,14 +48,17 @@ def flag_parser(tp: object) -> Callable[[str], object]:
 
         parse_list.__name__ = f"comma-separated {inner.__name__} list"
         return parse_list
-    if tp is bool:
+    if tp is bool or tp == bool | None:
+        auto = tp is not bool
 
-        def parse_bool(s: str) -> bool:
+        def parse_bool(s: str) -> bool | None:
+            if auto and s.lower() == "auto":
+                return None
             if s.lower() not in BOOLS:
                 raise ValueError(s)
             return BOOLS[s.lower()]
 
-        parse_bool.__name__ = "true/false"
+        parse_bool.__name__ = "true/false/auto" if auto else "true/false"
         return parse_bool
     return tp  # type: ignore[return-value]
 
