@@ -221,7 +221,6 @@ def training_episodes(cfg: TrainConfig):
     the spec ``cfg.spec``."""
     from lps_robot.data.episodes import hdf5_episodes
     from lps_robot.data.lerobot.source import is_lerobot, lerobot_episodes
-    from lps_robot.spec import Spec
 
     if not cfg.dataset:
         raise ConfigError("dataset: required (an .h5 file, an episode directory or LeRobot v3)")

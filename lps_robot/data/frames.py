@@ -66,7 +66,7 @@ class DiskFrames:
         """(B, h, w, 3) preprocessed frames of camera ``key`` at dataset indices ``idx``."""
         if self.cache is not None:
             return self.cache.read(key, idx)
-        if not all(isinstance(r, EpisodeRef) for r in self.refs[:1]):
+        if not isinstance(self.refs[0], EpisodeRef):  # a LeRobot episode: video
             raise DataError(
                 f"{self.refs[0]}: video frames are read through a frame cache, not one by one"
             )
