@@ -252,7 +252,8 @@ class TrainConfig:
         metadata={
             "help": "torch.compile the update (critic, MeanFlow loss, actor, optimiser steps): "
             "true | false | auto (compiled where it pays: a policy with cameras, at least "
-            f"{COMPILE_MIN_STEPS} steps, a C++ compiler present); the first steps pay the "
+            f"{COMPILE_MIN_STEPS} steps, a C++ compiler and the Python headers present); the "
+            "first steps pay the "
             "compile time"
         },
     )

@@ -13,6 +13,7 @@ import math
 import os
 import random
 import shutil
+import sysconfig
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -208,12 +209,13 @@ def train(
 
 def compiles(cfg: TrainConfig, spec: Spec) -> bool:
     """Whether the update is compiled: ``cfg.compile``, or where it pays when None (auto):
-    a policy with cameras trained at least `COMPILE_MIN_STEPS` steps, with a C++ compiler
-    for torch's CPU code generator."""
+    a policy with cameras trained at least `COMPILE_MIN_STEPS` steps, with a C++ compiler and
+    the Python headers for torch's CPU code generator."""
     if cfg.compile is not None:
         return cfg.compile
     compiler = shutil.which(os.environ.get("CXX", "g++")) is not None
-    return bool(spec.obs.image_keys) and cfg.steps >= COMPILE_MIN_STEPS and compiler
+    headers = (Path(sysconfig.get_paths()["include"]) / "Python.h").is_file()
+    return bool(spec.obs.image_keys) and cfg.steps >= COMPILE_MIN_STEPS and compiler and headers
 
 
 def training_episodes(cfg: TrainConfig):
