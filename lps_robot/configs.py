@@ -253,8 +253,7 @@ class TrainConfig:
             "help": "torch.compile the update (critic, MeanFlow loss, actor, optimiser steps): "
             "true | false | auto (compiled where it pays: a policy with cameras, at least "
             f"{COMPILE_MIN_STEPS} steps, a C++ compiler and the Python headers present); the "
-            "first steps pay the "
-            "compile time"
+            "first steps pay the compile time"
         },
     )
     max_episodes: int = field(default=0, metadata={"help": "use the first N episodes; 0: all"})

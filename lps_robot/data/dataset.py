@@ -150,7 +150,7 @@ class ChunkDataset:
         if images == "disk" and spec.obs.image_keys:
             self.frames = DiskFrames(
                 self.refs, self.lengths, spec.obs.image_keys, pre, spec.obs.image_size,
-                max_open_files,
+                max_open_files, episodes.frame_by_frame,
             )  # fmt: skip
         self.episode_success = np.asarray(success)
         self.ends = np.cumsum(self.lengths)  # exclusive end index of each episode

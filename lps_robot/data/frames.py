@@ -18,7 +18,7 @@ import numpy as np
 
 from lps_robot.data import schema
 from lps_robot.data.frame_cache import FrameCache
-from lps_robot.data.reader import DataError, EpisodeRef
+from lps_robot.data.reader import DataError
 from lps_robot.preprocess import Preprocessor
 
 OPEN_FILE_MB = 1.0  # what one open episode file is budgeted in the memory cap
@@ -27,16 +27,20 @@ OPEN_FILE_MB = 1.0  # what one open episode file is budgeted in the memory cap
 class DiskFrames:
     def __init__(
         self,
-        refs: list[EpisodeRef],
+        refs: list,
         lengths: np.ndarray,
         keys: tuple[str, ...],
         preprocessor: Preprocessor,
         image_size: tuple[int, int],
         max_open: int = 64,
+        frame_by_frame: bool = True,
     ) -> None:
+        """``frame_by_frame`` False: the episodes are video (`Episodes.frame_by_frame`), read
+        only through a frame cache."""
         if max_open < 1:
             raise ValueError(f"max_open: expected >= 1 open file, got {max_open}")
         self.refs, self.keys, self.pre = refs, keys, preprocessor
+        self.frame_by_frame = frame_by_frame
         self.size = tuple(image_size)
         self.offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
         self.episode_of = np.repeat(np.arange(len(refs)), lengths)
@@ -66,7 +70,7 @@ class DiskFrames:
         """(B, h, w, 3) preprocessed frames of camera ``key`` at dataset indices ``idx``."""
         if self.cache is not None:
             return self.cache.read(key, idx)
-        if not isinstance(self.refs[0], EpisodeRef):  # a LeRobot episode: video
+        if not self.frame_by_frame:  # video (a LeRobot dataset)
             raise DataError(
                 f"{self.refs[0]}: video frames are read through a frame cache, not one by one"
             )

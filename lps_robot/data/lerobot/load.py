@@ -48,7 +48,7 @@ def import_lerobot(
                 episode.append(
                     obs,
                     arrays["actions"][t],
-                    timestamp=t / source.spec.robot.control_rate_hz,
+                    timestamp=float(arrays["timestamps"][t]),
                     reward=reward,
                 )
         except DataError:

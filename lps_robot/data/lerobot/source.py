@@ -105,6 +105,7 @@ class LeRobotSource:
                 "import them all as successes"
             )
         self.assume_success = assume_success
+        self.cameras = {c.name: c for c in spec.cameras}
         self._table: tuple[tuple[int, int], dict, dict[int, list[int]]] | None = None
 
     def refs(self) -> list[LeRobotRef]:
@@ -120,9 +121,9 @@ class LeRobotSource:
         row = self.episodes[i]
         return bool(row["success"]) if "success" in row else self.assume_success
 
-    def _rows(self, i: int) -> tuple[dict, list[int]]:
-        """The data table holding episode ``i`` (one data file in memory at a time) and the
-        episode's rows in it."""
+    def _episode(self, i: int) -> tuple[dict, list[int], np.ndarray]:
+        """The data table holding episode ``i`` (one data file in memory at a time), the
+        episode's rows in it, and the row each tick takes (`_picks`)."""
         import pyarrow.parquet as pq
 
         row = self.episodes[i]
@@ -138,13 +139,13 @@ class LeRobotSource:
                 by_episode.setdefault(e, []).append(n)
             self._table = (key, table, by_episode)
         _, table, by_episode = self._table
-        return table, by_episode.get(row["episode_index"], [])
+        rows = by_episode.get(row["episode_index"], [])
+        return table, rows, _picks(len(rows), self.fps, self.spec.robot.control_rate_hz)
 
     def steps(self, i: int) -> dict[str, np.ndarray]:
         """Episode ``i``'s per-tick arrays: ``obs/<proprio key>``, actions, rewards, dones,
         terminals, timeouts, timestamps (as our writer stores them)."""
-        table, rows = self._rows(i)
-        picks = _picks(len(rows), self.fps, self.spec.robot.control_rate_hz)
+        table, rows, picks = self._episode(i)
         if len(picks) == 0:
             raise DataError(f"{LeRobotRef(self, i)}: no frames in the data files")
         state = np.asarray([table["observation.state"][rows[t]] for t in picks], np.float32)
@@ -169,8 +170,7 @@ class LeRobotSource:
     def frames(self, i: int, camera: str) -> Iterator[np.ndarray]:
         """Episode ``i``'s frames of ``camera`` (a spec camera), one tick at a time."""
         vkey, dtype = self.kinds[camera]
-        table, rows = self._rows(i)
-        picks = _picks(len(rows), self.fps, self.spec.robot.control_rate_hz)
+        table, rows, picks = self._episode(i)
         if dtype == "image":
             return _png_frames([table[vkey][r] for r in rows], picks)
         row = self.episodes[i]
@@ -184,8 +184,9 @@ class LeRobotSource:
     def load(self, i: int, keys: tuple[str, ...] | None = None, steps: bool = True) -> dict:
         """Episode ``i`` as `load_episode` gives one of ours (``keys``: only these
         observations; ``steps=False``: the frames without the per-step arrays)."""
-        arrays = self.steps(i)
-        n = len(arrays["actions"])
+        proprio = [k for k in self.spec.obs.proprio_keys if keys is None or k in keys]
+        arrays = self.steps(i) if steps or proprio else {}  # frames alone: no per-step arrays
+        n = len(self._episode(i)[2])
         out: dict[str, Any] = {"attrs": {"success": self.success(i), "num_samples": n}}
         for k, v in arrays.items():
             wanted = keys is None or k[4:] in keys if k.startswith("obs/") else steps
@@ -198,7 +199,7 @@ class LeRobotSource:
 
     def clip(self, i: int, camera: str, n: int) -> np.ndarray:
         """(n, H, W, 3) frames of ``camera`` in episode ``i``, each checked for its shape."""
-        cam = next(c for c in self.spec.cameras if c.name == camera)
+        cam = self.cameras[camera]
         out = np.empty((n, cam.height, cam.width, 3), np.uint8)
         frames = self.frames(i, camera)
         for t in range(n):
@@ -206,7 +207,7 @@ class LeRobotSource:
         return out
 
     def checked(self, i: int, camera: str, t: int, n: int, img: np.ndarray | None) -> np.ndarray:
-        cam = next(c for c in self.spec.cameras if c.name == camera)
+        cam = self.cameras[camera]
         if img is None or img.shape != (cam.height, cam.width, 3):
             raise DataError(
                 f"{LeRobotRef(self, i)}: camera {camera} frame {t} of {n} is "
