@@ -72,6 +72,41 @@ def test_a_dead_loop_is_restarted_and_a_hung_one_shows_as_stalled():
     assert not t.supervise()  # a stopped loop is not restarted
 
 
+def test_a_watchdog_at_the_worst_moment_never_restarts_a_loop_that_is_starting(monkeypatch):
+    """The watchdog may look at the ticker between a thread being made and being started (seen
+    in CI: a restart counted at start-up and activation refused). It must see no dead loop."""
+    t = Ticker(lambda start: None, 0.01, lambda e: None)
+    real_start = threading.Thread.start
+    looks = []
+
+    def start_and_look(thread: threading.Thread) -> None:
+        looks.append(t.supervise())  # the watchdog, just before the thread runs
+        real_start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", start_and_look)
+    t.start()
+    monkeypatch.setattr(threading.Thread, "start", real_start)
+    try:
+        assert looks == [False] and t.restarts == 0 and t.alive
+    finally:
+        t.stop()
+
+
+def test_activation_waits_for_a_tick_rather_than_judging_a_loop_not_yet_run():
+    gate = threading.Event()
+    t = Ticker(lambda start: gate.wait(), 0.01, lambda e: None)  # hung until the gate opens
+    t.start()
+    try:
+        assert _wait(lambda: t.stalled() > 0, 1.0)
+        assert not t.wait_beat(0.1)  # hung: no tick starts
+        threading.Timer(0.2, gate.set).start()  # it comes back within the wait
+        assert t.wait_beat(2.0)
+    finally:
+        gate.set()
+        t.stop()
+    assert not t.wait_beat(0.1)  # stopped
+
+
 def test_the_log_limiter_takes_any_severity_on_one_key():
     """rclpy refuses a call site whose severity changes; the limiter must not raise."""
     from rclpy.logging import get_logger

@@ -145,7 +145,7 @@ class PolicyNode(LifecycleNode):
     def _cannot_activate(self) -> str:
         if self.loop is None or self.ticker is None:
             return "not configured"
-        if not self.ticker.alive or self.ticker.stalled() > 0:
+        if not self.ticker.wait_beat():  # a loop just started may not have run yet
             return "the control loop is not running"
         other = commander.conflict(self, self.topics, 0)
         return f"another commander: {other}" if other else ""

@@ -5,7 +5,8 @@ is counted by the caller, never made up). An exception in a tick goes to ``on_er
 must turn it into a hold); should the thread itself die (an error in ``on_error``, a
 ``BaseException``), `supervise` restarts it and counts the restart. `stalled` tells a
 watchdog, from another thread, how long the loop has gone without starting a tick, so a hung
-or dead loop shows within one period instead of never.
+or dead loop shows within one period instead of never; `wait_beat` lets a caller (activation)
+wait for a tick to start rather than judge a loop that has not been scheduled yet.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import os
 import threading
 import time
 from collections.abc import Callable
+
+BEAT_WAIT_S = 1.0  # how long `wait_beat` waits by default (at least three periods)
 
 
 def set_realtime(priority: int) -> str:
@@ -42,6 +45,7 @@ class Ticker:
         self.priority = priority  # SCHED_FIFO priority of the loop thread; 0: normal
         self.scheduling = "normal"  # what the loop thread got: "SCHED_FIFO 50", or why not
         self._stop = threading.Event()
+        self._lock = threading.RLock()  # start, supervise and stop: one at a time
         self._thread: threading.Thread | None = None
         self.last_beat = time.monotonic()  # start of the last tick (or of the loop)
         self.restarts = 0
@@ -52,14 +56,17 @@ class Ticker:
         return self._thread is not None and self._thread.is_alive()
 
     def start(self) -> None:
-        self._stop.clear()
-        self.last_beat = time.monotonic()
-        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
-        self._thread.start()
+        with self._lock:
+            self._stop.clear()
+            self.last_beat = time.monotonic()
+            thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+            thread.start()
+            self._thread = thread  # published started: never seen "dead" before it ran
 
     def stop(self, timeout: float = 2.0) -> None:
-        self._stop.set()
-        thread, self._thread = self._thread, None
+        with self._lock:
+            self._stop.set()
+            thread, self._thread = self._thread, None
         if thread is not None and thread.is_alive() and thread is not threading.current_thread():
             thread.join(timeout=timeout)
 
@@ -100,8 +107,26 @@ class Ticker:
 
     def supervise(self) -> bool:
         """Restart a dead loop thread (not one that was stopped); True if it restarted."""
-        if self._stop.is_set() or self._thread is None or self._thread.is_alive():
-            return False
-        self.restarts += 1
-        self.start()
-        return True
+        with self._lock:
+            if self._stop.is_set() or self._thread is None or self._thread.is_alive():
+                return False
+            self.restarts += 1
+            self.start()
+            return True
+
+    def wait_beat(self, timeout: float | None = None) -> bool:
+        """Wait up to ``timeout`` s (default `BEAT_WAIT_S`, at least three periods) for a tick
+        to start after this call; False if none did (the loop is dead, hung or stopped). A loop
+        just started on a busy machine may not have run yet: this tells that apart from one
+        that is not running."""
+        if timeout is None:
+            timeout = max(BEAT_WAIT_S, 3 * self.period)
+        since = time.monotonic()
+        end = since + timeout
+        while not self._stop.is_set():
+            if self.last_beat >= since and self.alive:
+                return True
+            if time.monotonic() >= end:
+                return False
+            time.sleep(min(self.period, 0.005))
+        return False
