@@ -91,6 +91,7 @@ def _data_generate(args: argparse.Namespace) -> int:
             mistake_rate=args.mistake_rate,
             max_steps=args.max_steps,
             progress=not args.json,
+            workers=args.workers,
         )
         if single:
             merge(target, out)
@@ -238,6 +239,9 @@ def _add_generate(dsub: argparse._SubParsersAction) -> None:
     p.add_argument("--failure-rate", type=float, default=0.0, help="share of injected failures")
     add_mistake_rate(p)
     p.add_argument("--max-steps", type=int, default=200, help="episode timeout in steps")
+    p.add_argument(
+        "--workers", type=int, default=1, help="processes recording at once (the same data)"
+    )
     p.add_argument("--json", action="store_true", help="no progress bar")
     p.set_defaults(func=_data_generate)
 

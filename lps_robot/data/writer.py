@@ -254,9 +254,14 @@ class DatasetWriter:
         indices = [int(m.group(1)) for p in self.root.iterdir() if (m := pattern.match(p.name))]
         return max(indices, default=-1) + 1
 
-    def begin_episode(self, **overrides) -> EpisodeWriter:
-        index = self.next_index()
+    def begin_episode(self, index: int | None = None, **overrides) -> EpisodeWriter:
+        """The next episode, or the one at ``index`` (writers in several processes sharing a
+        directory take disjoint indices; an index whose file exists is refused)."""
+        index = self.next_index() if index is None else index
         path = self.root / schema.episode_filename(index)
+        partial = path.with_name(path.name + schema.PARTIAL_SUFFIX)
+        if path.exists() or partial.exists():
+            raise FileExistsError(f"{path}: episode {index} is already recorded (or being)")
         return EpisodeWriter(path, index, self.spec, **{**self.episode_kwargs, **overrides})
 
 

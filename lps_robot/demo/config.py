@@ -135,12 +135,22 @@ class DemoConfig:
         default="tick",
         metadata={"help": "the controller's inference over ROS: tick | ahead (a worker thread)"},
     )
+    workers: int = field(
+        default=2,
+        metadata={
+            "help": "processes for the writer's recording and the stepped evaluation, which "
+            "then runs beside the ROS closed loop at the lowest CPU priority; 1: one step "
+            "after the other in this process"
+        },
+    )
     seed: int = field(default=0, metadata={"help": "seed for recording, training, evaluation"})
     progress: bool = field(default=True, metadata={"help": "show progress bars"})
 
     def __post_init__(self) -> None:
         if self.robot not in DEMO_ROBOTS:
             raise ValueError(f"robot: expected one of {sorted(DEMO_ROBOTS)}, got {self.robot!r}")
+        if self.workers < 1:
+            raise ValueError(f"workers: expected >= 1, got {self.workers}")
         if self.inference not in INFERENCE_MODES:
             raise ValueError(
                 f"inference: expected one of {INFERENCE_MODES}, got {self.inference!r}"

@@ -63,6 +63,7 @@ def record(cfg: DemoConfig, data: Path) -> tuple[dict, dict]:
         mistake_rate=cfg.mistake_rate,
         progress=cfg.progress,
         spec=Spec.load(cfg.robot_spec),
+        workers=cfg.workers,
     )
     problems = validate(data)
     if problems:
@@ -116,28 +117,42 @@ def export_policies(trained: Trained, out: Path) -> tuple[dict[str, Path], float
 
 
 def evaluate(cfg: DemoConfig, policies: dict[str, Path], out: Path) -> tuple[dict | None, dict]:
-    """Closed loop over ROS 2 with swaps, and stepped through the same deploy path."""
-    from lps_robot.demo.ros_loop import ros_closed_loop
+    """Closed loop over ROS 2 with swaps, and stepped through the same deploy path: with
+    ``workers`` > 1 the stepped episodes run in worker processes at the lowest CPU priority
+    while the ROS loop runs (its nodes keep their period; the workers take the idle cores)."""
     from lps_robot.sim.evaluate import evaluate_policy
+    from lps_robot.sim.workers import LOWEST_PRIORITY, worker_pool
+
+    def stepped_args(algo: str) -> tuple:
+        return (str(policies[algo]), cfg.eval_episodes, 20_000 + cfg.seed)
 
     log(f"4/5 closed loop over ROS 2: {cfg.ros_eval_episodes} episodes, LPS->BC->LPS->BC swaps")
-    ros = None
-    if cfg.ros_eval_episodes:
-        ros = ros_closed_loop(
-            policies,
-            cfg.ros_eval_episodes,
-            out,
-            cfg.seed + 7,
-            cfg.max_episode_s,
-            cfg.robot_spec,
-            cfg.inference,
-        )
-    log(f"    and {cfg.eval_episodes} episodes per policy through the same deploy path, stepped")
-    stepped = {
-        algo: evaluate_policy(policies[algo], cfg.eval_episodes, seed=20_000 + cfg.seed)
-        for algo in ALGOS
-    }
-    return ros, stepped
+    beside = " (beside it, at the lowest CPU priority)" if cfg.workers > 1 else ""
+    log(f"    and {cfg.eval_episodes} episodes per policy through the same deploy path, stepped"
+        + beside)  # fmt: skip
+    if cfg.workers <= 1:
+        ros = _ros_loop(cfg, policies, out)
+        return ros, {algo: evaluate_policy(*stepped_args(algo)) for algo in ALGOS}
+    with worker_pool(min(cfg.workers, len(ALGOS)), LOWEST_PRIORITY) as pool:
+        running = {algo: pool.submit(evaluate_policy, *stepped_args(algo)) for algo in ALGOS}
+        ros = _ros_loop(cfg, policies, out)
+        return ros, {algo: job.result() for algo, job in running.items()}
+
+
+def _ros_loop(cfg: DemoConfig, policies: dict[str, Path], out: Path) -> dict | None:
+    from lps_robot.demo.ros_loop import ros_closed_loop
+
+    if not cfg.ros_eval_episodes:
+        return None
+    return ros_closed_loop(
+        policies,
+        cfg.ros_eval_episodes,
+        out,
+        cfg.seed + 7,
+        cfg.max_episode_s,
+        cfg.robot_spec,
+        cfg.inference,
+    )
 
 
 def diagnose(cfg: DemoConfig, trained: Trained) -> dict:
