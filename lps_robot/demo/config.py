@@ -33,16 +33,15 @@ PRIOR_WARMUP_FRACTION = 0.5
 
 # The simulated robots `lps demo --robot` runs on (the sim robot each names), and the settings
 # a robot's demo uses for the flags not given: the UR5e renders two 64x64 cameras (2.2x the
-# pixels of sim_arm6's one 48x48 camera) and trains at 20 steps/s against 34 on 2 cores, so its
-# demo trains half as long, records 400 episodes and steps 100 evaluation episodes per policy
-# to stay within 30 minutes (docs/robots.md has the runs).
+# pixels of sim_arm6's one 48x48 camera) and trains at about 28 steps/s compiled against 52 on
+# 2 cores, so its demo records 400 episodes and steps 100 evaluation episodes per policy to
+# stay near 30 minutes (docs/robots.md has the runs; half the training did not learn the task).
 DEMO_ROBOTS = {"sim_arm6": "sim_arm6", "ur5e": "ur5e_2f85"}
 DEMO_PRESETS: dict[str, dict[str, Any]] = {
     "sim_arm6": {},
     # the teleop node's IK needs the robot's model file; the UR5e scene is composed at run time
     "ur5e": {
         "gen_episodes": 390,
-        "lps_steps": 16000,
         "eval_episodes": 100,
         "diag_episodes": 0,
         "ros_operator": "joint",
@@ -79,7 +78,7 @@ class DemoConfig:
         metadata={
             "help": "the simulated robot: sim_arm6 (this project's small arm) or ur5e (UR5e + "
             "Robotiq 2F-85 from MuJoCo Menagerie's models, two cameras; its preset "
-            "sets --gen_episodes 390 --lps_steps 16000 --eval_episodes 100 "
+            "sets --gen_episodes 390 --eval_episodes 100 "
             "--diag_episodes 0 --ros_operator joint unless given)"
         },
     )
