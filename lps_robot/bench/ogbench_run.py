@@ -129,11 +129,11 @@ def run(
         for seed in seeds
     ]
     if parallel and len(seeds) > 1:  # one single-threaded process per seed, side by side
-        import multiprocessing
+        from lps_robot.sim.workers import worker_pool
 
         args = [a[:7] + ({**(overrides or {}), "threads": 1}, False, a[9]) for a in args]
-        with multiprocessing.get_context("spawn").Pool(len(seeds)) as pool:
-            runs = pool.starmap(run_seed, args)
+        with worker_pool(len(seeds)) as pool:
+            runs = list(pool.map(run_seed, *zip(*args, strict=True)))
     else:
         runs = [run_seed(*a) for a in args]
     every = eval_every or steps

@@ -68,10 +68,9 @@ def generate(
     progress: bool = True,
     spec: Spec | None = None,
     workers: int = 1,
-    niceness: int = 0,
 ) -> dict:
     """``spec`` defaults to the packaged sim spec; ``workers`` > 1 records in that many
-    spawned processes at ``niceness``."""
+    spawned processes."""
     from tqdm import tqdm
 
     from lps_robot.sim.workers import worker_pool
@@ -92,7 +91,7 @@ def generate(
             bar.update()
         recorder.env.close()
     else:
-        with worker_pool(workers, niceness, _init_worker, (args, teleop)) as pool:
+        with worker_pool(workers, init=_init_worker, args=(args, teleop)) as pool:
             successes = []
             for ok in pool.map(_worker_episode, indices, chunksize=4):
                 successes.append(ok)
