@@ -91,6 +91,9 @@ class LPSAgent(nn.Module):
         # called after the gradients are computed, before the optimisers step (data-parallel
         # training averages gradients across ranks here)
         self.grad_hook: Callable[[], None] | None = None
+        # bf16 autocast for the observation encoders inside `update` / `update_bc` (set by the
+        # trainer for ``precision: bf16_encoders``); acting and export always run fp32
+        self.encoder_autocast = False
 
     # --- acting ------------------------------------------------------------------------------
 
@@ -102,6 +105,15 @@ class LPSAgent(nn.Module):
     ) -> torch.Tensor:
         """The decoder's features (the shared ones unless encoders are per network)."""
         return self.encoder(obs, augment=augment, generator=generator)
+
+    def _encode(self, encoder: nn.Module, obs: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """``encoder(obs)`` for an update: under bf16 autocast when `encoder_autocast`, its
+        features cast back to fp32 for the losses."""
+        if not self.encoder_autocast:
+            return encoder(obs)
+        device = next(encoder.parameters()).device.type
+        with torch.autocast(device, dtype=torch.bfloat16):
+            return encoder(obs).float()
 
     def actor_features(self, obs: Mapping[str, torch.Tensor], feat: torch.Tensor) -> torch.Tensor:
         """The actor's features: its own encoder's, or the shared ``feat``."""
@@ -225,15 +237,15 @@ class LPSAgent(nn.Module):
         ``train_actor=False``: L_Q + L_MF only (the actor waits; its loss is not computed)."""
         obs, next_obs = self.augment(batch, generator)
         data_actions = batch["actions"].reshape(-1, self.d)
-        feat = self.features(obs)
+        feat = self._encode(self.encoder, obs)
         with torch.no_grad():  # s' is augmented only with aug_next_obs (same crop as s)
-            next_feat = self.features(next_obs)
+            next_feat = self._encode(self.encoder, next_obs)
         if self.per_network:
-            critic_feat = self.critic_encoder(obs)
-            actor_feat = self.actor_encoder(obs)
+            critic_feat = self._encode(self.critic_encoder, obs)
+            actor_feat = self._encode(self.actor_encoder, obs)
             with torch.no_grad():
-                next_actor = self.actor_encoder(next_obs)
-                next_critic = self.target_critic_encoder(next_obs)
+                next_actor = self._encode(self.actor_encoder, next_obs)
+                next_critic = self._encode(self.target_critic_encoder, next_obs)
             l_q, info_q = self.critic_loss(critic_feat, next_feat, batch, next_actor, next_critic)
         else:
             actor_feat = None
@@ -277,7 +289,7 @@ class LPSAgent(nn.Module):
     ) -> dict[str, torch.Tensor]:
         """MF-BC baseline step: the MeanFlow loss alone (encoder + decoder)."""
         obs, _ = self.augment(batch, generator)
-        loss, info = self.bc_loss(self.features(obs), batch, generator)
+        loss, info = self.bc_loss(self._encode(self.encoder, obs), batch, generator)
         self.opt_model.zero_grad(set_to_none=True)
         loss.backward()
         self._before_step()
@@ -289,11 +301,12 @@ def precision_context(
     precision: str, device: str | torch.device
 ) -> contextlib.AbstractContextManager:
     """bf16 autocast on ``device`` for ``precision`` 'bf16' (matrix products in bf16, fp32
-    weights and losses), nothing for 'fp32'."""
-    if precision == "fp32":
+    weights and losses), nothing for 'fp32' or 'bf16_encoders' (the agent's
+    `encoder_autocast` covers that one)."""
+    if precision in ("fp32", "bf16_encoders"):
         return contextlib.nullcontext()
     if precision != "bf16":
-        raise ValueError(f"precision: expected fp32 or bf16, got {precision!r}")
+        raise ValueError(f"precision: expected fp32, bf16 or bf16_encoders, got {precision!r}")
     return torch.autocast(torch.device(device).type, dtype=torch.bfloat16)
 
 

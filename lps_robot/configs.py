@@ -161,7 +161,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("fp32", "bf16", "bf16_encoders")
 # `compile` auto: a run this long with cameras repays its compile time (measured at the demo's
 # sizes on 2 cores: 1.3-1.7x the eager steps/s after 40-65 s of compiling; the state presets
 # gain nothing on a quiet machine, docs/benchmarks.md)
@@ -244,7 +244,9 @@ class TrainConfig:
         default="fp32",
         metadata={
             "help": "fp32 | bf16: bf16 autocast for the update's matrix products (CPUs with "
-            "AMX/AVX512-BF16, CUDA GPUs); weights, losses and optimiser state stay fp32"
+            "AMX/AVX512-BF16, CUDA GPUs) | bf16_encoders: for the observation encoders' only "
+            "(the losses, the MeanFlow JVP and acting stay fp32); weights, losses and "
+            "optimiser state stay fp32"
         },
     )
     compile: bool | None = field(

@@ -93,6 +93,7 @@ def train(
         torch.set_rng_state(ckpt["rng"]["torch"])
     else:
         agent = LPSAgent(spec, cfg.agent).to(device)
+    agent.encoder_autocast = cfg.precision == "bf16_encoders"
     parallel.broadcast_state(agent, world)
     params = [p for p in agent.parameters() if p.requires_grad]
     if world.size > 1:

@@ -344,6 +344,40 @@ def test_fused_adam_steps_as_the_per_tensor_adam():
         torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5)
 
 
+def test_bf16_encoders_run_only_the_encoders_in_bf16():
+    """precision bf16_encoders: the convolutions of an update run in bf16, everything the
+    losses see is fp32 and close to the fp32 update's; acting stays exactly fp32."""
+    spec = small_spec()
+    torch.manual_seed(0)
+    a = LPSAgent(spec, SMALL)
+    b = copy.deepcopy(a)
+    b.encoder_autocast = True
+    seen: dict[str, set] = {"conv": set(), "decoder": set()}
+    convs = [m for m in b.encoder.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs
+    for m in convs:
+        m.register_forward_hook(lambda _m, _i, out: seen["conv"].add(out.dtype))
+    b.decoder.register_forward_hook(lambda _m, _i, out: seen["decoder"].add(out.dtype))
+    batch = _batch(spec, n=32)
+    full = a.update(batch, torch.Generator().manual_seed(1))
+    half = b.update(batch, torch.Generator().manual_seed(1))
+    assert seen["conv"] == {torch.bfloat16}
+    assert seen["decoder"] == {torch.float32}
+    assert all(p.dtype == torch.float32 for p in b.parameters())
+    for key in ("critic_loss", "mf_loss", "actor_loss"):
+        assert torch.isfinite(half[key])
+        torch.testing.assert_close(half[key], full[key], rtol=0.05, atol=0.02)
+    b_bc = b.update_bc(batch, torch.Generator().manual_seed(2))
+    assert torch.isfinite(b_bc["mf_loss"])
+    seen["conv"].clear()
+    c = copy.deepcopy(b)
+    c.encoder_autocast = False
+    z = torch.randn(4, b.d)
+    obs = {k: v[:4] for k, v in batch["obs"].items()}
+    torch.testing.assert_close(b.act(obs, z), c.act(obs, z), rtol=0, atol=0)
+    assert seen["conv"] == {torch.float32}
+
+
 def test_bf16_autocast_keeps_fp32_weights_and_close_losses():
     from lps_robot.agent import precision_context
 

@@ -25,6 +25,7 @@ def test_tiny_demo_end_to_end(tmp_path, capsys):
         diag_episodes=1,
         best_of_n=4,
         max_episode_s=2.0,
+        precision="bf16_encoders",  # the UR5e preset's
         progress=False,
     )
     figures = run(cfg)
@@ -52,6 +53,7 @@ def test_tiny_demo_end_to_end(tmp_path, capsys):
     assert trained["agent"]["actor_bc_weight"] == DEMO_TRAINING["agent.actor_bc_weight"]
     assert trained["keep_failures"] is True and trained["prior_warmup_steps"] == 1
     assert trained["warmup_trains_critic"] is True
+    assert trained["precision"] == "bf16_encoders"
     # the critic's diagnostics and the ROS-vs-stepped agreement are reported
     diag = figures["diagnostics"]
     assert {"best_of_n_success", "random_prior_success", "actor_mse", "prior_mse"} <= set(diag)
@@ -74,6 +76,8 @@ def test_demo_flags_come_from_the_config():
     cfg = from_plain(DemoConfig, values)
     assert cfg.lps_steps == 7 and cfg.progress is False
     assert cfg.bc_steps == DemoConfig().bc_steps
+    with pytest.raises(ValueError, match="precision: expected one of"):
+        DemoConfig(precision="fp16")
 
 
 @pytest.mark.parametrize("user", [None, "7"])

@@ -213,12 +213,15 @@ def test_the_train_speed_benchmark_runs_on_the_packaged_spec():
         assert measure(with_image, batch_size=2, steps=1, size=32) > 0
 
 
-def test_bf16_training_runs_and_leaves_fp32_checkpoints(dataset, tmp_path):
+@pytest.mark.parametrize("precision", ["bf16", "bf16_encoders"])
+def test_bf16_training_runs_and_leaves_fp32_checkpoints(dataset, tmp_path, precision):
     import math
 
     from lps_robot.checkpoint import load_checkpoint
 
-    agent, rows = train_from_dataset(tiny(dataset, tmp_path / "h", steps=10, precision="bf16"))
+    cfg = tiny(dataset, tmp_path / "h", steps=10, precision=precision)
+    agent, rows = train_from_dataset(cfg)
+    assert agent.encoder_autocast == (precision == "bf16_encoders")
     for key in ("critic_loss", "mf_loss", "actor_loss"):
         assert math.isfinite(float(rows[-1][key])), rows[-1]
     assert all(p.dtype == torch.float32 for p in agent.parameters())

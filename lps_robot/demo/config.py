@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lps_robot.configs import TrainConfig, make_config
+from lps_robot.configs import PRECISIONS, TrainConfig, make_config
 from lps_robot.runtime.ahead import INFERENCE_MODES
 
 # The demo's recipe for camera + proprio on a 2-core CPU (docs/benchmarks.md has the runs that
@@ -45,6 +45,7 @@ DEMO_PRESETS: dict[str, dict[str, Any]] = {
         "eval_episodes": 100,
         "diag_episodes": 0,
         "ros_operator": "joint",
+        "precision": "bf16_encoders",
     },
 }
 
@@ -79,7 +80,7 @@ class DemoConfig:
             "help": "the simulated robot: sim_arm6 (this project's small arm) or ur5e (UR5e + "
             "Robotiq 2F-85 from MuJoCo Menagerie's models, two cameras; its preset "
             "sets --gen_episodes 390 --eval_episodes 100 "
-            "--diag_episodes 0 --ros_operator joint unless given)"
+            "--diag_episodes 0 --ros_operator joint --precision bf16_encoders unless given)"
         },
     )
     ros_episodes: int = field(default=10, metadata={"help": "episodes recorded over ROS 2"})
@@ -118,6 +119,13 @@ class DemoConfig:
         },
     )
     batch_size: int = field(default=64, metadata={"help": "training batch size"})
+    precision: str = field(
+        default="fp32",
+        metadata={
+            "help": "training precision: fp32 | bf16_encoders (the image encoders under bf16 "
+            "autocast) | bf16 (every matrix product); see lps train --help"
+        },
+    )
     eval_episodes: int = field(
         default=200, metadata={"help": "closed-loop episodes per policy, stepped"}
     )
@@ -148,6 +156,8 @@ class DemoConfig:
     def __post_init__(self) -> None:
         if self.robot not in DEMO_ROBOTS:
             raise ValueError(f"robot: expected one of {sorted(DEMO_ROBOTS)}, got {self.robot!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision: expected one of {PRECISIONS}, got {self.precision!r}")
         if self.workers < 1:
             raise ValueError(f"workers: expected >= 1, got {self.workers}")
         if self.inference not in INFERENCE_MODES:

@@ -89,7 +89,7 @@ def train(cfg: DemoConfig, data: Path, out: Path) -> Trained:
     for algo, steps in runs:
         tcfg = demo_train_config(
             data, out / algo, algo, steps, batch_size=cfg.batch_size, seed=cfg.seed,
-            progress=cfg.progress,
+            precision=cfg.precision, progress=cfg.progress,
         )  # fmt: skip
         t.chunks[algo] = load_chunks(tcfg)
         t.agents[algo], _ = train_from_dataset(tcfg, data=t.chunks[algo])
