@@ -244,9 +244,9 @@ class TrainConfig:
         default="fp32",
         metadata={
             "help": "fp32 | bf16: bf16 autocast for the update's matrix products (CPUs with "
-            "AMX/AVX512-BF16, CUDA GPUs) | bf16_encoders: for the observation encoders' only "
-            "(the losses, the MeanFlow JVP and acting stay fp32); weights, losses and "
-            "optimiser state stay fp32"
+            "AMX/AVX512-BF16, CUDA GPUs) | bf16_encoders: the same for the observation "
+            "encoders only (the other losses, the MeanFlow JVP and acting stay fp32); "
+            "weights, losses and optimiser state stay fp32"
         },
     )
     compile: bool | None = field(
