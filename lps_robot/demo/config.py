@@ -46,6 +46,7 @@ DEMO_PRESETS: dict[str, dict[str, Any]] = {
         "diag_episodes": 0,
         "ros_operator": "joint",
         "precision": "bf16_encoders",
+        "actor_bc_weight": 10.0,
     },
 }
 
@@ -80,7 +81,8 @@ class DemoConfig:
             "help": "the simulated robot: sim_arm6 (this project's small arm) or ur5e (UR5e + "
             "Robotiq 2F-85 from MuJoCo Menagerie's models, two cameras; its preset "
             "sets --gen_episodes 390 --eval_episodes 100 "
-            "--diag_episodes 0 --ros_operator joint --precision bf16_encoders unless given)"
+            "--diag_episodes 0 --ros_operator joint --precision bf16_encoders "
+            "--actor_bc_weight 10 unless given)"
         },
     )
     ros_episodes: int = field(default=10, metadata={"help": "episodes recorded over ROS 2"})
@@ -126,6 +128,13 @@ class DemoConfig:
             "autocast) | bf16 (every matrix product); see lps train --help"
         },
     )
+    actor_bc_weight: float = field(
+        default=50.0,
+        metadata={
+            "help": "weight of the actor loss's term that keeps its decoded chunk near the "
+            "data's (the Q term is normalised to about 1)"
+        },
+    )
     eval_episodes: int = field(
         default=200, metadata={"help": "closed-loop episodes per policy, stepped"}
     )
@@ -158,6 +167,8 @@ class DemoConfig:
             raise ValueError(f"robot: expected one of {sorted(DEMO_ROBOTS)}, got {self.robot!r}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision: expected one of {PRECISIONS}, got {self.precision!r}")
+        if self.actor_bc_weight < 0:
+            raise ValueError(f"actor_bc_weight: expected >= 0, got {self.actor_bc_weight}")
         if self.workers < 1:
             raise ValueError(f"workers: expected >= 1, got {self.workers}")
         if self.inference not in INFERENCE_MODES:
