@@ -26,6 +26,7 @@ def test_tiny_demo_end_to_end(tmp_path, capsys):
         best_of_n=4,
         max_episode_s=2.0,
         precision="bf16_encoders",  # the UR5e preset's
+        actor_bc_weight=10.0,  # the UR5e preset's
         progress=False,
     )
     figures = run(cfg)
@@ -50,7 +51,7 @@ def test_tiny_demo_end_to_end(tmp_path, capsys):
     trained = yaml.safe_load((out / "lps" / "config.yaml").read_text())
     assert trained["action_type"] == DEMO_TRAINING["action_type"]
     assert trained["agent"]["critic_trains_encoder"] is False
-    assert trained["agent"]["actor_bc_weight"] == DEMO_TRAINING["agent.actor_bc_weight"]
+    assert trained["agent"]["actor_bc_weight"] == 10.0  # the demo's flag over its recipe
     assert trained["keep_failures"] is True and trained["prior_warmup_steps"] == 1
     assert trained["warmup_trains_critic"] is True
     assert trained["precision"] == "bf16_encoders"
@@ -78,6 +79,31 @@ def test_demo_flags_come_from_the_config():
     assert cfg.bc_steps == DemoConfig().bc_steps
     with pytest.raises(ValueError, match="precision: expected one of"):
         DemoConfig(precision="fp16")
+    with pytest.raises(ValueError, match="actor_bc_weight: expected >= 0"):
+        DemoConfig(actor_bc_weight=-1.0)
+    assert DemoConfig().actor_bc_weight == DEMO_TRAINING["agent.actor_bc_weight"]
+
+
+def test_a_robots_demo_preset_fills_only_the_flags_not_given(monkeypatch):
+    import lps_robot
+    import lps_robot.demo
+    from lps_robot.cli import build_parser
+    from lps_robot.demo.config import DEMO_PRESETS
+
+    seen: list[DemoConfig] = []
+
+    def fake_run(cfg: DemoConfig) -> dict:
+        seen.append(cfg)
+        return {}
+
+    monkeypatch.setattr(lps_robot, "lone_job_spin", lambda: False)
+    monkeypatch.setattr(lps_robot.demo, "run", fake_run)
+    preset = DEMO_PRESETS["ur5e"]
+    for argv in ([], ["--actor_bc_weight", "3"]):
+        args = build_parser().parse_args(["demo", "--robot", "ur5e", *argv])
+        args.func(args)
+    assert [c.actor_bc_weight for c in seen] == [preset["actor_bc_weight"], 3.0]
+    assert {c.precision for c in seen} == {preset["precision"]}
 
 
 @pytest.mark.parametrize("user", [None, "7"])

@@ -129,7 +129,7 @@ class DemoConfig:
         },
     )
     actor_bc_weight: float = field(
-        default=50.0,
+        default=DEMO_TRAINING["agent.actor_bc_weight"],
         metadata={
             "help": "weight of the actor loss's term that keeps its decoded chunk near the "
             "data's (the Q term is normalised to about 1)"
