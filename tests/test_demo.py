@@ -27,6 +27,7 @@ def test_tiny_demo_end_to_end(tmp_path, capsys):
         max_episode_s=2.0,
         precision="bf16_encoders",  # the UR5e preset's
         actor_bc_weight=10.0,  # the UR5e preset's
+        aug_pad=1,  # the UR5e preset's
         progress=False,
     )
     figures = run(cfg)
@@ -51,7 +52,8 @@ def test_tiny_demo_end_to_end(tmp_path, capsys):
     trained = yaml.safe_load((out / "lps" / "config.yaml").read_text())
     assert trained["action_type"] == DEMO_TRAINING["action_type"]
     assert trained["agent"]["critic_trains_encoder"] is False
-    assert trained["agent"]["actor_bc_weight"] == 10.0  # the demo's flag over its recipe
+    assert trained["agent"]["actor_bc_weight"] == 10.0  # the demo's flags over its recipe
+    assert trained["agent"]["aug_pad"] == 1
     assert trained["keep_failures"] is True and trained["prior_warmup_steps"] == 1
     assert trained["warmup_trains_critic"] is True
     assert trained["precision"] == "bf16_encoders"
@@ -81,6 +83,8 @@ def test_demo_flags_come_from_the_config():
         DemoConfig(precision="fp16")
     with pytest.raises(ValueError, match="actor_bc_weight: expected >= 0"):
         DemoConfig(actor_bc_weight=-1.0)
+    with pytest.raises(ValueError, match="aug_pad: expected >= 0"):
+        DemoConfig(aug_pad=-1)
     assert DemoConfig().actor_bc_weight == DEMO_TRAINING["agent.actor_bc_weight"]
 
 
@@ -103,6 +107,7 @@ def test_a_robots_demo_preset_fills_only_the_flags_not_given(monkeypatch):
         args = build_parser().parse_args(["demo", "--robot", "ur5e", *argv])
         args.func(args)
     assert [c.actor_bc_weight for c in seen] == [preset["actor_bc_weight"], 3.0]
+    assert {c.aug_pad for c in seen} == {preset["aug_pad"]}
     assert {c.precision for c in seen} == {preset["precision"]}
 
 

@@ -27,6 +27,7 @@ DEMO_TRAINING = {
     "agent.image_channels": [16, 16, 32, 32],
     "agent.critic_trains_encoder": False,
     "agent.actor_bc_weight": 50.0,
+    "agent.aug_pad": 3,
     "warmup_trains_critic": True,
 }
 PRIOR_WARMUP_FRACTION = 0.5
@@ -47,6 +48,7 @@ DEMO_PRESETS: dict[str, dict[str, Any]] = {
         "ros_operator": "joint",
         "precision": "bf16_encoders",
         "actor_bc_weight": 10.0,
+        "aug_pad": 1,
     },
 }
 
@@ -82,7 +84,7 @@ class DemoConfig:
             "Robotiq 2F-85 from MuJoCo Menagerie's models, two cameras; its preset "
             "sets --gen_episodes 390 --eval_episodes 100 "
             "--diag_episodes 0 --ros_operator joint --precision bf16_encoders "
-            "--actor_bc_weight 10 unless given)"
+            "--actor_bc_weight 10 --aug_pad 1 unless given)"
         },
     )
     ros_episodes: int = field(default=10, metadata={"help": "episodes recorded over ROS 2"})
@@ -135,6 +137,10 @@ class DemoConfig:
             "data's (the Q term is normalised to about 1)"
         },
     )
+    aug_pad: int = field(
+        default=DEMO_TRAINING["agent.aug_pad"],
+        metadata={"help": "random-shift augmentation of the camera images, in pixels (0: off)"},
+    )
     eval_episodes: int = field(
         default=200, metadata={"help": "closed-loop episodes per policy, stepped"}
     )
@@ -169,6 +175,8 @@ class DemoConfig:
             raise ValueError(f"precision: expected one of {PRECISIONS}, got {self.precision!r}")
         if self.actor_bc_weight < 0:
             raise ValueError(f"actor_bc_weight: expected >= 0, got {self.actor_bc_weight}")
+        if self.aug_pad < 0:
+            raise ValueError(f"aug_pad: expected >= 0, got {self.aug_pad}")
         if self.workers < 1:
             raise ValueError(f"workers: expected >= 1, got {self.workers}")
         if self.inference not in INFERENCE_MODES:
