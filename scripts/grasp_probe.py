@@ -3,7 +3,8 @@
 Three probes of a run directory written by `lps demo` (its ``data``, ``lps`` checkpoint and
 ``policies``); docs/robots.md (session 14) has the UR5e figures:
 
-    # each policy's first gripper close: tool height above the cube and xy offset, by outcome
+    # each policy's first gripper close (tool height above the cube, xy offset) and first
+    # release after a lift (tool distance to the pad's centre, height, speed), by outcome
     .venv/bin/python scripts/grasp_probe.py closes runs/demo --episodes 40
     # the critic at the data's decision states: descend below the hasty height, or stop
     .venv/bin/python scripts/grasp_probe.py critic runs/demo
@@ -30,27 +31,37 @@ DEEP = 0.04  # m above the cube's centre: below the hasty close (0.05), on the w
 EVAL_SEED = 20_000  # the demo's stepped evaluation starts (seed 0)
 
 
+def _summary(values: np.ndarray, scale: float = 100.0) -> str:
+    """median (p25-p75) of ``values`` times ``scale``."""
+    q = np.percentile(values, [25, 50, 75]) * scale
+    return f"{q[1]:.1f} (p25-p75 {q[0]:.1f}-{q[2]:.1f})"
+
+
 def closes(run: Path, episodes: int) -> None:
-    """Roll each policy out through the deploy path; report its first close per outcome."""
+    """Roll each policy out through the deploy path; report, per outcome, its first close
+    (tool height above the cube, xy offset) and its first release after a lift (tool xy
+    distance to the pad's centre, height above the table's cube rest, tool speed)."""
     from lps_robot.preprocess import Preprocessor
     from lps_robot.runtime.controller import ControlLoop, Sensors
     from lps_robot.runtime.policy import OnnxPolicy
-    from lps_robot.sim.env import SimArmEnv
-    from lps_robot.sim.evaluate import _robot_spec, classify
+    from lps_robot.sim.env import CUBE_HALF, SimArmEnv
+    from lps_robot.sim.evaluate import LIFTED, _robot_spec, classify
 
     for algo in ("lps", "bc"):
         path = run / "policies" / f"{algo}.onnx"
         env = SimArmEnv(_robot_spec(path), render=True, max_steps=200)
         spec, pre = env.spec, Preprocessor(env.spec)
+        rate = spec.robot.control_rate_hz
         loop = ControlLoop(spec, max_obs_age_s=1.0, wait_for_chunks=True)
         loop.offer(OnnxPolicy(path, spec, threads=1))
         half_closed = 0.5 * (env.robot.gripper_open + env.robot.gripper_closed)
         rows = []
         for ep in range(episodes):
-            obs, first, max_z = env.reset(seed=EVAL_SEED + ep), None, 0.0
+            obs, first, release, max_z = env.reset(seed=EVAL_SEED + ep), None, None, 0.0
             loop.reset()
+            before = env.data.site(env.robot.grip_site).xpos.copy()
             for t in range(200):
-                now = t / spec.robot.control_rate_hz
+                now = t / rate
                 sensors = Sensors(
                     joint_pos=obs["joint_pos"].astype(np.float64),
                     joint_vel=obs["joint_vel"].astype(np.float64),
@@ -59,27 +70,38 @@ def closes(run: Path, episodes: int) -> None:
                 )
                 result = loop.tick(sensors, now)
                 cmd = obs["joint_pos"] if result.command is None else result.command
+                tool, cube = env.data.site(env.robot.grip_site).xpos.copy(), env.cube_pos()
                 if first is None and cmd[-1] > half_closed:
-                    tool, cube = env.data.site(env.robot.grip_site).xpos, env.cube_pos()
                     first = (tool[2] - cube[2], np.linalg.norm(tool[:2] - cube[:2]))
+                if release is None and max_z >= LIFTED and cmd[-1] < half_closed:
+                    pad = np.linalg.norm(tool[:2] - env.task.target_xy)
+                    speed = np.linalg.norm(tool - before) * rate
+                    release = (pad, tool[2] - CUBE_HALF, speed)
+                before = tool
                 obs, _, success, truncated, _ = env.step(cmd)
                 max_z = max(max_z, float(env.cube_pos()[2]))
                 if success or truncated:
                     break
-            rows.append((classify(success, max_z, env), first))
+            rows.append((classify(success, max_z, env), first, release))
         env.close()
         loop.close()
-        for outcome in sorted({o for o, _ in rows}):
-            got = np.array([c for o, c in rows if o == outcome and c is not None]).reshape(-1, 2)
-            n = sum(o == outcome for o, _ in rows)
-            if len(got) == 0:
-                print(f"{algo} {outcome}: {n} episodes, never closed")
-                continue
-            dz = np.percentile(got[:, 0], [25, 50, 75]) * 100
-            print(
-                f"{algo} {outcome}: {n} episodes, first close {dz[1]:.1f} cm above the cube "
-                f"(p25-p75 {dz[0]:.1f}-{dz[2]:.1f}), xy offset {np.median(got[:, 1]) * 100:.1f} cm"
-            )
+        for outcome in sorted({row[0] for row in rows}):
+            mine = [row for row in rows if row[0] == outcome]
+            line = f"{algo} {outcome}: {len(mine)} episodes"
+            got = np.array([c for _, c, _ in mine if c is not None]).reshape(-1, 2)
+            if len(got):
+                line += (
+                    f"; first close {_summary(got[:, 0])} cm above the cube, xy offset "
+                    f"{np.median(got[:, 1]) * 100:.1f} cm"
+                )
+            rel = np.array([r for _, _, r in mine if r is not None]).reshape(-1, 3)
+            if len(rel):
+                up, speed = np.median(rel[:, 1:], axis=0) * 100
+                line += (
+                    f"; release {_summary(rel[:, 0])} cm from the pad's centre, "
+                    f"{up:.1f} cm up, {speed:.1f} cm/s"
+                )
+            print(line)
 
 
 class _Run:
@@ -225,7 +247,9 @@ def actor(run: Path, steps: int, weights: list[float], episodes: int, out: Path)
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="probe", required=True)
-    c = sub.add_parser("closes", help="each policy's first gripper close, by outcome")
+    c = sub.add_parser(
+        "closes", help="each policy's first close and first release after a lift, by outcome"
+    )
     c.add_argument("run", type=Path)
     c.add_argument("--episodes", type=int, default=40)
     q = sub.add_parser("critic", help="the critic at the data's descent states")

@@ -23,6 +23,7 @@ from collections import Counter
 
 import numpy as np
 
+MIN_STEP = 0.25  # of the control period: steps closer than this are no real recording's
 RESYNC = 10  # this many backward stamps in a row: the sender's clock jumped back
 FAULTS = {  # fault -> what it means, for episode notes
     "zero_stamp": "zero header stamps (receipt time used)",
@@ -73,6 +74,12 @@ class StreamClock:
         return [f"{stream}: {n} {FAULTS[k]}" for k, n in sorted(self.faults.items())]
 
 
+def too_soon(dt: float | np.ndarray, rate_hz: float) -> bool | np.ndarray:
+    """Whether a step ``dt`` seconds after the last one comes sooner than `MIN_STEP` of the
+    period at ``rate_hz`` (the check `timing_faults` makes of a recorded episode)."""
+    return dt < MIN_STEP / rate_hz
+
+
 def timing_faults(timestamps: np.ndarray, rate_hz: float) -> list[str]:
     """What is wrong with an episode's timestamps at ``rate_hz``; [] when nothing."""
     ts = np.asarray(timestamps, np.float64)
@@ -86,7 +93,7 @@ def timing_faults(timestamps: np.ndarray, rate_hz: float) -> list[str]:
             f"'timestamps' are not strictly increasing ({int(back.sum())} step(s), first at "
             f"step {int(np.argmax(back)) + 1})"
         )
-    fast = (dt > 0) & (dt < 0.25 / rate_hz)
+    fast = (dt > 0) & too_soon(dt, rate_hz)
     if fast.any():
         faults.append(
             f"'timestamps': {int(fast.sum())} step(s) closer than a quarter of the "

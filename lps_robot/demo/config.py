@@ -37,6 +37,10 @@ PRIOR_WARMUP_FRACTION = 0.5
 # pixels of sim_arm6's one 48x48 camera) and trains at about 28 steps/s compiled against 52 on
 # 2 cores, so its demo records 400 episodes and steps 100 evaluation episodes per policy to
 # stay near 30 minutes (docs/robots.md has the runs; half the training did not learn the task).
+# Its scene camera sees the table from about 1 m at 1.4 cm or more per pixel, so the recipe's
+# 3-pixel shifts blur where the pad is by several cm: it shifts by 1 pixel. With its critic's
+# small action gaps the actor's data term at 50 kept LPS on the operator's hasty close; at 10
+# LPS grasps (docs/robots.md, session 15).
 DEMO_ROBOTS = {"sim_arm6": "sim_arm6", "ur5e": "ur5e_2f85"}
 DEMO_PRESETS: dict[str, dict[str, Any]] = {
     "sim_arm6": {},

@@ -35,7 +35,7 @@ from trajectory_msgs.msg import JointTrajectory
 
 from lps_robot.data.diskguard import DiskGuard, step_bytes
 from lps_robot.data.schema import DEFAULT_TASK
-from lps_robot.data.timing import StreamClock
+from lps_robot.data.timing import StreamClock, too_soon
 from lps_robot.data.writer import FLUSH_EVERY, DatasetWriter, EpisodeWriter
 from lps_robot.messages import command_vector, image_to_rgb
 from lps_robot.ros.joint_groups import subscribe_commands
@@ -225,7 +225,9 @@ class RecorderNode(Node):
             self.dropped["action"] = self.dropped.get("action", 0) + 1
             return
         stamp = self.latest["joint_pos"][2]
-        if self.times and stamp <= self.times[-1]:  # no joint state since the last step
+        # no joint state since the last step, or only one publisher's of a split robot a few
+        # ms after it (their stamps' phase): not a step the episode's timing check accepts
+        if self.times and too_soon(stamp - self.times[-1], self.rate):
             self.dropped["joint_pos"] = self.dropped.get("joint_pos", 0) + 1
             return
         try:
