@@ -135,6 +135,8 @@ class LPSConfig:
             raise ValueError(f"grad_clip: expected >= 0, got {self.grad_clip}")
         if self.actor_bc_weight < 0:
             raise ValueError(f"actor_bc_weight: expected >= 0, got {self.actor_bc_weight}")
+        if self.aug_pad < 0:
+            raise ValueError(f"aug_pad: expected >= 0, got {self.aug_pad}")
         if self.num_critics < 1:
             raise ValueError(f"num_critics: expected >= 1, got {self.num_critics}")
 
