@@ -37,54 +37,48 @@ def _summary(values: np.ndarray, scale: float = 100.0) -> str:
     return f"{q[1]:.1f} (p25-p75 {q[0]:.1f}-{q[2]:.1f})"
 
 
+class _Closes:
+    """Per episode: the first gripper close (tool height above the cube, xy offset) and the
+    first release after a lift (tool distance to the pad's centre, height, speed)."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple] = []  # (outcome, close or None, release or None)
+        self._new()
+
+    def _new(self) -> None:
+        self.first = self.release = self.before = None
+        self.max_z = 0.0
+
+    def tick(self, env, command: np.ndarray) -> None:
+        from lps_robot.sim.env import CUBE_HALF
+        from lps_robot.sim.evaluate import LIFTED
+
+        tool, cube = env.data.site(env.robot.grip_site).xpos.copy(), env.cube_pos()
+        before = tool if self.before is None else self.before
+        self.max_z = max(self.max_z, float(cube[2]))
+        closed = command[-1] > 0.5 * (env.robot.gripper_open + env.robot.gripper_closed)
+        if self.first is None and closed:
+            self.first = (tool[2] - cube[2], np.linalg.norm(tool[:2] - cube[:2]))
+        if self.release is None and self.max_z >= LIFTED and not closed:
+            pad = np.linalg.norm(tool[:2] - env.task.target_xy)
+            speed = np.linalg.norm(tool - before) * env.spec.robot.control_rate_hz
+            self.release = (pad, tool[2] - CUBE_HALF, speed)
+        self.before = tool
+
+    def done(self, outcome: str) -> None:
+        self.rows.append((outcome, self.first, self.release))
+        self._new()
+
+
 def closes(run: Path, episodes: int) -> None:
-    """Roll each policy out through the deploy path; report, per outcome, its first close
-    (tool height above the cube, xy offset) and its first release after a lift (tool xy
-    distance to the pad's centre, height above the table's cube rest, tool speed)."""
-    from lps_robot.preprocess import Preprocessor
-    from lps_robot.runtime.controller import ControlLoop, Sensors
-    from lps_robot.runtime.policy import OnnxPolicy
-    from lps_robot.sim.env import CUBE_HALF, SimArmEnv
-    from lps_robot.sim.evaluate import LIFTED, _robot_spec, classify
+    """Roll each policy out through the deploy path (`evaluate_policy`); report `_Closes`'
+    figures by outcome."""
+    from lps_robot.sim.evaluate import evaluate_policy
 
     for algo in ("lps", "bc"):
-        path = run / "policies" / f"{algo}.onnx"
-        env = SimArmEnv(_robot_spec(path), render=True, max_steps=200)
-        spec, pre = env.spec, Preprocessor(env.spec)
-        rate = spec.robot.control_rate_hz
-        loop = ControlLoop(spec, max_obs_age_s=1.0, wait_for_chunks=True)
-        loop.offer(OnnxPolicy(path, spec, threads=1))
-        half_closed = 0.5 * (env.robot.gripper_open + env.robot.gripper_closed)
-        rows = []
-        for ep in range(episodes):
-            obs, first, release, max_z = env.reset(seed=EVAL_SEED + ep), None, None, 0.0
-            loop.reset()
-            before = env.data.site(env.robot.grip_site).xpos.copy()
-            for t in range(200):
-                now = t / rate
-                sensors = Sensors(
-                    joint_pos=obs["joint_pos"].astype(np.float64),
-                    joint_vel=obs["joint_vel"].astype(np.float64),
-                    joint_time=now,
-                    images={k: (pre.images[k](obs[k]), now) for k in spec.obs.image_keys},
-                )
-                result = loop.tick(sensors, now)
-                cmd = obs["joint_pos"] if result.command is None else result.command
-                tool, cube = env.data.site(env.robot.grip_site).xpos.copy(), env.cube_pos()
-                if first is None and cmd[-1] > half_closed:
-                    first = (tool[2] - cube[2], np.linalg.norm(tool[:2] - cube[:2]))
-                if release is None and max_z >= LIFTED and cmd[-1] < half_closed:
-                    pad = np.linalg.norm(tool[:2] - env.task.target_xy)
-                    speed = np.linalg.norm(tool - before) * rate
-                    release = (pad, tool[2] - CUBE_HALF, speed)
-                before = tool
-                obs, _, success, truncated, _ = env.step(cmd)
-                max_z = max(max_z, float(env.cube_pos()[2]))
-                if success or truncated:
-                    break
-            rows.append((classify(success, max_z, env), first, release))
-        env.close()
-        loop.close()
+        watch = _Closes()
+        evaluate_policy(run / "policies" / f"{algo}.onnx", episodes, EVAL_SEED, watch=watch)
+        rows = watch.rows
         for outcome in sorted({row[0] for row in rows}):
             mine = [row for row in rows if row[0] == outcome]
             line = f"{algo} {outcome}: {len(mine)} episodes"

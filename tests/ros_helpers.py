@@ -1,6 +1,13 @@
 """Test access to the process helpers (they live in the package, shared with benchmarks)."""
 
-from lps_robot.ros.procs import Probe, ros_env, start_node, start_robot_and_policy, stop
+from lps_robot.ros.procs import (
+    Probe,
+    free_domain,
+    ros_env,
+    start_node,
+    start_robot_and_policy,
+    stop,
+)
 
 __all__ = [
     "Probe",
@@ -30,9 +37,8 @@ def assert_commands_safe(spec, commands: list) -> None:
 def start_watching(run_dir, policy: str, link: str = "current.onnx", **params):
     """The fake robot and the policy node running ``run_dir/policy`` and watching
     ``run_dir/link`` for hot-swaps, in a fresh DDS domain; returns (robot, node, probe)."""
-    import random
 
-    domain = random.randint(100, 200)
+    domain = free_domain()
     watch = {"watch_path": str(run_dir / link), "watch_period_s": 0.2}
     robot, node = start_robot_and_policy(
         run_dir, domain, {"policy_path": str(run_dir / policy), **watch, **params}
@@ -42,13 +48,12 @@ def start_watching(run_dir, policy: str, link: str = "current.onnx", **params):
 
 def assert_refused_in_one_line(node_args: list[str], words: str) -> None:
     """`lps node policy <node_args>` exits 2 with one 'error:' line containing ``words``."""
-    import random
     import subprocess
     import sys
 
     out = subprocess.run(
         [sys.executable, "-m", "lps_robot.cli", "node", "policy", *node_args],
-        env=ros_env(random.randint(100, 200)),
+        env=ros_env(free_domain()),
         capture_output=True,
         text=True,
         timeout=60,

@@ -3,15 +3,13 @@ over DDS on realsense-ros topic names."""
 
 from __future__ import annotations
 
-import random
-
 import numpy as np
 import pytest
 from sensor_msgs.msg import CameraInfo, Image
 
 from lps_robot.camera import make_camera
 from lps_robot.messages import image_to_rgb
-from lps_robot.ros.procs import Probe, start_node, stop
+from lps_robot.ros.procs import Probe, free_domain, start_node, stop
 
 
 def test_realsense_camera_reads_color_and_aligned_depth():
@@ -46,7 +44,7 @@ def test_realsense_camera_needs_connect_and_a_matching_profile():
 
 @pytest.mark.slow
 def test_camera_node_publishes_realsense_topics(tmp_path):
-    domain = random.randint(100, 200)
+    domain = free_domain()
     node = start_node(
         "camera",
         {

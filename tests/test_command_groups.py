@@ -5,12 +5,12 @@ the limits and the velocity bound, the gripper commanded on its own topic only."
 from __future__ import annotations
 
 import dataclasses
-import random
 
 import numpy as np
 import pytest
 from std_msgs.msg import Float64MultiArray
 
+from lps_robot.ros.procs import free_domain
 from lps_robot.spec import CommandGroup, Spec, SpecError
 from tests.bad_models import write_pair
 from tests.conftest import small_spec
@@ -45,7 +45,7 @@ def test_command_groups_are_checked_against_the_joints():
 def test_arm_and_gripper_on_their_own_topics(tmp_path):
     spec = grouped_spec()
     write_pair(spec, tmp_path)  # robot.yaml, a.onnx (joints to 60% of their range)
-    domain = random.randint(100, 200)
+    domain = free_domain()
     robot_yaml = str(tmp_path / "robot.yaml")
     log = tmp_path / "commands.jsonl"
     robot = start_node(
@@ -90,7 +90,7 @@ def test_the_recorder_assembles_the_action_from_the_arm_and_gripper_topics(tmp_p
 
     spec = grouped_spec()
     spec.save(tmp_path / "robot.yaml")
-    domain = random.randint(100, 200)
+    domain = free_domain()
     robot = start_node(
         "fake-robot", {"robot_spec": str(tmp_path / "robot.yaml")}, domain, tmp_path / "r.log"
     )
@@ -159,7 +159,7 @@ def test_a_renamed_namespaced_controller_keeps_one_name_and_its_remaps(tmp_path)
 
     spec = small_spec(rate_hz=50.0, with_image=False)
     write_pair(spec, tmp_path)
-    domain = random.randint(100, 200)
+    domain = free_domain()
     remap = ("-r", "/joint_states:=/arm1/joint_states")
     arm_topic = "/arm1/forward_position_controller/commands"  # relative default, namespaced
     robot = start_node(
@@ -208,7 +208,7 @@ def test_two_controllers_in_two_namespaces_use_disjoint_topics(tmp_path):
     mine.write_text(yaml.safe_dump({"/**": {"ros__parameters": {
         "robot_spec": str(tmp_path / "robot.yaml"), "policy_path": str(tmp_path / "a.onnx"),
         "autostart": "activate"}}}))  # fmt: skip
-    domain = random.randint(100, 200)
+    domain = free_domain()
     nodes = [
         start_node(
             "policy",

@@ -9,7 +9,6 @@ keeps answering its services; the policy that was running stays in charge.
 from __future__ import annotations
 
 import os
-import random
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ import pytest
 from sensor_msgs.msg import JointState
 from std_srvs.srv import SetBool
 
+from lps_robot.ros.procs import free_domain
 from lps_robot.spec import Spec
 from tests.bad_models import KINDS, make_model, write_pair
 from tests.conftest import small_spec
@@ -177,7 +177,7 @@ def test_the_node_survives_every_fault(corpus):
 
 def test_lifecycle_transitions(corpus):
     tmp, spec, hashes = corpus
-    domain = random.randint(100, 200)
+    domain = free_domain()
     link = tmp / "restart.onnx"  # a hot-swap before a restart repointed the watched link
     link.unlink(missing_ok=True)
     os.symlink(tmp / "b.onnx", link)
@@ -252,7 +252,7 @@ def test_a_namespaced_node_keeps_the_shipped_configuration(corpus):
     }
     params_file = tmp / "namespaced.yaml"
     params_file.write_text(yaml.safe_dump(data))
-    domain = random.randint(100, 200)
+    domain = free_domain()
     robot = start_node(  # the arm's driver in the namespace too (the default topic is relative)
         "fake-robot", {"robot_spec": str(tmp / "robot.yaml")}, domain, tmp / "r.log",
         extra=("-r", "/joint_states:=/arm/joint_states"),

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import random
 import shutil
 import signal
 import subprocess
@@ -25,6 +24,7 @@ from std_msgs.msg import Float64MultiArray
 from std_srvs.srv import SetBool, Trigger
 
 from lps_robot.data.reader import list_episodes, load_episode, validate
+from lps_robot.ros.procs import free_domain
 from lps_robot.runtime.manifest import read_manifest
 from lps_robot.runtime.safety import SafetyFilter
 from tests.bad_models import make_model, write_pair
@@ -57,7 +57,7 @@ def models(tmp_path_factory):
 
 def _start(tmp: Path, robot: dict | None = None, **policy) -> tuple:
     """The fake robot and the policy node in a fresh domain, with a probe."""
-    domain = random.randint(100, 200)
+    domain = free_domain()
     spec = str(tmp / "robot.yaml")
     r = start_node("fake-robot", {"robot_spec": spec, **(robot or {})}, domain, tmp / "robot.log")
     params = {"robot_spec": spec, "autostart": "activate", **policy}
@@ -251,7 +251,7 @@ def _fill(disk: Path) -> Path:
 def _recording(spec_path: Path, out: Path, logs: Path, **params) -> tuple:
     """The fake robot, a recorder writing to ``out`` and a probe that plays the operator
     (a joint command on /teleop/joint_command at 100 Hz), in a fresh domain."""
-    domain = random.randint(100, 200)
+    domain = free_domain()
     robot = start_node("fake-robot", {"robot_spec": str(spec_path)}, domain, logs / "r.log")
     params = {"robot_spec": str(spec_path), "output_dir": str(out), **params}
     rec = start_node("recorder", params, domain, logs / "recorder.log")

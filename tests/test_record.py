@@ -56,14 +56,13 @@ def test_record_sim_joint_operator_publishes_targets_itself(tmp_path):
 
 def test_recorder_refuses_to_start_without_live_inputs(tmp_path):
     """No robot running: start says which inputs are silent and writes nothing."""
-    import random
 
     from std_srvs.srv import Trigger
 
-    from lps_robot.ros.procs import Probe, start_node, stop
+    from lps_robot.ros.procs import Probe, free_domain, start_node, stop
     from lps_robot.ros.recorder_node import NOT_LIVE
 
-    domain = random.randint(100, 200)
+    domain = free_domain()
     rec = start_node("recorder", {"output_dir": str(tmp_path)}, domain, tmp_path / "recorder.log")
     probe = Probe(domain)
     try:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import pty
-import random
 import subprocess
 import sys
 import threading
@@ -18,7 +17,7 @@ import numpy as np
 from std_msgs.msg import Float64MultiArray
 
 from lps_robot.data.reader import list_episodes, load_episode, validate
-from lps_robot.ros.procs import Probe, ros_env
+from lps_robot.ros.procs import Probe, free_domain, ros_env
 
 TASK = "stack the red cube"
 
@@ -63,7 +62,7 @@ def _wait(cond, timeout: float, what: str, poke=None) -> None:
 
 def test_a_person_records_labels_discards_and_rerecords(tmp_path):
     out = tmp_path / "episodes"
-    domain = random.randint(100, 200)
+    domain = free_domain()
     env = {**ros_env(domain), "COLUMNS": "120", "LINES": "40"}
     cmd = [sys.executable, "-m", "lps_robot.cli", "record", "--sim", "--teleop", "keyboard"]
     term = Terminal([*cmd, "-o", str(out), "--task", TASK], env)

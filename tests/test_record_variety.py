@@ -4,14 +4,13 @@ command (joints by name, in another order) and a png CompressedImage camera on
 
 from __future__ import annotations
 
-import random
-
 import cv2
 import numpy as np
 from builtin_interfaces.msg import Duration
 from sensor_msgs.msg import CompressedImage
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
+from lps_robot.ros.procs import free_domain
 from tests.conftest import JOINTS, small_spec
 from tests.ros_helpers import Probe, record_one_episode, start_node
 
@@ -20,7 +19,7 @@ def test_the_recorder_takes_trajectories_and_compressed_images(tmp_path):
     spec = small_spec()
     spec.save(tmp_path / "robot.yaml")
     cam = spec.camera("front")
-    domain = random.randint(100, 200)
+    domain = free_domain()
     robot = start_node(
         "fake-robot", {"robot_spec": str(tmp_path / "robot.yaml")}, domain, tmp_path / "r.log"
     )

@@ -166,7 +166,7 @@ def test_timing_faults_catch_what_no_recording_has():
     assert timing_faults(ok, 20.0) == []
     bad = ok.copy()
     bad[5:10] = bad[4] + np.arange(1, 6) * 1e-6  # "1e6 Hz"
-    assert any("closer than a quarter" in f for f in timing_faults(bad, 20.0))
+    assert any("closer than 12.5 ms, 0.25 of the 50 ms" in f for f in timing_faults(bad, 20.0))
     back = ok.copy()
     back[7] = back[3]
     assert any("not strictly increasing" in f for f in timing_faults(back, 20.0))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import random
 
 import numpy as np
 import pytest
@@ -13,6 +12,7 @@ from std_srvs.srv import SetBool
 
 from lps_robot.agent import LPSAgent
 from lps_robot.export import export
+from lps_robot.ros.procs import free_domain
 from tests.conftest import small_spec
 from tests.ros_helpers import assert_commands_safe, start_watching, stop
 from tests.test_agent import SMALL
@@ -116,7 +116,7 @@ def test_diagnostics_never_race_the_control_thread():
         *("-p", "control_rate_hz:=2000.0", "-p", "allow_rate_override:=true"),
         *("-p", "autostart:=activate"),
     ]
-    rclpy.init(args=ctx_args, domain_id=random.randint(100, 200))
+    rclpy.init(args=ctx_args, domain_id=free_domain())
     interval = sys.getswitchinterval()
     node = PolicyNode()
     try:
@@ -155,9 +155,7 @@ def test_a_hung_loop_is_reported_and_enable_says_so():
     from lps_robot.ros.controller_node import PolicyNode
     from lps_robot.ros.policy_health import level
 
-    rclpy.init(
-        args=["--ros-args", "-p", "autostart:=configure"], domain_id=random.randint(100, 200)
-    )
+    rclpy.init(args=["--ros-args", "-p", "autostart:=configure"], domain_id=free_domain())
     node = PolicyNode()
     release = threading.Event()
     try:

@@ -4,13 +4,13 @@ ros2_control with a separate gripper driver serves a real one."""
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
 import numpy as np
 import pytest
 from sensor_msgs.msg import JointState
 
+from lps_robot.ros.procs import free_domain
 from lps_robot.sim.env import SimArmEnv, sim_spec
 from lps_robot.sim.oracle import ScriptedTeleop
 from lps_robot.sim.robots import UR5E_2F85
@@ -107,7 +107,7 @@ def test_arm_and_gripper_over_dds_from_two_publishers_on_two_topics(tmp_path):
     target = np.asarray(UR5E_2F85.home) + [0.5, 0.0, 0.0, 0.0, 0.0, 0.3, 0.0]
     target[-1] = 0.6
     make_model(SPEC, tmp_path / "a.onnx", target=target)
-    domain = random.randint(100, 200)
+    domain = free_domain()
     sim = start_node("sim", {"robot_spec": spec_path}, domain, tmp_path / "sim.log")
     params = {
         "robot_spec": spec_path,

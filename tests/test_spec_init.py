@@ -5,7 +5,6 @@ here: no real URDF is installable on this machine)."""
 from __future__ import annotations
 
 import os
-import random
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +15,7 @@ from lps_robot.cli import main as lps
 from lps_robot.data.reader import validate
 from lps_robot.data.writer import DatasetWriter
 from lps_robot.robot_model import spec_from_model, write_spec
+from lps_robot.ros.procs import free_domain
 from lps_robot.spec import Spec, SpecError
 
 UR5E_JOINTS = [
@@ -88,7 +88,7 @@ def test_the_controller_node_configures_on_the_ur5e_spec(tmp_path):
     path = tmp_path / "ur5e.yaml"
     path.write_text(yaml.safe_dump(data))
     args = ["--ros-args", "-p", f"robot_spec:={path}", "-p", "autostart:=configure"]
-    rclpy.init(args=args, domain_id=random.randint(100, 200))
+    rclpy.init(args=args, domain_id=free_domain())
     node = PolicyNode()
     try:
         assert node.lifecycle == "inactive", node.config_error

@@ -5,7 +5,6 @@ released or the gamepad falls silent."""
 
 from __future__ import annotations
 
-import random
 import time
 from itertools import pairwise
 
@@ -13,6 +12,7 @@ import numpy as np
 from sensor_msgs.msg import Joy
 from std_msgs.msg import Float64MultiArray
 
+from lps_robot.ros.procs import free_domain
 from lps_robot.ros.teleop_params import default_model_path
 from lps_robot.spec import Spec
 from lps_robot.teleop.ik import DiffIK
@@ -34,7 +34,7 @@ def _fk():
 def _teleop_on_sim(tmp_path, **params) -> tuple:
     """The sim arm following /teleop/joint_command, the teleop node (Joy input) and a probe
     that keeps every command it publishes: (sim, teleop, probe, commands, Joy publisher)."""
-    domain = random.randint(100, 200)
+    domain = free_domain()
     follow = {"command_topic": "/teleop/joint_command"}
     sim = start_node("sim", follow, domain, tmp_path / "sim.log")
     teleop = start_node("teleop", {"input": "joy", **params}, domain, tmp_path / "teleop.log")

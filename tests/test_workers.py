@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -44,3 +46,24 @@ def test_workers_run_below_the_callers_priority():
         assert pool.submit(os.nice, 0).result() == os.nice(0) + 5
     with pytest.raises(ValueError, match="niceness"):
         worker_pool(1, niceness=40)
+
+
+def _touch_then_sleep(path: str, seconds: float) -> None:
+    Path(path).touch()
+    time.sleep(seconds)
+
+
+def test_an_error_beside_running_workers_stops_them_at_once(tmp_path):
+    """A failure in the caller (the demo's ROS loop) is raised without waiting for the
+    workers' running tasks (the demo's stepped episodes, minutes)."""
+    started = tmp_path / "started"
+    with pytest.raises(RuntimeError, match="the ROS loop failed"), worker_pool(1) as pool:
+        job = pool.submit(_touch_then_sleep, str(started), 300.0)
+        deadline = time.monotonic() + 120
+        while not started.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert started.exists(), "the worker never started its task"
+        t0 = time.monotonic()
+        raise RuntimeError("the ROS loop failed")
+    assert time.monotonic() - t0 < 15
+    assert job.done()

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import random
 import tempfile
 import time
 from pathlib import Path
@@ -28,7 +27,7 @@ from lps_robot.agent import LPSAgent
 from lps_robot.bench.train_speed import bench_spec
 from lps_robot.configs import make_config
 from lps_robot.export import export
-from lps_robot.ros.procs import Probe, start_robot_and_policy, stop
+from lps_robot.ros.procs import Probe, free_domain, start_robot_and_policy, stop
 
 
 def pad_policy(path: Path, n_bytes: int) -> None:
@@ -77,7 +76,7 @@ def run(
         raise ValueError(f"preset: expected cpu or robot, got {preset!r}")
     base = robot_spec() if preset == "robot" else bench_spec(True)
     spec = base.replace(robot=dataclasses.replace(base.robot, control_rate_hz=rate_hz))
-    domain = random.randint(100, 200)
+    domain = free_domain()
     with tempfile.TemporaryDirectory() as tmp_s:
         tmp = Path(tmp_s)
         spec.save(tmp / "robot.yaml")

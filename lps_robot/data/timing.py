@@ -96,8 +96,8 @@ def timing_faults(timestamps: np.ndarray, rate_hz: float) -> list[str]:
     fast = (dt > 0) & too_soon(dt, rate_hz)
     if fast.any():
         faults.append(
-            f"'timestamps': {int(fast.sum())} step(s) closer than a quarter of the "
-            f"{1e3 / rate_hz:g} ms period (shortest {dt[fast].min() * 1e3:.3g} ms, first at "
-            f"step {int(np.argmax(fast)) + 1})"
+            f"'timestamps': {int(fast.sum())} step(s) closer than {MIN_STEP * 1e3 / rate_hz:g} "
+            f"ms, {MIN_STEP:g} of the {1e3 / rate_hz:g} ms period (shortest "
+            f"{dt[fast].min() * 1e3:.3g} ms, first at step {int(np.argmax(fast)) + 1})"
         )
     return faults

@@ -57,6 +57,14 @@ DEMO_PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+def preset_flags(robot: str) -> str:
+    """A robot's preset as the flags it stands for, e.g. '--aug_pad 1'."""
+    return " ".join(
+        f"--{k} {v:g}" if isinstance(v, float) else f"--{k} {v}"
+        for k, v in DEMO_PRESETS[robot].items()
+    )
+
+
 def demo_train_config(
     data: str | Path, out_dir: str | Path, algo: str, steps: int, **overrides: Any
 ) -> TrainConfig:
@@ -85,10 +93,8 @@ class DemoConfig:
         default="sim_arm6",
         metadata={
             "help": "the simulated robot: sim_arm6 (this project's small arm) or ur5e (UR5e + "
-            "Robotiq 2F-85 from MuJoCo Menagerie's models, two cameras; its preset "
-            "sets --gen_episodes 390 --eval_episodes 100 "
-            "--diag_episodes 0 --ros_operator joint --precision bf16_encoders "
-            "--actor_bc_weight 10 --aug_pad 1 unless given)"
+            f"Robotiq 2F-85 from MuJoCo Menagerie's models, two cameras; its preset "
+            f"sets {preset_flags('ur5e')} unless given)"
         },
     )
     ros_episodes: int = field(default=10, metadata={"help": "episodes recorded over ROS 2"})

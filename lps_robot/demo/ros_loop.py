@@ -4,7 +4,6 @@ between blocks of episodes."""
 from __future__ import annotations
 
 import json
-import random
 from pathlib import Path
 
 from lps_robot.demo.report import log
@@ -24,9 +23,9 @@ def ros_closed_loop(
     from std_msgs.msg import String
     from std_srvs.srv import SetBool
 
-    from lps_robot.ros.procs import Probe, start_node, stop
+    from lps_robot.ros.procs import Probe, free_domain, start_node, stop
 
-    domain = random.randint(100, 200)
+    domain = free_domain()
     order = ["lps", "bc", "lps", "bc"]
     blocks = [episodes // 4 + (1 if i < episodes % 4 else 0) for i in range(4)]
     sim = start_node(

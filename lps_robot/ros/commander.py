@@ -5,10 +5,14 @@ so together they step the arm back and forth between two targets (767 of 787 com
 the bound in a fault run). The node asks the ROS graph, cheaply on every tick
 (`count_publishers`), whether anyone but itself publishes on its command topics, and every
 half second whether another node carries its own name; when either happens it refuses to
-activate or holds, naming the other node.
+activate or holds, naming the other node. After activating it commands only once its view of
+the graph has stood still (`DiscoveryGate`): discovery has no end signal, and under load it
+can outlast a fixed wait.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Hashable
 
 from rclpy.node import Node
 
@@ -56,3 +60,40 @@ def conflict(node: Node, topics: list[str], mine: int) -> str:
     if twins > 0:
         others.append(f"{twins} other node(s) named {fqn(node.get_namespace(), node.get_name())}")
     return "; ".join(others)
+
+
+def graph_view(node: Node, topics: list[str]) -> tuple:
+    """What discovery has shown this node so far: the nodes, and the publishers and
+    subscribers on its command topics."""
+    names = tuple(sorted(node.get_node_names_and_namespaces()))
+    return names, publisher_count(node, topics), sum(node.count_subscribers(t) for t in topics)
+
+
+class DiscoveryGate:
+    """Holds the first command after activating until ``grace_s`` has passed and the node's
+    view of the graph has not changed for half of it.
+
+    A fixed wait alone failed under load: a second controller's publisher reached a freshly
+    activated node 1.75 s after activation, past a 1 s wait, and the two interleaved for a
+    few ticks. A view that still changes means discovery is still arriving.
+    """
+
+    def __init__(self, grace_s: float) -> None:
+        self.grace_s = grace_s
+        self.start(0.0)
+
+    def start(self, now: float) -> None:
+        self.since = self.changed = now
+        self.view: Hashable = None
+        self.open = False
+
+    def settled(self, now: float, view: Callable[[], Hashable]) -> bool:
+        """True once open (it stays open until the next ``start``); ``view`` is called only
+        while closed."""
+        if not self.open:
+            seen = view()
+            if seen != self.view:
+                self.view, self.changed = seen, now
+            quiet = now - self.changed >= 0.5 * self.grace_s
+            self.open = now - self.since >= self.grace_s and quiet
+        return self.open

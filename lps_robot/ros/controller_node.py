@@ -80,7 +80,7 @@ class PolicyNode(LifecycleNode):
         self.robot: Spec | None = None
         self.health: policy_health.LoopStats | None = None
         self.period: float | None = None
-        self._pub_since = self._conflict_named = 0.0
+        self._conflict_named, self._gate = 0.0, commander.DiscoveryGate(0.0)
         self.config_error = self.activate_error = ""
         self.holds = self.tick_errors = 0
         self.last_hold = self.last_hold_detail = ""
@@ -136,7 +136,8 @@ class PolicyNode(LifecycleNode):
             array = self.p["command_type"] == "float64_array"
             kind = Float64MultiArray if array else JointTrajectory
             self.pubs = [(self.create_publisher(kind, t, 10), i, n) for t, i, n in self.split]
-            self._pub_since = time.monotonic()
+            self._gate = commander.DiscoveryGate(self.p["discovery_grace_s"])
+            self._gate.start(time.monotonic())
             self.enabled = True
         self.lifecycle = "active"
         self.get_logger().info("active: commanding")
@@ -294,14 +295,13 @@ class PolicyNode(LifecycleNode):
                 self.conflict, self._conflict_named = named, now
             self._conflict_cleared = None
             return "commander_conflict"
-        grace = self.p["discovery_grace_s"]
         if self.conflict:
             self._conflict_cleared = self._conflict_cleared or now
-            if now - self._conflict_cleared < grace:
+            if now - self._conflict_cleared < self.p["discovery_grace_s"]:
                 return "commander_conflict"
             emit(self.get_logger(), "info", f"the other commander is gone: {self.conflict}")
             self.conflict = ""
-        if now - self._pub_since < grace:
+        if not self._gate.settled(now, lambda: commander.graph_view(self, topics)):
             return "waiting_for_discovery"
         return ""
 

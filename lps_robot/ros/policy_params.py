@@ -94,9 +94,10 @@ PARAMETERS: tuple[Param, ...] = (  # config/policy.yaml sets them on a robot
     ),
     Param(
         "discovery_grace_s",
-        1.0,
-        "after activating, listen this long for other publishers on the command topic before "
-        "the first command (a second controller on it is refused or holds both)",
+        2.0,
+        "after activating, listen at least this long for other publishers on the command "
+        "topic, and until the ROS graph has not changed for half of it, before the first "
+        "command (a second controller on it is refused or holds both)",
         low=0.0,
         high=10.0,
     ),

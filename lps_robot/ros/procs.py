@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import random
+import socket
 import subprocess
 import sys
 import time
@@ -15,6 +17,31 @@ from collections.abc import Callable
 from pathlib import Path
 
 import yaml
+
+SAFE_DOMAINS = range(1, 102)  # above 101, DDS ports can meet Linux's ephemeral ports
+
+
+def domain_in_use(domain: int) -> bool:
+    """Whether a DDS participant on this machine holds ``domain``: the first participant of
+    domain d binds UDP port 7410 + 250 d (the RTPS default port mapping) for discovery."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.bind(("", 7410 + 250 * domain))
+        except OSError:
+            return True
+    return False
+
+
+def free_domain() -> int:
+    """A random ROS domain id in 1..101 that no participant on this machine uses, so a test,
+    a demo and a benchmark run side by side never hear each other (domain 0, the default,
+    is left to the user's own session)."""
+    ids = list(SAFE_DOMAINS)
+    random.shuffle(ids)
+    for domain in ids:
+        if not domain_in_use(domain):
+            return domain
+    raise RuntimeError(f"every ROS domain id in {SAFE_DOMAINS} is in use on this machine")
 
 
 def ros_env(domain: int) -> dict[str, str]:

@@ -14,13 +14,12 @@ discovery or the machine is, every episode is recorded from its first motion.
 from __future__ import annotations
 
 import json
-import random
 import time
 from pathlib import Path
 
 import yaml
 
-from lps_robot.ros.procs import Probe, start_node, stop
+from lps_robot.ros.procs import Probe, free_domain, start_node, stop
 from lps_robot.ros.recorder_node import NOT_LIVE
 from lps_robot.ros.sim_node import TELEOP_DEVICES, TELEOP_TOPIC
 
@@ -63,7 +62,7 @@ def record_sim(
         raise ValueError(f"device: expected one of {TELEOP_DEVICES}, got {device!r}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    domain = random.randint(100, 200)
+    domain = free_domain()
     sim_params = {
         "robot_spec": robot_spec,
         "scripted_teleop": True,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -36,6 +37,15 @@ def classify(success: bool, max_cube_z: float, env: SimArmEnv) -> str:
     return "placed_off_pad" if near else "dropped"
 
 
+class EpisodeWatch(Protocol):
+    """Looks on while `evaluate_policy` runs: each tick before its command is sent, and each
+    episode's end (a probe of where policies grasp and release uses it)."""
+
+    def tick(self, env: SimArmEnv, command: np.ndarray) -> None: ...
+
+    def done(self, outcome: str) -> None: ...
+
+
 def _robot_spec(policy: str | Path | OnnxPolicy) -> Spec:
     """The spec the policy was exported with (its simulated robot, what it observes)."""
     if isinstance(policy, (str, Path)):
@@ -54,13 +64,14 @@ def evaluate_policy(
     execution: str = "open_loop",
     video: str | Path | None = None,
     inference: str = "tick",
+    watch: EpisodeWatch | None = None,
 ) -> dict:
     """Success rate through the deploy path; ``video``: the first episode's camera frames
     (what the policy saw, before preprocessing) as an MP4. ``policy_path`` may also be a
     loaded policy (anything with OnnxPolicy's call, ``spec`` and ``manifest``).
     ``inference="ahead"``: chunks computed off the tick as the node does (the first of an
     episode while the arm holds for a tick; later ones started at tick q are taken at tick q +
-    lead, whatever the wall clock says: stepping stays exact)."""
+    lead, whatever the wall clock says: stepping stays exact). ``watch`` looks on."""
     env = SimArmEnv(_robot_spec(policy_path), render=True, max_steps=max_steps)
     spec = env.spec
     policy = (
@@ -97,6 +108,8 @@ def evaluate_policy(
                 infer_ms.append(result.inference_ms)
             holds += result.status not in ("ok", "clamped")
             command = result.command if result.command is not None else obs["joint_pos"]
+            if watch is not None:
+                watch.tick(env, command)
             obs, _, success, truncated, _ = env.step(command)
             max_z = max(max_z, float(env.cube_pos()[2]))
             if success or truncated:
@@ -104,6 +117,8 @@ def evaluate_policy(
         successes.append(success)
         lengths.append(t + 1)
         outcomes.append(classify(success, max_z, env))
+        if watch is not None:
+            watch.done(outcomes[-1])
     env.close()
     loop.close()
     if video and frames:

@@ -20,16 +20,34 @@ def _start_worker(niceness: int, init: Any, args: tuple) -> None:
         init(*args)
 
 
+class _Pool(ProcessPoolExecutor):
+    """Left by an exception, it stops its workers at once: the default waits for the tasks
+    they run (a failed ROS loop in the demo waited minutes for the stepped episodes beside
+    it before it said why)."""
+
+    def __exit__(self, kind, value, tb) -> bool:
+        if kind is None:
+            return super().__exit__(kind, value, tb)
+        procs = list((self._processes or {}).values())  # no public way before Python 3.14
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.join(10)
+        self.shutdown(wait=False, cancel_futures=True)
+        return False
+
+
 def worker_pool(
     workers: int, niceness: int = 0, init: Any = None, args: tuple = ()
 ) -> ProcessPoolExecutor:
     """``workers`` spawned processes at ``niceness`` (0: this process's priority), each
-    running ``init(*args)`` once before its first task."""
+    running ``init(*args)`` once before its first task; left by an exception, the workers
+    are stopped without waiting for their tasks."""
     if workers < 1:
         raise ValueError(f"workers: expected >= 1, got {workers}")
     if not 0 <= niceness <= LOWEST_PRIORITY:
         raise ValueError(f"niceness: expected 0..{LOWEST_PRIORITY}, got {niceness}")
-    return ProcessPoolExecutor(
+    return _Pool(
         max_workers=workers,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_start_worker,
