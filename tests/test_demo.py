@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 import yaml
@@ -130,3 +136,45 @@ def test_the_demo_takes_libgomps_spin_unless_the_user_chose_one(user):
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     expect = "7 False 7 False" if user else "1000 True None False"
     assert out.stdout.split() == expect.split(), out.stderr
+
+
+def _processes_naming(text: str) -> list[str]:
+    """Command lines of the live processes that contain ``text``."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if text in cmd:
+            found.append(cmd)
+    return found
+
+
+def test_a_terminated_demo_stops_the_nodes_it_started(tmp_path):
+    """SIGTERM (a scheduler's or a user's kill) during the ROS recording: the demo exits and
+    takes its sim, teleop and recorder nodes with it (they used to run on)."""
+    out = tmp_path / "demo"
+    flags = ["--ros_episodes", "5", "--gen_episodes", "1", "--max_episode_s", "5"]
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "lps_robot.cli", "demo", "--out_dir", str(out), *flags],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        recorder_log = out / "data" / "recorder_node.log"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not recorder_log.exists():
+            time.sleep(0.2)
+        assert recorder_log.exists(), "the demo never started its recorder node"
+        time.sleep(3.0)
+        nodes = [c for c in _processes_naming(str(out)) if " node " in c]
+        assert len(nodes) == 3, nodes  # teleop, sim and recorder
+        demo.send_signal(signal.SIGTERM)
+        assert demo.wait(timeout=60) != 0
+        assert _processes_naming(str(out)) == []
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+        for cmd in _processes_naming(str(out)):
+            subprocess.run(["pkill", "-f", cmd.split("--params-file ")[-1].strip()], check=False)

@@ -97,7 +97,9 @@ def test_two_controllers_on_one_topic_hold_and_name_each_other(models):
         stop(second)
         second = None
         n = len(probe.commands)
-        probe.wait_for(lambda: len(probe.commands) > n + 20, 20, "the first resumes")
+        # a second stopped under load may leave without DDS hearing it go: the first then
+        # holds until the lease on it runs out (Fast DDS: 20 s), then discovery_grace_s
+        probe.wait_for(lambda: len(probe.commands) > n + 20, 45, "the first resumes")
         assert_commands_safe(spec, probe.commands)  # 0 commands beyond the bound
         print(f"two controllers: error {t_error - t_second:.2f} s after the second started")
     finally:

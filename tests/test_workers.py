@@ -49,7 +49,7 @@ def test_workers_run_below_the_callers_priority():
 
 
 def _touch_then_sleep(path: str, seconds: float) -> None:
-    Path(path).touch()
+    Path(path).write_text(str(os.getpid()))
     time.sleep(seconds)
 
 
@@ -58,12 +58,14 @@ def test_an_error_beside_running_workers_stops_them_at_once(tmp_path):
     workers' running tasks (the demo's stepped episodes, minutes)."""
     started = tmp_path / "started"
     with pytest.raises(RuntimeError, match="the ROS loop failed"), worker_pool(1) as pool:
-        job = pool.submit(_touch_then_sleep, str(started), 300.0)
+        pool.submit(_touch_then_sleep, str(started), 300.0)
         deadline = time.monotonic() + 120
-        while not started.exists() and time.monotonic() < deadline:
+        while not (started.exists() and started.read_text()) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert started.exists(), "the worker never started its task"
+        assert started.read_text(), "the worker never started its task"
         t0 = time.monotonic()
         raise RuntimeError("the ROS loop failed")
     assert time.monotonic() - t0 < 15
-    assert job.done()
+    worker = int(started.read_text())
+    with pytest.raises(ProcessLookupError):
+        os.kill(worker, 0)  # the worker is gone, its task with it

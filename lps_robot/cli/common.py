@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import signal
+import sys
 import typing
 from collections.abc import Callable
 
@@ -86,3 +88,14 @@ def parse_map(items: list[str] | None) -> dict[str, str]:
             raise ValueError(f"--map: expected SOURCE_KEY=SPEC_KEY (an identifier), got {item!r}")
         out[src] = dst
     return out
+
+
+def exit_on_sigterm() -> None:
+    """SIGTERM ends this job as Ctrl-C does, through its ``finally`` blocks, so the nodes and
+    workers it started are stopped with it (by default the process dies at once and they
+    run on)."""
+
+    def _exit(signum: int, frame: object) -> None:
+        sys.exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, _exit)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 
-from lps_robot.cli.common import add_dataclass_flags, options
+from lps_robot.cli.common import add_dataclass_flags, exit_on_sigterm, options
 
 
 def _demo(args: argparse.Namespace) -> int:
     from lps_robot import lone_job_spin
 
     lone_job_spin()  # the demo's steps run one at a time: nothing shares the cores
+    exit_on_sigterm()
     from lps_robot.dcio import from_plain
     from lps_robot.demo import DemoConfig, run
     from lps_robot.demo.config import DEMO_PRESETS

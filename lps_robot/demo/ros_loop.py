@@ -28,28 +28,21 @@ def ros_closed_loop(
     domain = free_domain()
     order = ["lps", "bc", "lps", "bc"]
     blocks = [episodes // 4 + (1 if i < episodes % 4 else 0) for i in range(4)]
-    sim = start_node(
-        "sim",
-        {"seed": seed, "max_episode_s": max_episode_s, "robot_spec": robot_spec},
-        domain,
-        out / "sim_node.log",
-    )
-    ctl = start_node(
-        "policy",
-        {
+    procs, probe = [], None
+    results: list[dict] = []
+    try:  # every node started is stopped, whatever ends this (SIGTERM included)
+        sim_params = {"seed": seed, "max_episode_s": max_episode_s, "robot_spec": robot_spec}
+        procs.append(start_node("sim", sim_params, domain, out / "sim_node.log"))
+        controller = {
             "policy_path": str(policies["lps"]),
             "autostart": "configure",
             "robot_spec": robot_spec,
             "stats_path": str(out / "controller_stats.json"),
             "inference": inference,
-        },
-        domain,
-        out / "controller_node.log",
-    )
-    probe = Probe(domain)
-    task = probe.listen(String, "/sim/task")
-    results: list[dict] = []
-    try:
+        }
+        procs.append(start_node("policy", controller, domain, out / "controller_node.log"))
+        probe = Probe(domain)
+        task = probe.listen(String, "/sim/task")
         probe.wait_for(lambda: bool(probe.diag.get("policy_hash")), 90, "controller ready")
         for block, (name, n) in enumerate(zip(order, blocks, strict=True)):
             if block > 0:  # swaps load in the background: wait until this one has taken over
@@ -78,9 +71,10 @@ def ros_closed_loop(
         probe.call(SetBool, "/lps_policy/enable", SetBool.Request(data=False))
         probe.spin(1.5)  # one more stats write
     finally:
-        probe.close()
-        stop(ctl)
-        stop(sim)
+        if probe is not None:
+            probe.close()
+        for proc in reversed(procs):  # the controller first
+            stop(proc)
     stats = json.loads((out / "controller_stats.json").read_text())
     by = {k: [r["success"] for r in results if r["policy"] == k] for k in ("lps", "bc")}
     wall, sim_s = sum(r["seconds"] for r in results), sum(r["sim_s"] or 0 for r in results)

@@ -73,30 +73,28 @@ def record_sim(
         "teleop_autostart": False,
         "teleop_device": device,
     }
-    procs = []
-    if device == "joy":
-        pad = out_dir / "virtual_gamepad.yaml"
-        pad.write_text(yaml.safe_dump({"max_linear": GAMEPAD_FULL_STICK, "deadzone": 0.0}))
-        sim_params.update(teleop_mapping_file=str(pad.resolve()), command_topic=TELEOP_TOPIC)
-        teleop = {
-            "input": "joy",
+    procs, probe, reports = [], None, []
+    try:  # every node started is stopped, whatever ends this (SIGTERM included)
+        if device == "joy":
+            pad = out_dir / "virtual_gamepad.yaml"
+            pad.write_text(yaml.safe_dump({"max_linear": GAMEPAD_FULL_STICK, "deadzone": 0.0}))
+            sim_params.update(teleop_mapping_file=str(pad.resolve()), command_topic=TELEOP_TOPIC)
+            teleop = {
+                "input": "joy",
+                "robot_spec": robot_spec,
+                "mapping_file": str(pad.resolve()),
+                "max_linear_speed": GAMEPAD_FULL_STICK,
+            }
+            procs.append(start_node("teleop", teleop, domain, out_dir / "teleop_node.log"))
+        procs.append(start_node("sim", sim_params, domain, out_dir / "sim_node.log"))
+        recorder = {
             "robot_spec": robot_spec,
-            "mapping_file": str(pad.resolve()),
-            "max_linear_speed": GAMEPAD_FULL_STICK,
+            "output_dir": str(out_dir.resolve()),
+            "compression": "lzf",
         }
-        procs.append(start_node("teleop", teleop, domain, out_dir / "teleop_node.log"))
-    sim = start_node("sim", sim_params, domain, out_dir / "sim_node.log")
-    procs.append(sim)
-    rec = start_node(
-        "recorder",
-        {"robot_spec": robot_spec, "output_dir": str(out_dir.resolve()), "compression": "lzf"},
-        domain,
-        out_dir / "recorder_node.log",
-    )
-    probe = Probe(domain)
-    task = probe.listen(String, "/sim/task")
-    reports = []
-    try:
+        procs.append(start_node("recorder", recorder, domain, out_dir / "recorder_node.log"))
+        probe = Probe(domain)
+        task = probe.listen(String, "/sim/task")
         for _ in trange(episodes, desc="record (ROS)", disable=not progress):
             episode = probe.reset_sim()
             started = _start_when_live(probe, timeout=30.0)
@@ -113,9 +111,9 @@ def record_sim(
                 raise RuntimeError(f"recorder could not finish the episode: {stopped.message}")
             reports.append(json.loads(stopped.message))
     finally:
-        probe.close()
-        stop(rec)
-        for proc in reversed(procs):
+        if probe is not None:
+            probe.close()
+        for proc in reversed(procs):  # the recorder first
             stop(proc)
     rates = [r["measured_rate_hz"] for r in reports if r["measured_rate_hz"]]
     return {
