@@ -22,7 +22,7 @@ def _start_worker(niceness: int, init: Any, args: tuple) -> None:
 
 class _Pool(ProcessPoolExecutor):
     """Left by an exception, it stops its workers at once: the default waits for the tasks
-    they run (a failed ROS loop in the demo waited minutes for the stepped episodes beside
+    they run (a failed ROS loop in the demo would wait minutes for the stepped episodes beside
     it before it said why)."""
 
     def __exit__(self, kind, value, tb) -> bool:
