@@ -78,18 +78,15 @@ class DiscoveryGate:
     few ticks. A view that still changes means discovery is still arriving.
     """
 
-    def __init__(self, grace_s: float) -> None:
+    def __init__(self, grace_s: float, now: float) -> None:
         self.grace_s = grace_s
-        self.start(0.0)
-
-    def start(self, now: float) -> None:
         self.since = self.changed = now
         self.view: Hashable = None
         self.open = False
 
     def settled(self, now: float, view: Callable[[], Hashable]) -> bool:
-        """True once open (it stays open until the next ``start``); ``view`` is called only
-        while closed."""
+        """True once open (it stays open; a new activation makes a new gate); ``view`` is
+        called only while closed."""
         if not self.open:
             seen = view()
             if seen != self.view:

@@ -80,7 +80,7 @@ class PolicyNode(LifecycleNode):
         self.robot: Spec | None = None
         self.health: policy_health.LoopStats | None = None
         self.period: float | None = None
-        self._conflict_named, self._gate = 0.0, commander.DiscoveryGate(0.0)
+        self._conflict_named, self._gate = 0.0, commander.DiscoveryGate(0.0, 0.0)
         self.config_error = self.activate_error = ""
         self.holds = self.tick_errors = 0
         self.last_hold = self.last_hold_detail = ""
@@ -136,8 +136,7 @@ class PolicyNode(LifecycleNode):
             array = self.p["command_type"] == "float64_array"
             kind = Float64MultiArray if array else JointTrajectory
             self.pubs = [(self.create_publisher(kind, t, 10), i, n) for t, i, n in self.split]
-            self._gate = commander.DiscoveryGate(self.p["discovery_grace_s"])
-            self._gate.start(time.monotonic())
+            self._gate = commander.DiscoveryGate(self.p["discovery_grace_s"], time.monotonic())
             self.enabled = True
         self.lifecycle = "active"
         self.get_logger().info("active: commanding")
