@@ -5,9 +5,9 @@ so together they step the arm back and forth between two targets (767 of 787 com
 the bound in a fault run). The node asks the ROS graph, cheaply on every tick
 (`count_publishers`), whether anyone but itself publishes on its command topics, and every
 half second whether another node carries its own name; when either happens it refuses to
-activate or holds, naming the other node. After activating it commands only once its view of
-the graph has stood still (`DiscoveryGate`): discovery has no end signal, and under load it
-can outlast a fixed wait.
+activate or holds, naming the other node. After activating it commands only once it has been
+in the graph longer than one DDS announcement period and its view of the graph has stood
+still (`DiscoveryGate`).
 """
 
 from __future__ import annotations
@@ -70,17 +70,19 @@ def graph_view(node: Node, topics: list[str]) -> tuple:
 
 
 class DiscoveryGate:
-    """Holds the first command after activating until ``grace_s`` has passed and the node's
-    view of the graph has not changed for half of it.
+    """Holds the first command after activating until the node has been in the graph for
+    ``grace_s`` and its view of the graph has not changed for half of it since activating.
 
-    A fixed wait alone failed under load: a second controller's publisher reached a freshly
-    activated node 1.75 s after activation, past a 1 s wait, and the two interleaved for a
-    few ticks. A view that still changes means discovery is still arriving.
+    Discovery has no end signal. Fast DDS announces a participant 5 times in its first 0.5 s,
+    then every 3 s: when that first burst is missed, the next chance is 3 s on. A second
+    controller activated at once after starting saw the first's publisher 2.9 s after
+    activating, after a 2 s grace had let it command (2 of ~20 test runs). So the grace runs
+    from joining the graph (the node's start), and must exceed the DDS announcement period.
     """
 
-    def __init__(self, grace_s: float, now: float) -> None:
+    def __init__(self, grace_s: float, joined: float, now: float) -> None:
         self.grace_s = grace_s
-        self.since = self.changed = now
+        self.joined, self.changed = joined, now
         self.view: Hashable = None
         self.open = False
 
@@ -92,5 +94,5 @@ class DiscoveryGate:
             if seen != self.view:
                 self.view, self.changed = seen, now
             quiet = now - self.changed >= 0.5 * self.grace_s
-            self.open = now - self.since >= self.grace_s and quiet
+            self.open = now - self.joined >= self.grace_s and quiet
         return self.open

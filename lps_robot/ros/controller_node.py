@@ -66,7 +66,7 @@ class PolicyNode(LifecycleNode):
         self._pub_lock = threading.Lock()  # publish vs deactivate
         self.enabled = False
         self.loop: ControlLoop | None = None
-        self.conflict = ""
+        self.conflict, self._joined = "", time.monotonic()  # joined the graph: the gate's clock
         me = commander.fqn(self.get_namespace(), self.get_name())
         for path in files or ():
             check_params_file(path, me, tuple(PARAMS_BY_NAME))
@@ -80,7 +80,7 @@ class PolicyNode(LifecycleNode):
         self.robot: Spec | None = None
         self.health: policy_health.LoopStats | None = None
         self.period: float | None = None
-        self._conflict_named, self._gate = 0.0, commander.DiscoveryGate(0.0, 0.0)
+        self._conflict_named, self._gate = 0.0, commander.DiscoveryGate(0.0, 0.0, 0.0)
         self.config_error = self.activate_error = ""
         self.holds = self.tick_errors = 0
         self.last_hold = self.last_hold_detail = ""
@@ -136,7 +136,8 @@ class PolicyNode(LifecycleNode):
             array = self.p["command_type"] == "float64_array"
             kind = Float64MultiArray if array else JointTrajectory
             self.pubs = [(self.create_publisher(kind, t, 10), i, n) for t, i, n in self.split]
-            self._gate = commander.DiscoveryGate(self.p["discovery_grace_s"], time.monotonic())
+            grace = self.p["discovery_grace_s"]
+            self._gate = commander.DiscoveryGate(grace, self._joined, time.monotonic())
             self.enabled = True
         self.lifecycle = "active"
         self.get_logger().info("active: commanding")

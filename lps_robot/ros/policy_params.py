@@ -94,10 +94,11 @@ PARAMETERS: tuple[Param, ...] = (  # config/policy.yaml sets them on a robot
     ),
     Param(
         "discovery_grace_s",
-        2.0,
-        "after activating, listen at least this long for other publishers on the command "
-        "topic, and until the ROS graph has not changed for half of it, before the first "
-        "command (a second controller on it is refused or holds both)",
+        4.0,
+        "listen for other publishers on the command topic at least this long after the node "
+        "starts, and half of it after activating with the ROS graph unchanged, before the "
+        "first command (a second controller on it is refused or holds both); keep it above "
+        "the DDS participant announcement period (Fast DDS: 3 s)",
         low=0.0,
         high=10.0,
     ),
