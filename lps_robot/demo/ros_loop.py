@@ -23,16 +23,15 @@ def ros_closed_loop(
     from std_msgs.msg import String
     from std_srvs.srv import SetBool
 
-    from lps_robot.ros.procs import Probe, free_domain, start_node, stop
+    from lps_robot.ros.procs import NodeGroup, free_domain
 
-    domain = free_domain()
     order = ["lps", "bc", "lps", "bc"]
     blocks = [episodes // 4 + (1 if i < episodes % 4 else 0) for i in range(4)]
-    procs, probe = [], None
     results: list[dict] = []
-    try:  # every node started is stopped, whatever ends this (SIGTERM included)
+    # every node started is stopped (the controller first), whatever ends this
+    with NodeGroup(free_domain(), out) as group:
         sim_params = {"seed": seed, "max_episode_s": max_episode_s, "robot_spec": robot_spec}
-        procs.append(start_node("sim", sim_params, domain, out / "sim_node.log"))
+        group.start("sim", sim_params, "sim_node.log")
         controller = {
             "policy_path": str(policies["lps"]),
             "autostart": "configure",
@@ -40,8 +39,8 @@ def ros_closed_loop(
             "stats_path": str(out / "controller_stats.json"),
             "inference": inference,
         }
-        procs.append(start_node("policy", controller, domain, out / "controller_node.log"))
-        probe = Probe(domain)
+        group.start("policy", controller, "controller_node.log")
+        probe = group.open_probe()
         task = probe.listen(String, "/sim/task")
         probe.wait_for(lambda: bool(probe.diag.get("policy_hash")), 90, "controller ready")
         for block, (name, n) in enumerate(zip(order, blocks, strict=True)):
@@ -70,11 +69,6 @@ def ros_closed_loop(
                 )
         probe.call(SetBool, "/lps_policy/enable", SetBool.Request(data=False))
         probe.spin(1.5)  # one more stats write
-    finally:
-        if probe is not None:
-            probe.close()
-        for proc in reversed(procs):  # the controller first
-            stop(proc)
     stats = json.loads((out / "controller_stats.json").read_text())
     by = {k: [r["success"] for r in results if r["policy"] == k] for k in ("lps", "bc")}
     wall, sim_s = sum(r["seconds"] for r in results), sum(r["sim_s"] or 0 for r in results)

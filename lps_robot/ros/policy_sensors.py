@@ -23,6 +23,7 @@ from sensor_msgs.msg import Image, JointState
 from lps_robot.messages import image_to_rgb
 from lps_robot.preprocess import Preprocessor
 from lps_robot.ros.logs import LogLimiter, emit
+from lps_robot.ros.spin import spin_until_shutdown
 from lps_robot.runtime.controller import Sensors
 from lps_robot.runtime.joints import JointStateMerger
 from lps_robot.spec import Spec
@@ -70,12 +71,14 @@ class SensorInputs:
         executor = SingleThreadedExecutor(context=owner.context)
         executor.add_node(node)
         self._node, self._exec = node, executor
+        self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._spin, name="lps_sensors", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
         """Stop the executor and drop the subscriptions (at cleanup)."""
         if self._exec is not None:
+            self._stopping.set()
             self._exec.shutdown(timeout_sec=1.0)
             self._node.destroy_node()
             self._thread.join(timeout=2)
@@ -83,7 +86,7 @@ class SensorInputs:
 
     def _spin(self) -> None:
         try:
-            self._exec.spin()
+            spin_until_shutdown(self._exec, self._stopping.is_set)
         except Exception as e:  # noqa: BLE001 - shutdown races end the spin; log the rest
             if rclpy.ok(context=self.owner.context):
                 emit(self.owner.get_logger(), "error", f"sensor executor stopped: {e!r}")

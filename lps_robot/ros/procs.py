@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import signal
 import socket
 import subprocess
 import sys
@@ -97,14 +98,46 @@ def start_robot_and_policy(
     return robot, start_node("policy", params, domain, run_dir / "node.log")
 
 
-def stop(proc: subprocess.Popen) -> None:
+def stop(proc: subprocess.Popen, timeout: float = 10.0) -> None:
+    """SIGTERM; a node still running after ``timeout`` s gets SIGUSR1 (its threads' stacks
+    into its log, see `spin.spin_node`), then SIGKILL."""
     if proc.poll() is None:
         proc.terminate()
         try:
-            proc.wait(timeout=10)
+            proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGUSR1)
+            time.sleep(0.5)
             proc.kill()
             proc.wait()
+
+
+class NodeGroup:
+    """Nodes started in one domain for one job: on leaving the block (an exception or SIGTERM
+    included) the probe closes and every node stops, the newest first."""
+
+    def __init__(self, domain: int, log_dir: Path) -> None:
+        self.domain, self.log_dir = domain, log_dir
+        self.procs: list[subprocess.Popen] = []
+        self.probe: Probe | None = None
+
+    def start(self, which: str, params: dict, log_name: str) -> subprocess.Popen:
+        proc = start_node(which, params, self.domain, self.log_dir / log_name)
+        self.procs.append(proc)
+        return proc
+
+    def open_probe(self) -> Probe:
+        self.probe = Probe(self.domain)
+        return self.probe
+
+    def __enter__(self) -> NodeGroup:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.probe is not None:
+            self.probe.close()
+        for proc in reversed(self.procs):
+            stop(proc)
 
 
 def parse_diag_value(value: str) -> object:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from lps_robot.ros.procs import Probe, free_domain, start_node, stop
+from lps_robot.ros.procs import NodeGroup, Probe, free_domain
 from lps_robot.ros.recorder_node import NOT_LIVE
 from lps_robot.ros.sim_node import TELEOP_DEVICES, TELEOP_TOPIC
 
@@ -73,8 +73,9 @@ def record_sim(
         "teleop_autostart": False,
         "teleop_device": device,
     }
-    procs, probe, reports = [], None, []
-    try:  # every node started is stopped, whatever ends this (SIGTERM included)
+    reports = []
+    # every node started is stopped (the recorder first), whatever ends this
+    with NodeGroup(domain, out_dir) as group:
         if device == "joy":
             pad = out_dir / "virtual_gamepad.yaml"
             pad.write_text(yaml.safe_dump({"max_linear": GAMEPAD_FULL_STICK, "deadzone": 0.0}))
@@ -85,15 +86,15 @@ def record_sim(
                 "mapping_file": str(pad.resolve()),
                 "max_linear_speed": GAMEPAD_FULL_STICK,
             }
-            procs.append(start_node("teleop", teleop, domain, out_dir / "teleop_node.log"))
-        procs.append(start_node("sim", sim_params, domain, out_dir / "sim_node.log"))
+            group.start("teleop", teleop, "teleop_node.log")
+        group.start("sim", sim_params, "sim_node.log")
         recorder = {
             "robot_spec": robot_spec,
             "output_dir": str(out_dir.resolve()),
             "compression": "lzf",
         }
-        procs.append(start_node("recorder", recorder, domain, out_dir / "recorder_node.log"))
-        probe = Probe(domain)
+        group.start("recorder", recorder, "recorder_node.log")
+        probe = group.open_probe()
         task = probe.listen(String, "/sim/task")
         for _ in trange(episodes, desc="record (ROS)", disable=not progress):
             episode = probe.reset_sim()
@@ -110,11 +111,6 @@ def record_sim(
             if not stopped.success:
                 raise RuntimeError(f"recorder could not finish the episode: {stopped.message}")
             reports.append(json.loads(stopped.message))
-    finally:
-        if probe is not None:
-            probe.close()
-        for proc in reversed(procs):  # the recorder first
-            stop(proc)
     rates = [r["measured_rate_hz"] for r in reports if r["measured_rate_hz"]]
     return {
         "episodes": len(reports),
