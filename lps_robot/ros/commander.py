@@ -76,7 +76,7 @@ class DiscoveryGate:
     Discovery has no end signal. Fast DDS announces a participant 5 times in its first 0.5 s,
     then every 3 s: when that first burst is missed, the next chance is 3 s on. A second
     controller activated at once after starting saw the first's publisher 2.9 s after
-    activating, after a 2 s grace had let it command (2 of ~20 test runs). So the grace runs
+    activating, after a 2 s grace had let it command (1 of 10 test runs). So the grace runs
     from joining the graph (the node's start), and must exceed the DDS announcement period.
     """
 
