@@ -296,12 +296,12 @@ def test_a_sigterm_between_two_waits_is_a_clean_stop(monkeypatch, shut_down):
 
     from lps_robot.ros.spin import spin_node
 
-    def spin(self):
+    def spin_once(self, timeout_sec=None):
         if shut_down:
             rclpy.shutdown()
         raise RuntimeError("failed to initialize wait set: the given context is not valid")
 
-    monkeypatch.setattr(SingleThreadedExecutor, "spin", spin)
+    monkeypatch.setattr(SingleThreadedExecutor, "spin_once", spin_once)
     factory = lambda: Node("sigterm_probe")  # noqa: E731
     if shut_down:
         assert spin_node(factory, ["probe"]) == 0
