@@ -134,10 +134,12 @@ class NodeGroup:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.probe is not None:
-            self.probe.close()
-        for proc in reversed(self.procs):
-            stop(proc)
+        try:
+            if self.probe is not None:
+                self.probe.close()
+        finally:  # a probe that fails to close still leaves no node running
+            for proc in reversed(self.procs):
+                stop(proc)
 
 
 def parse_diag_value(value: str) -> object:
