@@ -143,6 +143,22 @@ class LPSAgent(nn.Module):
         return self.actor(feat)
 
     @torch.no_grad()
+    def best_of_prior(
+        self,
+        feat: torch.Tensor,
+        critic_feat: torch.Tensor,
+        n: int,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Per state, of ``n`` prior samples the chunk the critic rates highest (the mean of
+        its ensemble), flat (B, d)."""
+        b = feat.shape[0]
+        z = sphere_sample(b * n, self.d, generator, feat.device)
+        chunks = self.decode(feat.repeat_interleave(n, 0), z)
+        q = self.critic(critic_feat.repeat_interleave(n, 0), chunks).float().mean(0).view(b, n)
+        return chunks.view(b, n, -1)[torch.arange(b, device=feat.device), q.argmax(1)]
+
+    @torch.no_grad()
     def act(self, obs: Mapping[str, torch.Tensor], z: torch.Tensor | None = None) -> torch.Tensor:
         """LPS action chunk (B, h, A) in [-1, 1]: z = f(s) unless a latent is given."""
         feat = self.features(obs)
@@ -209,7 +225,8 @@ class LPSAgent(nn.Module):
     ) -> tuple[torch.Tensor, dict]:
         """L_f = alpha * -mean(Q) / stopgrad(mean|Q|): dQ/da -> dg/dz -> sphere -> f,
         plus ``actor_bc_weight`` * mean squared distance of the decoded chunk to the data's
-        (``data_actions``, flat; off in the reference).
+        (``data_actions``, flat; off in the reference), or with ``actor_bc_target:
+        best_of_prior`` to the best by Q of ``actor_bc_samples`` prior samples.
 
         Shared encoder: every feature is ``feat``, detached. Per-network encoders: the
         actor's own features keep their gradient (its encoder learns from L_f)."""
@@ -222,7 +239,9 @@ class LPSAgent(nn.Module):
         loss = self.config.alpha * -q.mean() / q.abs().mean().detach().clamp_min(1e-6)
         info = {"actor_loss": loss.detach(), "actor_q": q.detach().mean()}
         if self.config.actor_bc_weight > 0 and data_actions is not None:
-            bc = ((a.float() - data_actions) ** 2).mean()
+            if self.config.actor_bc_target == "best_of_prior":
+                data_actions = self.best_of_prior(feat, critic_feat, self.config.actor_bc_samples)
+            bc = ((a.float() - data_actions.float()) ** 2).mean()
             loss = loss + self.config.actor_bc_weight * bc
             info["actor_bc"] = bc.detach()
         return loss, info

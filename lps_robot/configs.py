@@ -56,6 +56,17 @@ class LPSConfig:
             "actor loss (0: the reference, Q only)"
         },
     )
+    actor_bc_target: str = field(
+        default="data",
+        metadata={
+            "help": "what the actor's data term pulls the chunk toward: data (the data's chunk "
+            "at the state) | best_of_prior (of actor_bc_samples prior samples, the one the "
+            "critic rates highest: one mode of the prior, chosen by Q)"
+        },
+    )
+    actor_bc_samples: int = field(
+        default=8, metadata={"help": "prior samples per state for actor_bc_target best_of_prior"}
+    )
     time_mu: float = field(default=-0.4, metadata={"help": "logit-normal mean of MeanFlow times"})
     frac_r_neq_t: float = field(default=0.25, metadata={"help": "share of the batch with r != t"})
     actor_grad: str = field(
@@ -135,6 +146,13 @@ class LPSConfig:
             raise ValueError(f"grad_clip: expected >= 0, got {self.grad_clip}")
         if self.actor_bc_weight < 0:
             raise ValueError(f"actor_bc_weight: expected >= 0, got {self.actor_bc_weight}")
+        if self.actor_bc_target not in ("data", "best_of_prior"):
+            raise ValueError(
+                "actor_bc_target: expected 'data' or 'best_of_prior', "
+                f"got {self.actor_bc_target!r}"
+            )
+        if self.actor_bc_samples < 1:
+            raise ValueError(f"actor_bc_samples: expected >= 1, got {self.actor_bc_samples}")
         if self.aug_pad < 0:
             raise ValueError(f"aug_pad: expected >= 0, got {self.aug_pad}")
         if self.num_critics < 1:

@@ -50,17 +50,15 @@ class TorchPolicy:
         batch = {}
         for k in self.keys:
             x = np.asarray(obs[k], np.uint8 if k in self.spec.obs.image_keys else np.float32)
-            batch[k] = torch.as_tensor(x).unsqueeze(0).expand(self.n, *x.shape)
+            batch[k] = torch.as_tensor(x).unsqueeze(0)
         feat = a.features(batch)
         if self.mode == "actor":
             chunk = a.decode(feat, a.latent(a.actor_features(batch, feat)))
+        elif self.mode == "best_of_n":
+            critic_feat = a.critic_encoder(batch) if a.per_network else feat
+            chunk = a.best_of_prior(feat, critic_feat, self.n, self.generator)
         else:
-            z = sphere_sample(self.n, a.d, self.generator)
-            chunks = a.decode(feat, z)
-            if self.mode == "best_of_n":
-                critic_feat = a.critic_encoder(batch) if a.per_network else feat
-                chunks = chunks[a.critic(critic_feat, chunks).mean(0).argmax()].unsqueeze(0)
-            chunk = chunks
+            chunk = a.decode(feat, sphere_sample(self.n, a.d, self.generator))
         return denormalize_action(chunk.view(a.h, a.action_dim).numpy(), self.spec)
 
 

@@ -91,7 +91,19 @@ def test_demo_flags_come_from_the_config():
         DemoConfig(actor_bc_weight=-1.0)
     with pytest.raises(ValueError, match="aug_pad: expected >= 0"):
         DemoConfig(aug_pad=-1)
+    with pytest.raises(ValueError, match="actor_bc_target: expected data or best_of_prior"):
+        DemoConfig(actor_bc_target="median")
     assert DemoConfig().actor_bc_weight == DEMO_TRAINING["agent.actor_bc_weight"]
+
+
+def test_a_bad_demo_flag_is_one_line_and_status_2(monkeypatch, capsys):
+    import lps_robot
+    from lps_robot.cli import main
+
+    monkeypatch.setattr(lps_robot, "lone_job_spin", lambda: False)
+    assert main(["demo", "--aug_pad", "-1"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == "lps demo: aug_pad: expected >= 0, got -1"
 
 
 def test_a_robots_demo_preset_fills_only_the_flags_not_given(monkeypatch):

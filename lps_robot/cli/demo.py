@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from lps_robot.cli.common import add_dataclass_flags, exit_on_sigterm, options
 
@@ -13,13 +14,17 @@ def _demo(args: argparse.Namespace) -> int:
 
     lone_job_spin()  # the demo's steps run one at a time: nothing shares the cores
     exit_on_sigterm()
-    from lps_robot.dcio import from_plain
+    from lps_robot.dcio import ConfigError, from_plain
     from lps_robot.demo import DemoConfig, run
     from lps_robot.demo.config import DEMO_PRESETS
 
     given = options(args, {"command", "func"})  # only the flags given (argparse.SUPPRESS)
     preset = DEMO_PRESETS.get(given.get("robot", "sim_arm6"), {})
-    cfg = from_plain(DemoConfig, {**preset, **given})
+    try:
+        cfg = from_plain(DemoConfig, {**preset, **given})
+    except ConfigError as e:  # a bad flag: one line, before anything runs
+        print(f"lps demo: {e}", file=sys.stderr)
+        return 2
     print(json.dumps(run(cfg)))
     return 0
 

@@ -147,6 +147,13 @@ class DemoConfig:
             "data's (the Q term is normalised to about 1)"
         },
     )
+    actor_bc_target: str = field(
+        default="data",
+        metadata={
+            "help": "what that term pulls toward: data (the data's chunk) | best_of_prior (the "
+            "best by Q of 8 prior samples); see lps train --help"
+        },
+    )
     aug_pad: int = field(
         default=DEMO_TRAINING["agent.aug_pad"],
         metadata={"help": "random-shift augmentation of the camera images, in pixels (0: off)"},
@@ -187,6 +194,10 @@ class DemoConfig:
             raise ValueError(f"actor_bc_weight: expected >= 0, got {self.actor_bc_weight}")
         if self.aug_pad < 0:
             raise ValueError(f"aug_pad: expected >= 0, got {self.aug_pad}")
+        if self.actor_bc_target not in ("data", "best_of_prior"):
+            raise ValueError(
+                f"actor_bc_target: expected data or best_of_prior, got {self.actor_bc_target!r}"
+            )
         if self.workers < 1:
             raise ValueError(f"workers: expected >= 1, got {self.workers}")
         if self.inference not in INFERENCE_MODES:

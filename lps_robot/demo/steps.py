@@ -90,7 +90,8 @@ def train(cfg: DemoConfig, data: Path, out: Path) -> Trained:
         tcfg = demo_train_config(
             data, out / algo, algo, steps, batch_size=cfg.batch_size, seed=cfg.seed,
             precision=cfg.precision, progress=cfg.progress,
-            **{"agent.actor_bc_weight": cfg.actor_bc_weight, "agent.aug_pad": cfg.aug_pad},
+            **{"agent.actor_bc_weight": cfg.actor_bc_weight, "agent.aug_pad": cfg.aug_pad,
+               "agent.actor_bc_target": cfg.actor_bc_target},
         )  # fmt: skip
         t.chunks[algo] = load_chunks(tcfg)
         t.agents[algo], _ = train_from_dataset(tcfg, data=t.chunks[algo])
