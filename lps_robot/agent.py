@@ -222,6 +222,7 @@ class LPSAgent(nn.Module):
         actor_feat: torch.Tensor | None = None,
         critic_feat: torch.Tensor | None = None,
         data_actions: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
     ) -> tuple[torch.Tensor, dict]:
         """L_f = alpha * -mean(Q) / stopgrad(mean|Q|): dQ/da -> dg/dz -> sphere -> f,
         plus ``actor_bc_weight`` * mean squared distance of the decoded chunk to the data's
@@ -240,7 +241,8 @@ class LPSAgent(nn.Module):
         info = {"actor_loss": loss.detach(), "actor_q": q.detach().mean()}
         if self.config.actor_bc_weight > 0 and data_actions is not None:
             if self.config.actor_bc_target == "best_of_prior":
-                data_actions = self.best_of_prior(feat, critic_feat, self.config.actor_bc_samples)
+                n = self.config.actor_bc_samples
+                data_actions = self.best_of_prior(feat, critic_feat, n, generator)
             bc = ((a.float() - data_actions.float()) ** 2).mean()
             loss = loss + self.config.actor_bc_weight * bc
             info["actor_bc"] = bc.detach()
@@ -274,7 +276,7 @@ class LPSAgent(nn.Module):
         actor_grads: tuple[torch.Tensor | None, ...] = (None,) * len(self.actor_params)
         info_f: dict = {}
         if train_actor:  # the actor's own gradient: never the decoder's or the critic's
-            l_f, info_f = self.actor_loss(feat, actor_feat, critic_feat, data_actions)
+            l_f, info_f = self.actor_loss(feat, actor_feat, critic_feat, data_actions, generator)
             actor_grads = torch.autograd.grad(l_f, self.actor_params)
         self.opt_model.zero_grad(set_to_none=True)
         (l_q + l_mf).backward()

@@ -3,6 +3,7 @@ instead of the data's chunk, which at a state where the data has two modes is th
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 
 import pytest
@@ -56,3 +57,18 @@ def test_the_fields_are_checked():
         LPSConfig(actor_bc_target="median")
     with pytest.raises(ValueError, match="actor_bc_samples"):
         LPSConfig(actor_bc_samples=0)
+
+
+def test_updates_with_it_are_deterministic_given_the_generator():
+    """The prior samples come from the update's generator, not the global one."""
+    spec = small_spec()
+    cfg = dataclasses.replace(SMALL, actor_bc_weight=1.0, actor_bc_target="best_of_prior")
+    torch.manual_seed(0)
+    a = LPSAgent(spec, cfg)
+    b = copy.deepcopy(a)
+    batch = _batch(spec)
+    torch.manual_seed(5)
+    ia = a.update(batch, torch.Generator().manual_seed(1))
+    torch.manual_seed(6)  # a different global stream
+    ib = b.update(batch, torch.Generator().manual_seed(1))
+    assert ia == ib and "actor_bc" in ia
