@@ -146,9 +146,9 @@ class LPSConfig:
             raise ValueError(f"grad_clip: expected >= 0, got {self.grad_clip}")
         if self.actor_bc_weight < 0:
             raise ValueError(f"actor_bc_weight: expected >= 0, got {self.actor_bc_weight}")
-        if self.actor_bc_target not in ("data", "best_of_prior"):
+        if self.actor_bc_target not in ACTOR_BC_TARGETS:
             raise ValueError(
-                "actor_bc_target: expected 'data' or 'best_of_prior', "
+                f"actor_bc_target: expected one of {ACTOR_BC_TARGETS}, "
                 f"got {self.actor_bc_target!r}"
             )
         if self.actor_bc_samples < 1:
@@ -182,6 +182,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 
 PRECISIONS = ("fp32", "bf16", "bf16_encoders")
+ACTOR_BC_TARGETS = ("data", "best_of_prior")  # what the actor's data term pulls toward
 # `compile` auto: a run this long with cameras repays its compile time (measured at the demo's
 # sizes on 2 cores: 1.3-1.7x the eager steps/s after 40-65 s of compiling; the state presets
 # gain nothing on a quiet machine, docs/benchmarks.md)

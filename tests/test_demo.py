@@ -91,7 +91,7 @@ def test_demo_flags_come_from_the_config():
         DemoConfig(actor_bc_weight=-1.0)
     with pytest.raises(ValueError, match="aug_pad: expected >= 0"):
         DemoConfig(aug_pad=-1)
-    with pytest.raises(ValueError, match="actor_bc_target: expected data or best_of_prior"):
+    with pytest.raises(ValueError, match="actor_bc_target: expected one of"):
         DemoConfig(actor_bc_target="median")
     assert DemoConfig().actor_bc_weight == DEMO_TRAINING["agent.actor_bc_weight"]
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lps_robot.configs import PRECISIONS, TrainConfig, make_config
+from lps_robot.configs import ACTOR_BC_TARGETS, PRECISIONS, TrainConfig, make_config
 from lps_robot.runtime.ahead import INFERENCE_MODES
 
 # The demo's recipe for camera + proprio on a 2-core CPU (docs/benchmarks.md has the runs that
@@ -194,9 +194,10 @@ class DemoConfig:
             raise ValueError(f"actor_bc_weight: expected >= 0, got {self.actor_bc_weight}")
         if self.aug_pad < 0:
             raise ValueError(f"aug_pad: expected >= 0, got {self.aug_pad}")
-        if self.actor_bc_target not in ("data", "best_of_prior"):
+        if self.actor_bc_target not in ACTOR_BC_TARGETS:
             raise ValueError(
-                f"actor_bc_target: expected data or best_of_prior, got {self.actor_bc_target!r}"
+                f"actor_bc_target: expected one of {ACTOR_BC_TARGETS}, "
+                f"got {self.actor_bc_target!r}"
             )
         if self.workers < 1:
             raise ValueError(f"workers: expected >= 1, got {self.workers}")
