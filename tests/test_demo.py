@@ -60,6 +60,7 @@ def test_tiny_demo_end_to_end(tmp_path, capsys):
     assert trained["agent"]["critic_trains_encoder"] is False
     assert trained["agent"]["actor_bc_weight"] == 10.0  # the demo's flags over its recipe
     assert trained["agent"]["aug_pad"] == 1
+    assert trained["agent"]["actor_bc_target"] == DEMO_TRAINING["agent.actor_bc_target"]
     assert trained["keep_failures"] is True and trained["prior_warmup_steps"] == 1
     assert trained["warmup_trains_critic"] is True
     assert trained["precision"] == "bf16_encoders"
@@ -94,6 +95,7 @@ def test_demo_flags_come_from_the_config():
     with pytest.raises(ValueError, match="actor_bc_target: expected one of"):
         DemoConfig(actor_bc_target="median")
     assert DemoConfig().actor_bc_weight == DEMO_TRAINING["agent.actor_bc_weight"]
+    assert DemoConfig().actor_bc_target == DEMO_TRAINING["agent.actor_bc_target"]
 
 
 def test_a_bad_demo_flag_is_one_line_and_status_2(monkeypatch, capsys):
@@ -127,6 +129,7 @@ def test_a_robots_demo_preset_fills_only_the_flags_not_given(monkeypatch):
     assert [c.actor_bc_weight for c in seen] == [preset["actor_bc_weight"], 3.0]
     assert {c.aug_pad for c in seen} == {preset["aug_pad"]}
     assert {c.precision for c in seen} == {preset["precision"]}
+    assert {c.actor_bc_target for c in seen} == {preset["actor_bc_target"]}
 
 
 @pytest.mark.parametrize("user", [None, "7"])

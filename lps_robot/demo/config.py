@@ -15,7 +15,8 @@ from lps_robot.runtime.ahead import INFERENCE_MODES
 # chunk-relative joint targets; a small conv encoder trained by the MeanFlow loss only; the
 # actor held back for the first half while the prior and the critic train (the actor cannot
 # steer a prior that has not formed yet); and the actor's loss with a term that keeps its
-# decoded chunk near the data's.
+# decoded chunk near the best by Q of a few prior samples at the state (near the data's chunk
+# itself, where a careful and a hasty operator share a state, the term pulled toward their mean).
 DEMO_TRAINING = {
     "preset": "cpu",
     "agent.q_agg": "min",
@@ -27,6 +28,7 @@ DEMO_TRAINING = {
     "agent.image_channels": [16, 16, 32, 32],
     "agent.critic_trains_encoder": False,
     "agent.actor_bc_weight": 50.0,
+    "agent.actor_bc_target": "best_of_prior",
     "agent.aug_pad": 3,
     "warmup_trains_critic": True,
 }
@@ -40,7 +42,8 @@ PRIOR_WARMUP_FRACTION = 0.5
 # Its scene camera sees the table from about 1 m at 1.4 cm or more per pixel, so the recipe's
 # 3-pixel shifts blur where the pad is by several cm: it shifts by 1 pixel. With its critic's
 # small action gaps the actor's data term at 50 kept LPS on the operator's hasty close; at 10
-# LPS grasps (docs/robots.md, session 15).
+# LPS grasps (docs/robots.md, session 15). Its three seeds were measured with the data's chunk
+# as the actor's target, so the preset keeps that one until the best-prior target is measured.
 DEMO_ROBOTS = {"sim_arm6": "sim_arm6", "ur5e": "ur5e_2f85"}
 DEMO_PRESETS: dict[str, dict[str, Any]] = {
     "sim_arm6": {},
@@ -52,6 +55,7 @@ DEMO_PRESETS: dict[str, dict[str, Any]] = {
         "ros_operator": "joint",
         "precision": "bf16_encoders",
         "actor_bc_weight": 10.0,
+        "actor_bc_target": "data",
         "aug_pad": 1,
     },
 }
@@ -143,12 +147,12 @@ class DemoConfig:
     actor_bc_weight: float = field(
         default=DEMO_TRAINING["agent.actor_bc_weight"],
         metadata={
-            "help": "weight of the actor loss's term that keeps its decoded chunk near the "
-            "data's (the Q term is normalised to about 1)"
+            "help": "weight of the actor loss's term that keeps its decoded chunk near a "
+            "target (actor_bc_target; the Q term is normalised to about 1)"
         },
     )
     actor_bc_target: str = field(
-        default="data",
+        default=DEMO_TRAINING["agent.actor_bc_target"],
         metadata={
             "help": "what that term pulls toward: data (the data's chunk) | best_of_prior (the "
             "best by Q of 8 prior samples); see lps train --help"
