@@ -30,7 +30,7 @@ def test_tiny_demo_end_to_end(tmp_path, capsys):
         ros_eval_episodes=2,
         diag_episodes=1,
         best_of_n=4,
-        max_episode_s=2.0,
+        max_episode_s=4.0,  # the controller holds 2 s after each enable (discovery gate)
         precision="bf16_encoders",  # the UR5e preset's
         actor_bc_weight=10.0,  # the UR5e preset's
         aug_pad=1,  # the UR5e preset's
@@ -67,6 +67,7 @@ def test_tiny_demo_end_to_end(tmp_path, capsys):
     # the critic's diagnostics and the ROS-vs-stepped agreement are reported
     diag = figures["diagnostics"]
     assert {"best_of_n_success", "random_prior_success", "actor_mse", "prior_mse"} <= set(diag)
+    assert figures["ros_held_episodes"] == 0  # the policy commanded in every ROS episode
     assert 0.0 <= figures["ros_vs_stepped_p_lps"] <= 1.0
     assert sum(figures["lps_outcomes"].values()) == 2
     # bc_steps=0: the baseline is the LPS run's own prior, exported with a latent input

@@ -47,6 +47,7 @@ def test_controller_end_to_end(setup):
         assert probe.call(SetBool, "/lps_policy/enable", SetBool.Request(data=True)).success
         probe.wait_for(lambda: len(probe.commands) > 20, 20, "commands")
         probe.wait_for(lambda: probe.diag.get("last_status") in ("ok", "clamped"), 10, "running")
+        probe.wait_for(lambda: (probe.diag.get("policy_ticks") or 0) > 0, 5, "policy ticks")
 
         # hot-swap through the parameter
         assert probe.swap(str(tmp / "bc.onnx")) == (True, "")
@@ -82,9 +83,12 @@ def test_controller_end_to_end(setup):
             probe.spin(0.3)
             start = len(probe.commands)
             probe.spin(1.0)
+            ticks = probe.diag["policy_ticks"]  # counted in the snapshot that saw the hold
+            probe.spin(1.0)
             held = [c for _, c in probe.commands[start:]]
             assert len(held) > 20 and all(np.isfinite(held).all(axis=1))
             assert np.ptp(np.asarray(held), axis=0).max() == 0.0, f"moved while holding ({mode})"
+            assert probe.diag["policy_ticks"] == ticks, f"a hold counted as a policy tick ({mode})"
             probe.set_mode("normal")
             probe.wait_for(
                 lambda: probe.diag.get("last_status") in ("ok", "clamped"), 10, "resume"

@@ -23,7 +23,7 @@ def run(
     robot_spec: str = "",
     stepped_episodes: int = 200,
 ) -> dict[str, Any]:
-    from lps_robot.demo.ros_loop import ros_closed_loop
+    from lps_robot.demo.ros_loop import outcomes, ros_closed_loop
     from lps_robot.diagnostics import fisher_exact_p
     from lps_robot.sim.evaluate import evaluate_policy
 
@@ -47,9 +47,7 @@ def run(
             out.mkdir(exist_ok=True)
             ros = ros_closed_loop(policies, episodes, out, seed, robot_spec=robot_spec,
                                   inference=mode)  # fmt: skip
-            wins[mode] = {
-                k: [e["success"] for e in ros["episodes"] if e["policy"] == k] for k in policies
-            }
+            wins[mode] = {k: outcomes(ros, k) for k in policies}
             stats = ros["stats"]
             result[mode] |= {k: f"{sum(v)}/{len(v)}" for k, v in wins[mode].items()} | {
                 "inference_stalls": stats.get("inference_stalls"),
@@ -58,6 +56,7 @@ def run(
                 "jitter_p99_ms": stats.get("jitter_p99_ms"),
                 "missed_ticks": stats.get("missed_ticks"),
                 "real_time_factor": ros["real_time_factor"],
+                "held_episodes": ros["held_episodes"],
             }
     if len(wins) == 2:  # does the mode change success over ROS? (two-sided Fisher exact test)
         for algo in policies:

@@ -64,6 +64,11 @@ def print_summary(figures: dict, episodes: int) -> None:
             "  ROS vs stepped (Fisher exact p): "
             + ", ".join(f"{k.rsplit('_', 1)[1]} {v}" for k, v in agree.items())
         )
+    if figures.get("ros_held_episodes"):
+        print(
+            f"  ROS: {figures['ros_held_episodes']} episode(s) held throughout by the controller "
+            "(no policy tick; its log says why): not counted in the ROS success"
+        )
     diag = figures["diagnostics"]
     if diag:
         print(

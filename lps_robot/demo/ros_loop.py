@@ -54,28 +54,46 @@ def ros_closed_loop(
                 probe.call(SetBool, "/lps_policy/enable", SetBool.Request(data=True))
 
                 status = probe.wait_for_episode(task, episode, max_episode_s + 20)
-                results.append(
-                    {
-                        "policy": name,
-                        "success": status["success"],
-                        "seconds": status["elapsed_s"],
-                        "sim_s": status.get("sim_s"),
-                    }
-                )
+                result = episode_result(name, status, probe.diag)
+                results.append(result)
                 outcome = "success" if status["success"] else "fail"
+                held = f"; HELD throughout ({result['held']}): not counted" * bool(result["held"])
                 log(
                     f"ROS episode {len(results)}/{episodes} [{name}] {outcome} "
-                    f"in {status['elapsed_s']:.1f}s (simulated {status.get('sim_s')}s)"
+                    f"in {status['elapsed_s']:.1f}s (simulated {status.get('sim_s')}s){held}"
                 )
         probe.call(SetBool, "/lps_policy/enable", SetBool.Request(data=False))
         probe.spin(1.5)  # one more stats write
     stats = json.loads((out / "controller_stats.json").read_text())
-    by = {k: [r["success"] for r in results if r["policy"] == k] for k in ("lps", "bc")}
+    ros = {"episodes": results, "stats": stats}
+    by = {k: outcomes(ros, k) for k in ("lps", "bc")}
     wall, sim_s = sum(r["seconds"] for r in results), sum(r["sim_s"] or 0 for r in results)
-    return {
+    return ros | {
         "real_time_factor": round(sim_s / wall, 3) if wall else None,
-        "episodes": results,
-        "stats": stats,
-        "lps_success": sum(by["lps"]) / max(len(by["lps"]), 1),
-        "bc_success": sum(by["bc"]) / max(len(by["bc"]), 1),
+        "held_episodes": sum(bool(r["held"]) for r in results),
+        "lps_success": sum(by["lps"]) / len(by["lps"]) if by["lps"] else None,
+        "bc_success": sum(by["bc"]) / len(by["bc"]) if by["bc"] else None,
     }
+
+
+def episode_result(policy: str, status: dict, diag: dict) -> dict:
+    """One ROS episode from the sim's final status and the controller's diagnostics.
+
+    ``held``: why the controller never commanded the policy's action this episode (its last
+    hold reason), '' when it did. A failure with no policy tick since activating says
+    nothing of the policy (e.g. a camera that never arrived): it is not counted."""
+    ticks = diag.get("policy_ticks")
+    held = not status["success"] and ticks == 0
+    return {
+        "policy": policy,
+        "success": status["success"],
+        "seconds": status["elapsed_s"],
+        "sim_s": status.get("sim_s"),
+        "policy_ticks": ticks,
+        "held": str(diag.get("last_hold_detail") or "unknown") if held else "",
+    }
+
+
+def outcomes(ros: dict, policy: str) -> list[bool]:
+    """Successes of ``policy``'s ROS episodes in which the controller commanded it."""
+    return [e["success"] for e in ros["episodes"] if e["policy"] == policy and not e["held"]]

@@ -173,17 +173,17 @@ def diagnose(cfg: DemoConfig, trained: Trained) -> dict:
 
 def agreement(cfg: DemoConfig, ros: dict | None, stepped: dict) -> dict:
     """Fisher's exact p of ROS vs stepped success, per policy ({} without a ROS run)."""
+    from lps_robot.demo.ros_loop import outcomes
     from lps_robot.diagnostics import fisher_exact_p
 
     if not ros:
         return {}
     agree = {}
     for algo in ALGOS:
-        n_ros = sum(r["policy"] == algo for r in ros["episodes"])
-        k_ros = round(ros[f"{algo}_success"] * n_ros)
+        wins = outcomes(ros, algo)  # episodes held throughout measured nothing
         k_step = round(stepped[algo]["success"] * cfg.eval_episodes)
-        p = fisher_exact_p(k_ros, n_ros, k_step, cfg.eval_episodes)
-        agree[f"ros_vs_stepped_p_{algo}"] = round(p, 3)
+        p = fisher_exact_p(sum(wins), len(wins), k_step, cfg.eval_episodes) if wins else None
+        agree[f"ros_vs_stepped_p_{algo}"] = None if p is None else round(p, 3)
     return agree
 
 
@@ -206,6 +206,7 @@ def figures(
         "ros_lps_success": ros["lps_success"] if ros else None,
         "ros_bc_success": ros["bc_success"] if ros else None,
         "ros_real_time_factor": ros["real_time_factor"] if ros else None,
+        "ros_held_episodes": ros["held_episodes"] if ros else None,
         **agreement(cfg, ros, stepped),
         "lps_outcomes": stepped["lps"]["outcomes"],
         "bc_outcomes": stepped["bc"]["outcomes"],

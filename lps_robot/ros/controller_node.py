@@ -132,6 +132,7 @@ class PolicyNode(LifecycleNode):
             return TransitionCallbackReturn.FAILURE
         self.activate_error = ""
         self.loop.reset()
+        self.health.activated()
         with self._pub_lock:
             array = self.p["command_type"] == "float64_array"
             kind = Float64MultiArray if array else JointTrajectory
@@ -268,12 +269,9 @@ class PolicyNode(LifecycleNode):
             self._publish(result.command)
         running = result.status in policy_health.RUNNING
         age = (start - sensors.joint_time) * 1e3 if running else None
-        self.health.add(
-            result.inference_ms if result.inferred else None,
-            (time.monotonic() - start) * 1e3 if result.command is not None else None,
-            age,
-            result.late,
-        )
+        infer = result.inference_ms if result.inferred else None
+        compute = (time.monotonic() - start) * 1e3 if result.command is not None else None
+        self.health.add(infer, compute, age, result.late, running)
 
     def _note_hold(self, status: str, detail: str) -> None:
         self.last_status = status

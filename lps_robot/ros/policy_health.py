@@ -36,6 +36,7 @@ class LoopStats:
         self.jitter_ms, self.compute_ms = Histogram(), Histogram()
         self.infer_ms, self.obs_age_ms = Histogram(), Histogram()
         self.ticks = self.missed = 0
+        self.policy_ticks = 0  # ticks that commanded the policy's action since activating
         self._last_tick: float | None = None
         self._misses: deque[tuple[float, int]] = deque(maxlen=4096)  # (time, ticks missed)
         self._late: deque[tuple[float, float]] = deque(maxlen=4096)  # (time, inference ms)
@@ -59,10 +60,12 @@ class LoopStats:
         compute_ms: float | None,
         obs_age_ms: float | None,
         late: bool = False,
+        running: bool = False,
     ) -> None:
         """``late``: the tick's inference ran past the period, or a chunk computed ahead
-        came late."""
+        came late; ``running``: the tick commanded the policy's action (not a hold)."""
         with self.lock:
+            self.policy_ticks += running
             if inference_ms is not None:
                 self.infer_ms.add(inference_ms)
             if late:
@@ -71,6 +74,12 @@ class LoopStats:
                 self.compute_ms.add(compute_ms)
             if obs_age_ms is not None:
                 self.obs_age_ms.add(max(0.0, obs_age_ms))
+
+    def activated(self) -> None:
+        """The node was activated: `policy_ticks` counts from here (an episode that reads 0
+        at its end was held throughout)."""
+        with self.lock:
+            self.policy_ticks = 0
 
     def recent(self, now: float) -> dict:
         """Missed ticks and late inferences over the last `WINDOW_S` seconds."""
@@ -94,6 +103,7 @@ class LoopStats:
             infer_ms, obs_age_ms = self.infer_ms.copy(), self.obs_age_ms.copy()
         return {
             "ticks": self.ticks,
+            "policy_ticks": self.policy_ticks,
             "missed_ticks": self.missed,
             "rate_hz": round(jitter.n / period_sum, 3) if period_sum > 0 else None,
             "jitter_p99_ms": pct(jitter, 99),
